@@ -1,0 +1,435 @@
+package io.replicador.apply;
+
+import io.replicador.change.Change;
+import io.replicador.change.ChangeMessage;
+import io.replicador.change.Operation;
+import io.replicador.change.Relation;
+import io.replicador.change.SourceTransaction;
+import io.replicador.change.TableName;
+import io.replicador.codec.ChangeMessageCodec;
+import io.replicador.codec.MalformedMessageException;
+import io.replicador.schema.TableCatalog;
+import java.sql.BatchUpdateException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies change messages to a replica: each batch in one replica transaction that also records
+ * the last applied position per source, so a redelivered transaction is recognised and skipped.
+ * Large transactions arrive in parts; earlier parts are staged on the replica and applied with
+ * the last one, so a source transaction becomes visible all at once. Owns no connection; not
+ * thread-safe.
+ */
+public final class ReplicaApplier {
+  private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
+
+  private static final String SETUP =
+      """
+      CREATE SCHEMA IF NOT EXISTS replicador;
+      CREATE TABLE IF NOT EXISTS replicador.applied (
+          consumer   text NOT NULL,
+          source     text NOT NULL,
+          position   bigint NOT NULL,
+          xid        text,
+          applied_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (consumer, source)
+      );
+      CREATE TABLE IF NOT EXISTS replicador.staged (
+          consumer text NOT NULL,
+          source   text NOT NULL,
+          position bigint NOT NULL,
+          part     integer NOT NULL,
+          body     bytea NOT NULL,
+          PRIMARY KEY (consumer, source, position, part)
+      );
+      """;
+
+  private final Connection connection;
+  private final String replicaName;
+  private final Set<TableName> tables;
+  private final ChangeMessageCodec codec = new ChangeMessageCodec();
+  private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
+  private final Map<String, PreparedStatement> statements = new HashMap<>();
+  private Map<String, Long> positions = new HashMap<>();
+
+  /**
+   * @param tables the tables this replica takes; empty for all
+   */
+  public ReplicaApplier(Connection connection, String replicaName, Set<TableName> tables) {
+    this.connection = connection;
+    this.replicaName = replicaName;
+    this.tables = Set.copyOf(tables);
+  }
+
+  /** Creates the bookkeeping tables if needed and loads the applied positions. */
+  public void prepare() throws SQLException {
+    connection.setAutoCommit(false);
+    try (Statement st = connection.createStatement()) {
+      st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
+      st.execute(SETUP);
+    }
+    connection.commit();
+    try (Statement st = connection.createStatement()) {
+      // Replica role skips foreign-key and user triggers, as native replication does: the
+      // primary already checked them, and a transaction's rows may arrive in any table order.
+      st.execute("SET session_replication_role = replica");
+    } catch (SQLException e) {
+      connection.rollback();
+      log.warn(
+          "Replica {}: cannot set session_replication_role (needs superuser or GRANT SET);"
+              + " foreign keys and triggers on the replica stay active",
+          replicaName);
+    }
+    connection.commit();
+    positions = loadPositions();
+  }
+
+  private Map<String, Long> loadPositions() throws SQLException {
+    Map<String, Long> loaded = new HashMap<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT source, position FROM replicador.applied WHERE consumer = ?")) {
+      ps.setString(1, replicaName);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          loaded.put(rs.getString(1), rs.getLong(2));
+        }
+      }
+    }
+    connection.commit();
+    return loaded;
+  }
+
+  /** The last applied position per source, as committed. */
+  public Map<String, Long> positions() {
+    return Map.copyOf(positions);
+  }
+
+  /**
+   * Applies the messages in one replica transaction and commits. On failure rolls back, leaves
+   * the positions as they were, and forgets cached table definitions (the fix may be a schema
+   * change).
+   */
+  public void apply(List<Incoming> batch) throws SQLException, ApplyException {
+    Map<String, Long> next = new HashMap<>(positions);
+    Map<String, String> lastXid = new HashMap<>();
+    try {
+      for (Incoming in : batch) {
+        for (SourceTransaction tx : in.message().transactions()) {
+          String source = in.message().source();
+          long applied = next.getOrDefault(source, 0L);
+          if (tx.position() <= applied) {
+            continue; // redelivered: already applied in an earlier replica transaction
+          }
+          if (applied > 0 && tx.position() > applied + 1) {
+            log.warn(
+                "Replica {}: positions {}..{} of source {} never arrived; the queue lost"
+                    + " messages or was recreated. Run verify, and snapshot if it differs",
+                replicaName,
+                applied + 1,
+                tx.position() - 1,
+                source);
+          }
+          if (!tx.last()) {
+            stage(source, tx, in.body());
+            continue;
+          }
+          if (tx.part() > 0 && !applyStagedParts(source, tx, applied)) {
+            continue;
+          }
+          applyChanges(tx);
+          next.put(source, tx.position());
+          lastXid.put(source, tx.xid());
+        }
+      }
+      savePositions(next, lastXid);
+      connection.commit();
+      positions = next;
+    } catch (SQLException | ApplyException | RuntimeException e) {
+      rollbackQuietly();
+      replicaTables.clear();
+      closeStatements();
+      throw e;
+    }
+  }
+
+  private void stage(String source, SourceTransaction tx, byte[] body) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "INSERT INTO replicador.staged (consumer, source, position, part, body)"
+                + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
+      ps.setString(1, replicaName);
+      ps.setString(2, source);
+      ps.setLong(3, tx.position());
+      ps.setInt(4, tx.part());
+      ps.setBytes(5, body);
+      ps.executeUpdate();
+    }
+  }
+
+  /** Applies parts 0..n-1 from staging, one at a time; false when they are not all there. */
+  private boolean applyStagedParts(String source, SourceTransaction last, long applied)
+      throws SQLException, ApplyException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT body FROM replicador.staged WHERE consumer = ? AND source = ?"
+                + " AND position = ? AND part = ?")) {
+      ps.setString(1, replicaName);
+      ps.setString(2, source);
+      ps.setLong(3, last.position());
+      for (int part = 0; part < last.part(); part++) {
+        ps.setInt(4, part);
+        byte[] body;
+        try (ResultSet rs = ps.executeQuery()) {
+          body = rs.next() ? rs.getBytes(1) : null;
+        }
+        if (body == null) {
+          String what =
+              "Replica " + replicaName + ": part " + part + " of position " + last.position()
+                  + " (transaction " + last.xid() + ") never arrived";
+          if (applied > 0) {
+            throw new ApplyException(what + "; the queue lost messages. Snapshot this replica");
+          }
+          log.warn("{}; this replica joined mid-transaction and skips it", what);
+          return false;
+        }
+        ChangeMessage staged;
+        try {
+          staged = codec.decode(body);
+        } catch (MalformedMessageException e) {
+          throw new ApplyException("Replica " + replicaName + ": staged part is unreadable: "
+              + e.getMessage());
+        }
+        for (SourceTransaction tx : staged.transactions()) {
+          applyChanges(tx);
+        }
+      }
+    }
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?")) {
+      ps.setString(1, replicaName);
+      ps.setString(2, source);
+      ps.setLong(3, last.position());
+      ps.executeUpdate();
+    }
+    return true;
+  }
+
+  private void savePositions(Map<String, Long> next, Map<String, String> lastXid)
+      throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
+                + " VALUES (?, ?, ?, ?, now()) ON CONFLICT (consumer, source) DO UPDATE"
+                + " SET position = EXCLUDED.position, xid = EXCLUDED.xid,"
+                + " applied_at = EXCLUDED.applied_at")) {
+      for (Map.Entry<String, String> e : lastXid.entrySet()) {
+        ps.setString(1, replicaName);
+        ps.setString(2, e.getKey());
+        ps.setLong(3, next.get(e.getKey()));
+        ps.setString(4, e.getValue());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+
+  // ---- applying one transaction's changes, batching runs of the same statement ----
+
+  private final List<Change> run = new ArrayList<>();
+  private String runSql;
+
+  private void applyChanges(SourceTransaction tx) throws SQLException, ApplyException {
+    for (Change change : tx.changes()) {
+      if (!tables.isEmpty() && !tables.contains(change.table())) {
+        continue;
+      }
+      String sql = sqlFor(change);
+      if (!sql.equals(runSql)) {
+        flush(tx);
+        runSql = sql;
+      }
+      run.add(change);
+    }
+    flush(tx);
+  }
+
+  private String sqlFor(Change change) throws SQLException, ApplyException {
+    Relation r = change.relation();
+    List<String> settable = replicaTable(r.table()).check(r, replicaName);
+    return switch (change.op()) {
+      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key());
+      case UPDATE ->
+          keyOfIdentityChanged(change, settable)
+              ? "-- key change of an identity column\n" + ApplyStatements.delete(r.table(), r.key())
+              : ApplyStatements.update(r.table(), settable, r.key());
+      case DELETE -> ApplyStatements.delete(r.table(), r.key());
+      case TRUNCATE -> ApplyStatements.truncate(r.table());
+    };
+  }
+
+  /** An identity column that cannot be SET changed its value: delete and re-insert instead. */
+  private static boolean keyOfIdentityChanged(Change change, List<String> settable) {
+    Relation r = change.relation();
+    for (int k = 0; k < r.key().size(); k++) {
+      String column = r.key().get(k);
+      if (!settable.contains(column)) {
+        String newValue = change.values().get(r.columns().indexOf(column));
+        if (!Objects.equals(newValue, change.key().get(k))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private void flush(SourceTransaction tx) throws SQLException, ApplyException {
+    if (run.isEmpty()) {
+      return;
+    }
+    Change first = run.get(0);
+    try {
+      if (first.op() == Operation.TRUNCATE) {
+        try (Statement st = connection.createStatement()) {
+          st.execute(runSql);
+        }
+      } else if (runSql.startsWith("-- key change")) {
+        for (Change c : run) {
+          bindAndRun(runSql, c.key());
+          upsert(c);
+        }
+      } else {
+        PreparedStatement ps = statement(runSql);
+        for (Change c : run) {
+          bind(ps, bindValues(c));
+          ps.addBatch();
+        }
+        int[] counts = ps.executeBatch();
+        if (first.op() == Operation.UPDATE) {
+          for (int i = 0; i < counts.length; i++) {
+            if (counts[i] == 0) {
+              upsert(run.get(i)); // the row was not there (e.g. before a snapshot caught up)
+            }
+          }
+        }
+      }
+    } catch (BatchUpdateException e) {
+      throw failure(tx, first, e.getNextException() != null ? e.getNextException() : e);
+    } catch (SQLException e) {
+      throw failure(tx, first, e);
+    } finally {
+      run.clear();
+      runSql = null;
+    }
+  }
+
+  private List<String> bindValues(Change c) throws SQLException, ApplyException {
+    return switch (c.op()) {
+      case INSERT -> c.values();
+      case DELETE -> c.key();
+      case UPDATE -> {
+        List<String> settable = replicaTable(c.table()).check(c.relation(), replicaName);
+        List<String> values = new ArrayList<>(settable.size() + c.key().size());
+        for (String column : settable) {
+          values.add(c.values().get(c.relation().columns().indexOf(column)));
+        }
+        values.addAll(c.key());
+        yield values;
+      }
+      case TRUNCATE -> List.of();
+    };
+  }
+
+  private void upsert(Change c) throws SQLException {
+    Relation r = c.relation();
+    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key()), c.values());
+  }
+
+  private void bindAndRun(String sql, List<String> values) throws SQLException {
+    PreparedStatement ps = statement(sql);
+    bind(ps, values);
+    ps.executeUpdate();
+  }
+
+  /** Values go as untyped text: the server reads each with the column type's input function. */
+  private static void bind(PreparedStatement ps, List<String> values) throws SQLException {
+    for (int i = 0; i < values.size(); i++) {
+      String v = values.get(i);
+      if (v == null) {
+        ps.setNull(i + 1, Types.OTHER);
+      } else {
+        ps.setObject(i + 1, v, Types.OTHER);
+      }
+    }
+  }
+
+  private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
+    String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst()
+        .orElse("");
+    return new ApplyException(
+        "Replica " + replicaName + ": cannot apply " + change.op().wireName() + " on "
+            + change.table() + " at position " + tx.position() + " (transaction " + tx.xid()
+            + "): " + detail + " [SQLSTATE " + e.getSQLState() + "]",
+        e);
+  }
+
+  private PreparedStatement statement(String sql) throws SQLException {
+    PreparedStatement ps = statements.get(sql);
+    if (ps == null) {
+      ps = connection.prepareStatement(sql);
+      statements.put(sql, ps);
+    }
+    return ps;
+  }
+
+  private ReplicaTable replicaTable(TableName table) throws SQLException, ApplyException {
+    ReplicaTable t = replicaTables.get(table);
+    if (t == null) {
+      TableCatalog catalog = new TableCatalog(connection);
+      var ref = catalog.find(table);
+      if (ref.isEmpty()) {
+        throw new ApplyException(
+            "Replica " + replicaName + ": table " + table + " does not exist; create it (or run"
+                + " snapshot), or leave it out with --tables, and the listener continues");
+      }
+      t = new ReplicaTable(table, catalog.columns(ref.get().oid()));
+      replicaTables.put(table, t);
+    }
+    return t;
+  }
+
+  private void rollbackQuietly() {
+    try {
+      connection.rollback();
+    } catch (SQLException e) {
+      log.debug("Rollback failed", e);
+    }
+  }
+
+  private void closeStatements() {
+    for (PreparedStatement ps : statements.values()) {
+      try {
+        ps.close();
+      } catch (SQLException e) {
+        log.debug("Closing a statement failed", e);
+      }
+    }
+    statements.clear();
+  }
+
+  /** A decoded message with its raw body (kept for staging) and broker delivery tag. */
+  public record Incoming(ChangeMessage message, byte[] body, long deliveryTag) {}
+}

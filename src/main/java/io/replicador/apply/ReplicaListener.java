@@ -1,0 +1,247 @@
+package io.replicador.apply;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.replicador.Failures;
+import io.replicador.apply.ReplicaApplier.Incoming;
+import io.replicador.broker.Topology;
+import io.replicador.change.ChangeMessage;
+import io.replicador.codec.ChangeMessageCodec;
+import io.replicador.codec.MalformedMessageException;
+import java.io.IOException;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes a replica's queue and applies it: manual acks, bounded prefetch, ack only after the
+ * replica committed. A change the replica cannot take is retried with backoff and blocks what
+ * follows (order is never broken); a message that is not a change message goes to the dead-letter
+ * queue with the reason. {@link #run} blocks until {@link #close}; connection failures are
+ * retried.
+ */
+public final class ReplicaListener implements Runnable, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
+  public static final String REASON_HEADER = "x-replicador-reason";
+
+  private final ListenerSettings settings;
+  private final ChangeMessageCodec codec = new ChangeMessageCodec();
+  private final AtomicBoolean running = new AtomicBoolean(true);
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private final AtomicLong appliedMessages = new AtomicLong();
+  private final AtomicLong deadLettered = new AtomicLong();
+  private volatile Map<String, Long> positions = Map.of();
+
+  public ListenerSettings settings() {
+    return settings;
+  }
+
+  public ReplicaListener(ListenerSettings settings) {
+    this.settings = settings;
+  }
+
+  @Override
+  public void run() {
+    Duration backoff = Duration.ofSeconds(1);
+    try {
+      while (running.get()) {
+        try {
+          session();
+          backoff = Duration.ofSeconds(1);
+        } catch (SQLException | IOException | TimeoutException | ShutdownSignalException e) {
+          if (!running.get()) {
+            break;
+          }
+          log.warn(
+              "Listener {} lost a connection ({}); reconnecting in {} s",
+              settings.name(),
+              Failures.describe(e),
+              backoff.toSeconds());
+          if (!pause(backoff)) {
+            break;
+          }
+          backoff = min(backoff.multipliedBy(2));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  private void session()
+      throws SQLException, IOException, TimeoutException, InterruptedException {
+    try (java.sql.Connection replica =
+            settings.replica().connect("replicador-listen-" + settings.name());
+        Connection amqp =
+            settings.broker().factory().newConnection("replicador-listen-" + settings.name());
+        Channel channel = amqp.createChannel();
+        Channel deadLetters = amqp.createChannel()) {
+      ReplicaApplier applier = new ReplicaApplier(replica, settings.name(), settings.tables());
+      applier.prepare();
+      positions = applier.positions();
+      String queue = Topology.queueName(settings.name());
+      Topology.declareReplicaQueue(
+          channel, settings.exchange(), settings.name(), settings.queueType());
+      deadLetters.confirmSelect();
+      channel.basicQos(settings.prefetch());
+      BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
+      channel.basicConsume(
+          queue,
+          false,
+          "replicador-listen-" + settings.name(),
+          new DefaultConsumer(channel) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              deliveries.add(new Delivery(envelope.getDeliveryTag(), props, body));
+            }
+          });
+      log.info(
+          "Listener {} consuming queue '{}' into {} (positions {}); a second listener of the"
+              + " same name waits as standby",
+          settings.name(),
+          queue,
+          settings.replica(),
+          positions);
+      while (running.get()) {
+        Delivery first = deliveries.poll(500, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          if (!channel.isOpen()) {
+            throw channel.getCloseReason();
+          }
+          continue;
+        }
+        List<Delivery> batch = new ArrayList<>();
+        batch.add(first);
+        deliveries.drainTo(batch, settings.batchMessages() - 1);
+        List<Incoming> incoming = decode(batch, deadLetters);
+        applyWithRetry(applier, incoming);
+        channel.basicAck(batch.get(batch.size() - 1).tag(), true);
+        appliedMessages.addAndGet(batch.size());
+        positions = applier.positions();
+      }
+    }
+  }
+
+  private List<Incoming> decode(List<Delivery> batch, Channel deadLetters)
+      throws IOException, InterruptedException, TimeoutException {
+    List<Incoming> incoming = new ArrayList<>(batch.size());
+    boolean sentDead = false;
+    for (Delivery d : batch) {
+      try {
+        ChangeMessage message = codec.decode(d.body());
+        incoming.add(new Incoming(message, d.body(), d.tag()));
+      } catch (MalformedMessageException e) {
+        log.error(
+            "Listener {}: message {} is not a change message ({}); moved to queue '{}'",
+            settings.name(),
+            d.props().getMessageId(),
+            e.getMessage(),
+            Topology.deadLetterQueueName(settings.name()));
+        Map<String, Object> headers = new HashMap<>();
+        if (d.props().getHeaders() != null) {
+          headers.putAll(d.props().getHeaders());
+        }
+        headers.put(REASON_HEADER, e.getMessage());
+        AMQP.BasicProperties props = d.props().builder().headers(headers).deliveryMode(2).build();
+        deadLetters.basicPublish("", Topology.deadLetterQueueName(settings.name()), props, d.body());
+        deadLettered.incrementAndGet();
+        sentDead = true;
+      }
+    }
+    if (sentDead) {
+      deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
+    }
+    return incoming;
+  }
+
+  private void applyWithRetry(ReplicaApplier applier, List<Incoming> incoming)
+      throws SQLException, InterruptedException {
+    Duration backoff = Duration.ofSeconds(1);
+    while (true) {
+      try {
+        applier.apply(incoming);
+        return;
+      } catch (ApplyException e) {
+        log.error("{}; retrying in {} s", e.getMessage(), backoff.toSeconds());
+      } catch (SQLException e) {
+        if (Failures.isConnectionFailure(e)) {
+          throw e;
+        }
+        log.error(
+            "Listener {}: replica transaction failed: {}; retrying in {} s",
+            settings.name(),
+            Failures.describe(e),
+            backoff.toSeconds());
+      }
+      if (!pause(backoff)) {
+        throw new InterruptedException("stopping with the batch unapplied (it stays queued)");
+      }
+      backoff = min(backoff.multipliedBy(2));
+    }
+  }
+
+  private static Duration min(Duration d) {
+    return d.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : d;
+  }
+
+  /** Waits unless stopping; false when stopping or interrupted (the flag is restored). */
+  private boolean pause(Duration d) {
+    try {
+      return running.get()
+          && !stopRequested.await(d.toMillis(), TimeUnit.MILLISECONDS)
+          && running.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** The last applied position per source, as of the last commit. */
+  public Map<String, Long> positions() {
+    return positions;
+  }
+
+  public long appliedMessages() {
+    return appliedMessages.get();
+  }
+
+  public long deadLettered() {
+    return deadLettered.get();
+  }
+
+  /** Stops after the batch in flight (unapplied messages stay queued); waits up to 30 s. */
+  @Override
+  public void close() {
+    running.set(false);
+    stopRequested.countDown();
+    try {
+      stopped.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private record Delivery(long tag, AMQP.BasicProperties props, byte[] body) {}
+}

@@ -1,0 +1,58 @@
+package io.replicador.apply;
+
+import io.replicador.change.Relation;
+import io.replicador.change.TableName;
+import io.replicador.schema.ColumnInfo;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A replica table's columns, checked against a relation from the primary: every column the
+ * primary sends must exist here; columns only the replica has keep their defaults; generated
+ * columns are computed by the replica.
+ */
+final class ReplicaTable {
+  private final TableName name;
+  private final Map<String, ColumnInfo> columns = new LinkedHashMap<>();
+
+  ReplicaTable(TableName name, List<ColumnInfo> columns) {
+    this.name = name;
+    for (ColumnInfo c : columns) {
+      this.columns.put(c.name(), c);
+    }
+  }
+
+  /** Checks that the relation fits; returns the columns an UPDATE may set. */
+  List<String> check(Relation relation, String replicaName) throws ApplyException {
+    for (String column : relation.columns()) {
+      ColumnInfo c = columns.get(column);
+      if (c == null) {
+        throw new ApplyException(
+            "Replica " + replicaName + ": table " + name + " has no column \"" + column
+                + "\" that the primary sends; add it (ALTER TABLE " + name + " ADD COLUMN ...)"
+                + " and the listener continues by itself");
+      }
+      if (c.generated()) {
+        throw new ApplyException(
+            "Replica " + replicaName + ": column \"" + column + "\" of " + name
+                + " is generated on the replica but not on the primary; make it a plain column");
+      }
+    }
+    for (String column : relation.key()) {
+      if (!columns.containsKey(column)) {
+        throw new ApplyException(
+            "Replica " + replicaName + ": table " + name + " has no key column \"" + column
+                + "\"; add it so rows can be found");
+      }
+    }
+    List<String> settable = new ArrayList<>();
+    for (String column : relation.columns()) {
+      if (!columns.get(column).identityAlways()) {
+        settable.add(column);
+      }
+    }
+    return settable;
+  }
+}

@@ -1,0 +1,185 @@
+package io.replicador.capture;
+
+import io.replicador.change.TableName;
+import io.replicador.schema.TableCatalog;
+import io.replicador.schema.TableCatalog.TableRef;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Installs and removes change capture on the primary: the {@code replicador} schema, its
+ * changelog and trigger functions, and three triggers per table. Each call is one transaction:
+ * it installs everything asked for or nothing. Does not close the connection.
+ */
+public final class CaptureInstaller {
+  private static final Logger log = LoggerFactory.getLogger(CaptureInstaller.class);
+  private static final String SCRIPT = "capture-v1.sql";
+  private static final long LOCK_KEY = 0x5245504c4943L; // serialises concurrent installs
+
+  private final Connection connection;
+
+  public CaptureInstaller(Connection connection) {
+    this.connection = connection;
+  }
+
+  /**
+   * Installs capture for the tables; running it again is harmless.
+   *
+   * @throws CaptureException listing every table that cannot be captured, when any cannot
+   */
+  public List<TableName> install(List<TableName> tables) throws SQLException {
+    return inTransaction(
+        () -> {
+          lock();
+          List<TableName> checked = validate(tables);
+          try (Statement st = connection.createStatement()) {
+            st.execute(script());
+          }
+          try (PreparedStatement ps =
+              connection.prepareStatement("SELECT replicador.capture_table(?, ?)")) {
+            for (TableName t : checked) {
+              ps.setString(1, t.schema());
+              ps.setString(2, t.name());
+              ps.execute();
+              log.info("Capturing changes of {}", t);
+            }
+          }
+          return checked;
+        });
+  }
+
+  /**
+   * Removes the triggers of the tables and, once no table is captured any more, the
+   * {@code replicador} schema with its changelog.
+   *
+   * @return whether the schema was dropped
+   */
+  public boolean uninstall(List<TableName> tables) throws SQLException {
+    return inTransaction(
+        () -> {
+          lock();
+          if (!schemaInstalled()) {
+            return false;
+          }
+          try (PreparedStatement ps =
+              connection.prepareStatement("SELECT replicador.release_table(?, ?)")) {
+            for (TableName t : tables) {
+              ps.setString(1, t.schema());
+              ps.setString(2, t.name());
+              ps.execute();
+              log.info("Stopped capturing changes of {}", t);
+            }
+          }
+          if (capturedTables().isEmpty()) {
+            try (Statement st = connection.createStatement()) {
+              st.execute("DROP SCHEMA replicador CASCADE");
+            }
+            log.info("No table is captured any more; dropped schema replicador");
+            return true;
+          }
+          return false;
+        });
+  }
+
+  /** The tables capture is installed for; empty when the schema is absent. */
+  public List<TableName> capturedTables() throws SQLException {
+    if (!schemaInstalled()) {
+      return List.of();
+    }
+    List<TableName> tables = new ArrayList<>();
+    try (Statement st = connection.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2")) {
+      while (rs.next()) {
+        tables.add(TableName.of(rs.getString(1), rs.getString(2)));
+      }
+    }
+    return tables;
+  }
+
+  private boolean schemaInstalled() throws SQLException {
+    try (Statement st = connection.createStatement();
+        ResultSet rs =
+            st.executeQuery("SELECT to_regclass('replicador.captured_tables') IS NOT NULL")) {
+      rs.next();
+      return rs.getBoolean(1);
+    }
+  }
+
+  private List<TableName> validate(List<TableName> tables) throws SQLException {
+    TableCatalog catalog = new TableCatalog(connection);
+    List<String> problems = new ArrayList<>();
+    List<TableName> ok = new ArrayList<>();
+    for (TableName t : tables) {
+      Optional<TableRef> ref = catalog.find(t);
+      if (ref.isEmpty()) {
+        problems.add("Table " + t + " does not exist on the primary; check the name and schema");
+      } else if (ref.get().kind() != 'r' && ref.get().kind() != 'p') {
+        problems.add(t + " is not a table (relkind '" + ref.get().kind() + "'); name tables only");
+      } else if (t.schema().equals("replicador")) {
+        problems.add("Table " + t + " is Replicador's own; it cannot be captured");
+      } else if (catalog.primaryKey(ref.get().oid()).isEmpty()) {
+        problems.add(
+            "Table " + t + " has no primary key; add one (ALTER TABLE " + t
+                + " ADD PRIMARY KEY (...)) so replicas can find its rows");
+      } else {
+        ok.add(t);
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new CaptureException(String.join("; ", problems) + " (nothing was installed)");
+    }
+    return ok;
+  }
+
+  private void lock() throws SQLException {
+    try (PreparedStatement ps = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+      ps.setLong(1, LOCK_KEY);
+      ps.execute();
+    }
+  }
+
+  private <T> T inTransaction(SqlWork<T> work) throws SQLException {
+    boolean autoCommit = connection.getAutoCommit();
+    connection.setAutoCommit(false);
+    try {
+      T result = work.run();
+      connection.commit();
+      return result;
+    } catch (SQLException | RuntimeException e) {
+      connection.rollback();
+      throw e;
+    } finally {
+      connection.setAutoCommit(autoCommit);
+    }
+  }
+
+  private static String script() {
+    try (InputStream in = CaptureInstaller.class.getResourceAsStream(SCRIPT)) {
+      if (in == null) {
+        throw new IllegalStateException("Resource " + SCRIPT + " is missing from the jar");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @FunctionalInterface
+  private interface SqlWork<T> {
+    T run() throws SQLException;
+  }
+}

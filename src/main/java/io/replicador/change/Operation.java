@@ -1,0 +1,45 @@
+package io.replicador.change;
+
+import java.util.Locale;
+
+/** The kind of a captured row change. The code is what the changelog stores. */
+public enum Operation {
+  INSERT('I'),
+  UPDATE('U'),
+  DELETE('D'),
+  TRUNCATE('T');
+
+  private final char code;
+
+  Operation(char code) {
+    this.code = code;
+  }
+
+  public char code() {
+    return code;
+  }
+
+  /** The lower-case name used in the message format. */
+  public String wireName() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  public static Operation fromCode(char code) {
+    for (Operation op : values()) {
+      if (op.code == code) {
+        return op;
+      }
+    }
+    throw new IllegalArgumentException("Unknown operation code '" + code + "'");
+  }
+
+  public static Operation fromWireName(String name) {
+    for (Operation op : values()) {
+      if (op.wireName().equals(name)) {
+        return op;
+      }
+    }
+    throw new IllegalArgumentException(
+        "Unknown operation \"" + name + "\"; expected insert, update, delete or truncate");
+  }
+}

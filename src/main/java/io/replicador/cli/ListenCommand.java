@@ -1,0 +1,96 @@
+package io.replicador.cli;
+
+import io.replicador.apply.ListenerSettings;
+import io.replicador.apply.ReplicaListener;
+import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueType;
+import io.replicador.config.ConfigException;
+import io.replicador.config.PostgresAddress;
+import java.util.LinkedHashSet;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "listen",
+    description = "Apply changes from RabbitMQ to one replica (runs until stopped).")
+final class ListenCommand implements Callable<Integer> {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,100}");
+
+  @Mixin Main.CommonOptions common;
+
+  @Option(names = "--replica", paramLabel = "URL", description = "The replica database.")
+  String replica;
+
+  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
+  String amqp;
+
+  @Option(
+      names = "--name",
+      paramLabel = "NAME",
+      description = "The replica's name; its queue is replicador.NAME.")
+  String name;
+
+  @Option(
+      names = "--tables",
+      paramLabel = "S.T[,S.T...]",
+      description = "Apply only these tables (default: all).")
+  String tables;
+
+  @Option(
+      names = "--exchange",
+      paramLabel = "NAME",
+      defaultValue = "replicador",
+      description = "Exchange the publisher uses (default: ${DEFAULT-VALUE}).")
+  String exchange;
+
+  @Option(
+      names = "--queue-type",
+      paramLabel = "TYPE",
+      defaultValue = "quorum",
+      description = "quorum or classic (default: ${DEFAULT-VALUE}).")
+  String queueType;
+
+  @Option(
+      names = "--prefetch",
+      paramLabel = "N",
+      defaultValue = "500",
+      description = "Messages the broker sends ahead (default: ${DEFAULT-VALUE}).")
+  int prefetch;
+
+  @Override
+  public Integer call() throws Exception {
+    if (name == null || !NAME.matcher(name).matches()) {
+      throw new ConfigException(
+          "--name is " + (name == null ? "missing" : "'" + name + "'")
+              + "; give the replica a name of letters, digits, '.', '_' or '-'");
+    }
+    QueueType type;
+    try {
+      type = QueueType.valueOf(queueType.strip().toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("--queue-type is '" + queueType + "'; use quorum or classic");
+    }
+    if (prefetch < 1) {
+      throw new ConfigException("--prefetch must be at least 1, got " + prefetch);
+    }
+    TableSelection selection = new TableSelection();
+    selection.tables = tables;
+    ListenerSettings settings =
+        new ListenerSettings(
+            PostgresAddress.parse("replica", replica),
+            BrokerAddress.parse(amqp),
+            exchange,
+            name,
+            type,
+            new LinkedHashSet<>(selection.named()),
+            prefetch,
+            Math.max(1, prefetch / 2));
+    ReplicaListener listener = new ReplicaListener(settings);
+    Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
+    listener.run();
+    return 0;
+  }
+}

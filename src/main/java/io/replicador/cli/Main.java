@@ -1,0 +1,92 @@
+package io.replicador.cli;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import io.replicador.Failures;
+import io.replicador.capture.CaptureException;
+import io.replicador.config.ConfigException;
+import io.replicador.config.SettingsDefaults;
+import java.util.Arrays;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code replicador} program: parses, then runs one subcommand. */
+@Command(
+    name = "replicador",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "Replicates PostgreSQL tables to other PostgreSQL databases through RabbitMQ.",
+    subcommands = {
+      InstallCommand.class,
+      UninstallCommand.class,
+      PublishCommand.class,
+      ListenCommand.class,
+      NotYetCommand.Snapshot.class,
+      NotYetCommand.Verify.class,
+      NotYetCommand.Status.class,
+      NotYetCommand.Demo.class
+    })
+public final class Main implements Runnable {
+  /** Exit status for errors (bad input, unreachable servers); verify uses 1 for differences. */
+  public static final int EXIT_ERROR = 2;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "Name a subcommand");
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the program and returns its exit status (used by tests to run it in-process). */
+  public static int run(String... args) {
+    boolean verbose = Arrays.asList(args).contains("--verbose");
+    if (verbose) {
+      ((Logger) LoggerFactory.getLogger("io.replicador")).setLevel(Level.DEBUG);
+    }
+    CommandLine cli = new CommandLine(new Main());
+    try {
+      cli.setDefaultValueProvider(SettingsDefaults.fromArgs(args, System.getenv()));
+    } catch (ConfigException e) {
+      System.err.println("replicador: " + e.getMessage());
+      return EXIT_ERROR;
+    }
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          System.err.println("replicador: " + Failures.describe(e));
+          if (verbose) {
+            e.printStackTrace();
+          } else if (!(e instanceof ConfigException || e instanceof CaptureException)) {
+            System.err.println("(run with --verbose for details)");
+          }
+          return EXIT_ERROR;
+        });
+    return cli.execute(args);
+  }
+
+  /** Options every subcommand has. */
+  public static final class CommonOptions {
+    @Option(
+        names = "--config",
+        paramLabel = "FILE",
+        description = "YAML file of settings (keys are option names without dashes).")
+    String config;
+
+    @Option(names = "--verbose", description = "Debug logging and stack traces on errors.")
+    boolean verbose;
+  }
+
+  /** The version from the jar manifest. */
+  public static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"replicador " + (v == null ? "development build" : v)};
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package io.replicador.cli;
+
+import io.replicador.broker.BrokerAddress;
+import io.replicador.config.ConfigException;
+import io.replicador.config.PostgresAddress;
+import io.replicador.publish.ChangePublisher;
+import io.replicador.publish.PublisherSettings;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "publish",
+    description = "Ship captured changes from the primary to RabbitMQ (runs until stopped).")
+final class PublishCommand implements Callable<Integer> {
+  @Mixin Main.CommonOptions common;
+
+  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
+  String primary;
+
+  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
+  String amqp;
+
+  @Option(
+      names = "--exchange",
+      paramLabel = "NAME",
+      defaultValue = "replicador",
+      description = "Durable topic exchange for the changes (default: ${DEFAULT-VALUE}).")
+  String exchange;
+
+  @Option(
+      names = "--batch-rows",
+      paramLabel = "N",
+      defaultValue = "20000",
+      description = "Changes claimed per batch (default: ${DEFAULT-VALUE}).")
+  int batchRows;
+
+  @Override
+  public Integer call() throws Exception {
+    if (batchRows < 1) {
+      throw new ConfigException("--batch-rows must be at least 1, got " + batchRows);
+    }
+    PublisherSettings defaults =
+        PublisherSettings.defaults(
+            PostgresAddress.parse("primary", primary), BrokerAddress.parse(amqp), exchange);
+    PublisherSettings settings =
+        new PublisherSettings(
+            defaults.primary(),
+            defaults.broker(),
+            defaults.exchange(),
+            batchRows,
+            defaults.messageChanges(),
+            defaults.messageBytes(),
+            defaults.idlePoll(),
+            defaults.linger(),
+            defaults.notifyChannels());
+    ChangePublisher publisher = new ChangePublisher(settings);
+    Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
+    publisher.run();
+    return 0;
+  }
+}

@@ -1,0 +1,42 @@
+package io.replicador.cli;
+
+import io.replicador.capture.CaptureInstaller;
+import io.replicador.change.TableName;
+import io.replicador.config.PostgresAddress;
+import java.sql.Connection;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "uninstall",
+    description =
+        "Remove change capture from tables (all captured tables when none are named); the"
+            + " replicador schema goes when no table is left.")
+final class UninstallCommand implements Callable<Integer> {
+  @Mixin Main.CommonOptions common;
+
+  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
+  String primary;
+
+  @ArgGroup(exclusive = false, multiplicity = "0..1")
+  TableSelection selection = new TableSelection();
+
+  @Override
+  public Integer call() throws Exception {
+    PostgresAddress address = PostgresAddress.parse("primary", primary);
+    try (Connection c = address.connect("replicador-uninstall")) {
+      CaptureInstaller installer = new CaptureInstaller(c);
+      List<TableName> tables =
+          selection.isEmpty() ? installer.capturedTables() : selection.resolve(c);
+      boolean dropped = installer.uninstall(tables);
+      System.out.println(
+          "Capture removed from " + tables.size() + " table(s)"
+              + (dropped ? "; schema replicador dropped" : ""));
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,327 @@
+package io.replicador.publish;
+
+import com.rabbitmq.client.AMQP;
+import io.replicador.Failures;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import io.replicador.broker.Topology;
+import io.replicador.change.ChangeMessage;
+import io.replicador.codec.ChangeMessageCodec;
+import io.replicador.schema.TableCatalog;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Ships committed changes from the primary's changelog to the exchange.
+ *
+ * <p>One PostgreSQL connection serves LISTEN and reading. A batch is claimed (positions recorded
+ * on the primary), published with confirms, and only then deleted. A second publisher waits on
+ * the advisory lock as a hot standby. {@link #run} blocks until {@link #close} is called;
+ * connection failures are retried with backoff. Thread-safe for {@code close} from another
+ * thread.
+ */
+public final class ChangePublisher implements Runnable, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ChangePublisher.class);
+  static final String DOORBELL_CHANNEL = "replicador";
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
+  private static final Duration VACUUM_EVERY = Duration.ofSeconds(10);
+
+  private final PublisherSettings settings;
+  private final ChangeMessageCodec codec = new ChangeMessageCodec();
+  private final Clock clock = Clock.systemUTC();
+  private final String identity;
+  private final AtomicBoolean running = new AtomicBoolean(true);
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private final AtomicBoolean active = new AtomicBoolean();
+  private final AtomicLong shippedTransactions = new AtomicLong();
+  private final AtomicLong shippedChanges = new AtomicLong();
+  private volatile Thread runner;
+
+  public ChangePublisher(PublisherSettings settings) {
+    this.settings = settings;
+    this.identity = hostName() + ":" + ProcessHandle.current().pid();
+  }
+
+  @Override
+  public void run() {
+    runner = Thread.currentThread();
+    Duration backoff = Duration.ofSeconds(1);
+    try {
+      while (running.get()) {
+        try {
+          session();
+          backoff = Duration.ofSeconds(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        } catch (Exception e) {
+          if (!running.get()) {
+            break;
+          }
+          log.warn(
+              "Publisher lost its connection or failed ({}); retrying in {} s",
+              Failures.describe(e),
+              backoff.toSeconds());
+          log.debug("Publisher failure", e);
+          if (!pause(backoff)) {
+            break;
+          }
+          backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
+              ? MAX_BACKOFF
+              : backoff.multipliedBy(2);
+        }
+      }
+    } finally {
+      active.set(false);
+      stopped.countDown();
+    }
+  }
+
+  private void session() throws Exception {
+    try (java.sql.Connection pg = settings.primary().connect("replicador-publish")) {
+      pg.setAutoCommit(false);
+      ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
+      waitForLock(reader);
+      if (!running.get()) {
+        return;
+      }
+      String source = reader.sourceId();
+      try (java.sql.Statement st = pg.createStatement()) {
+        st.execute("LISTEN " + DOORBELL_CHANNEL);
+      }
+      pg.commit();
+      try (Connection amqp = settings.broker().factory().newConnection("replicador-publish");
+          Channel channel = amqp.createChannel()) {
+        Topology.declareExchange(channel, settings.exchange());
+        channel.confirmSelect();
+        AtomicBoolean returned = new AtomicBoolean();
+        channel.addReturnListener(r -> returned.set(true));
+        active.set(true);
+        log.info(
+            "Publisher {} active on {}: shipping source {} to exchange '{}' at {}",
+            identity,
+            settings.primary(),
+            source,
+            settings.exchange(),
+            settings.broker());
+        loop(pg, reader, new Shipper(channel, returned, source, reader, pg));
+      } finally {
+        active.set(false);
+      }
+    }
+  }
+
+  private void waitForLock(ChangeLogReader reader) throws SQLException, InterruptedException {
+    boolean announced = false;
+    while (running.get() && !reader.tryLock(identity)) {
+      if (!announced) {
+        log.info(
+            "Another publisher ({}) is active on {}; waiting as hot standby",
+            reader.activePublisher(),
+            settings.primary());
+        announced = true;
+      }
+      if (!pause(Duration.ofSeconds(1))) {
+        return;
+      }
+    }
+  }
+
+  private void loop(java.sql.Connection pg, ChangeLogReader reader, Shipper shipper)
+      throws Exception {
+    Optional<ClaimedBatch> pending = reader.pending();
+    if (pending.isPresent()) {
+      log.info(
+          "Resuming unfinished batch at positions {}..{}",
+          pending.get().firstPosition(),
+          pending.get().lastPosition());
+      shipper.ship(pending.get());
+    }
+    boolean armed = false;
+    Instant lastWork = clock.instant();
+    Instant lastVacuum = clock.instant();
+    long deletedSinceVacuum = 0;
+    PGConnection notifications = pg.unwrap(PGConnection.class);
+    while (running.get()) {
+      Optional<ClaimedBatch> batch = reader.claim(settings.batchRows(), 10_000);
+      if (batch.isPresent()) {
+        if (armed) {
+          reader.armDoorbell(false);
+          armed = false;
+        }
+        deletedSinceVacuum += shipper.ship(batch.get());
+        lastWork = clock.instant();
+        continue;
+      }
+      if (deletedSinceVacuum > 0 && clock.instant().isAfter(lastVacuum.plus(VACUUM_EVERY))) {
+        reader.vacuum();
+        lastVacuum = clock.instant();
+        deletedSinceVacuum = 0;
+      }
+      if (clock.instant().isBefore(lastWork.plus(settings.linger()))) {
+        drain(notifications.getNotifications(2));
+      } else if (!armed) {
+        reader.armDoorbell(true);
+        armed = true; // look once more: a writer may have seen the bell unarmed
+      } else {
+        drain(notifications.getNotifications((int) settings.idlePoll().toMillis()));
+      }
+    }
+  }
+
+  private static void drain(PGNotification[] ignored) {
+    // The doorbell carries no data; waking up is all it is for.
+  }
+
+  /** Publishes one claimed batch and deletes it once confirmed. */
+  private final class Shipper {
+    private final Channel channel;
+    private final AtomicBoolean returned;
+    private final String source;
+    private final ChangeLogReader reader;
+    private final RelationCache relations;
+
+    Shipper(
+        Channel channel,
+        AtomicBoolean returned,
+        String source,
+        ChangeLogReader reader,
+        java.sql.Connection pg) {
+      this.channel = channel;
+      this.returned = returned;
+      this.source = source;
+      this.reader = reader;
+      this.relations = new RelationCache(new TableCatalog(pg), clock);
+    }
+
+    long ship(ClaimedBatch batch) throws Exception {
+      while (true) {
+        returned.set(false);
+        AtomicLong changes = new AtomicLong();
+        MessageAssembler assembler =
+            new MessageAssembler(
+                source,
+                batch.firstPosition(),
+                settings.messageChanges(),
+                settings.messageBytes(),
+                this::publish);
+        reader.read(
+            batch,
+            row -> {
+              assembler.add(row.txid(), relations.toChange(row), row.approximateBytes());
+              changes.incrementAndGet();
+            });
+        long last = assembler.finish();
+        if (last != batch.lastPosition()) {
+          throw new IllegalStateException(
+              "Batch at position " + batch.firstPosition() + " has rows for positions up to "
+                  + last + " but claimed up to " + batch.lastPosition()
+                  + "; the changelog was changed by something other than the publisher");
+        }
+        channel.waitForConfirmsOrDie(Duration.ofSeconds(60).toMillis());
+        if (returned.get()) {
+          // mandatory publish came back: no queue is bound, so nobody would get these changes
+          log.warn(
+              "No replica queue is bound to exchange '{}' yet; keeping positions {}..{} in the"
+                  + " changelog until a listener has declared its queue",
+              settings.exchange(),
+              batch.firstPosition(),
+              batch.lastPosition());
+          if (!pause(Duration.ofSeconds(5))) {
+            throw new InterruptedException("stopping with the batch unshipped (it stays pending)");
+          }
+          continue;
+        }
+        long deleted = reader.finish(batch);
+        shippedTransactions.addAndGet(batch.txids().size());
+        shippedChanges.addAndGet(changes.get());
+        log.debug(
+            "Shipped positions {}..{} ({} changes)",
+            batch.firstPosition(),
+            batch.lastPosition(),
+            changes.get());
+        return deleted;
+      }
+    }
+
+    private void publish(ChangeMessage message) throws IOException {
+      long first = message.transactions().get(0).position();
+      AMQP.BasicProperties props =
+          new AMQP.BasicProperties.Builder()
+              .deliveryMode(2)
+              .contentType(ChangeMessageCodec.CONTENT_TYPE)
+              .type("replicador.changes")
+              .messageId(source + ":" + first + ":" + message.transactions().get(0).part())
+              .timestamp(new java.util.Date())
+              .headers(Map.of("replicador-source", source, "replicador-position", first))
+              .build();
+      channel.basicPublish(
+          settings.exchange(), Topology.ROUTING_KEY, true, props, codec.encode(message));
+    }
+  }
+
+  /** Whether this publisher currently holds the lock and ships. */
+  public boolean isActive() {
+    return active.get();
+  }
+
+  public long shippedTransactions() {
+    return shippedTransactions.get();
+  }
+
+  public long shippedChanges() {
+    return shippedChanges.get();
+  }
+
+  /** Sleeps unless stopping; returns false when stopping. */
+  private boolean pause(Duration d) {
+    try {
+      return running.get()
+          && !stopRequested.await(d.toMillis(), TimeUnit.MILLISECONDS)
+          && running.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Stops after the batch in flight; waits up to 30 seconds. */
+  @Override
+  public void close() {
+    running.set(false);
+    stopRequested.countDown();
+    if (runner == Thread.currentThread()) {
+      return;
+    }
+    try {
+      stopped.await(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return ManagementFactory.getRuntimeMXBean().getName();
+    }
+  }
+}

@@ -1,0 +1,48 @@
+package io.replicador.publish;
+
+import io.replicador.broker.BrokerAddress;
+import io.replicador.config.PostgresAddress;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Everything the publisher needs, validated.
+ *
+ * @param exchange the durable topic exchange the changes go to
+ * @param batchRows changes claimed per batch (a larger transaction is claimed alone)
+ * @param messageChanges changes per message before a new message (or part) starts
+ * @param messageBytes approximate bytes per message before a new message (or part) starts
+ * @param idlePoll how often an idle publisher looks even without a doorbell
+ * @param linger how long a publisher keeps polling after its last change before it arms the
+ *     doorbell and sleeps
+ * @param notifyChannels channels carrying origin-design JSON payloads (see docs)
+ */
+public record PublisherSettings(
+    PostgresAddress primary,
+    BrokerAddress broker,
+    String exchange,
+    int batchRows,
+    int messageChanges,
+    long messageBytes,
+    Duration idlePoll,
+    Duration linger,
+    List<String> notifyChannels) {
+
+  public PublisherSettings {
+    notifyChannels = List.copyOf(notifyChannels);
+  }
+
+  public static PublisherSettings defaults(
+      PostgresAddress primary, BrokerAddress broker, String exchange) {
+    return new PublisherSettings(
+        primary,
+        broker,
+        exchange,
+        20_000,
+        1_000,
+        1L << 20,
+        Duration.ofSeconds(1),
+        Duration.ofMillis(500),
+        List.of());
+  }
+}

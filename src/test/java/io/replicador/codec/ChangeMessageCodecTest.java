@@ -1,0 +1,294 @@
+package io.replicador.codec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.replicador.change.Change;
+import io.replicador.change.ChangeMessage;
+import io.replicador.change.Operation;
+import io.replicador.change.Relation;
+import io.replicador.change.SourceTransaction;
+import io.replicador.change.TableName;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ChangeMessageCodecTest {
+  private final ChangeMessageCodec codec = new ChangeMessageCodec();
+
+  private static final Relation USERS =
+      new Relation(TableName.of("public", "users"), List.of("id", "name", "note"), List.of("id"));
+  private static final Relation ODD =
+      new Relation(
+          TableName.of("Sales Data", "Odd \"Table\" Name"),
+          List.of("K", "select", "a b"),
+          List.of("K", "select"));
+
+  private static Change insert(Relation r, String... values) {
+    return new Change(Operation.INSERT, r, Arrays.asList(values), List.of());
+  }
+
+  private static ChangeMessage message(SourceTransaction... txs) {
+    return new ChangeMessage("primary-1", List.of(txs));
+  }
+
+  private ChangeMessage roundTrip(ChangeMessage m) throws MalformedMessageException {
+    return codec.decode(codec.encode(m));
+  }
+
+  private static byte[] json(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void roundTripsAllOperationsAcrossTransactions() throws Exception {
+    ChangeMessage m =
+        message(
+            new SourceTransaction(
+                41,
+                "1001",
+                0,
+                true,
+                List.of(
+                    insert(USERS, "1", "ann", "hi"),
+                    new Change(Operation.UPDATE, USERS, List.of("1", "anne", "x"), List.of("1")),
+                    new Change(Operation.DELETE, USERS, List.of(), List.of("1")))),
+            new SourceTransaction(
+                42,
+                "1002",
+                3,
+                false,
+                List.of(
+                    insert(ODD, "k", "s", "v"),
+                    new Change(Operation.TRUNCATE, ODD, List.of(), List.of()))));
+
+    ChangeMessage decoded = roundTrip(m);
+
+    assertThat(decoded).isEqualTo(m);
+    assertThat(decoded.transactions().get(1).part()).isEqualTo(3);
+    assertThat(decoded.transactions().get(1).last()).isFalse();
+  }
+
+  @Test
+  void keepsSqlNullDistinctFromTheTextNull() throws Exception {
+    ChangeMessage m =
+        message(new SourceTransaction(1, "7", 0, true, List.of(insert(USERS, "1", null, "null"))));
+
+    List<String> values = roundTrip(m).transactions().get(0).changes().get(0).values();
+
+    assertThat(values).containsExactly("1", null, "null");
+    assertThat(values.get(1)).isNull();
+    assertThat(values.get(2)).isEqualTo("null");
+  }
+
+  @Test
+  void roundTripsUnicodeEmptyStringsAndControlCharacters() throws Exception {
+    Relation r =
+        new Relation(TableName.of("données", "表"), List.of("名前", "v", "w"), List.of("名前"));
+    String tricky = "line1\nline2\t\"quoted\" \\ back \u0001 😀";
+    ChangeMessage m =
+        message(new SourceTransaction(9, "9", 0, true, List.of(insert(r, "ключ", "", tricky))));
+
+    ChangeMessage decoded = roundTrip(m);
+
+    assertThat(decoded).isEqualTo(m);
+    assertThat(decoded.transactions().get(0).changes().get(0).values().get(2)).isEqualTo(tricky);
+  }
+
+  @Test
+  void namesEachRelationOnceAndRefersToItByIndex() throws Exception {
+    ChangeMessage m =
+        message(
+            new SourceTransaction(
+                1,
+                "1",
+                0,
+                true,
+                List.of(insert(USERS, "1", "a", "b"), insert(ODD, "k", "s", "v"))),
+            new SourceTransaction(2, "2", 0, true, List.of(insert(USERS, "2", "c", "d"))));
+
+    String body = new String(codec.encode(m), StandardCharsets.UTF_8);
+
+    assertThat(body).containsOnlyOnce("\"users\"");
+    assertThat(body).contains("\"format\":\"replicador\"", "\"version\":1");
+    ChangeMessage decoded = codec.decode(json(body));
+    assertThat(decoded.transactions().get(1).changes().get(0).relation()).isEqualTo(USERS);
+  }
+
+  @Test
+  void roundTripsMessageWithoutTransactions() throws Exception {
+    ChangeMessage m = new ChangeMessage("s", List.of());
+    assertThat(roundTrip(m)).isEqualTo(m);
+  }
+
+  @Test
+  void rejectsBodyThatIsNotJson() {
+    assertThatThrownBy(() -> codec.decode(json("hello there")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageStartingWith("body is not JSON");
+  }
+
+  @Test
+  void rejectsJsonThatIsNotAnObject() {
+    assertThatThrownBy(() -> codec.decode(json("[1,2]")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessage("body is not a JSON object");
+    assertThatThrownBy(() -> codec.decode(new byte[0]))
+        .isInstanceOf(MalformedMessageException.class);
+  }
+
+  @Test
+  void rejectsWrongFormat() {
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        "{\"format\":\"other\",\"version\":1,\"source\":\"s\","
+                            + "\"relations\":[],\"transactions\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("format")
+        .hasMessageContaining("replicador");
+  }
+
+  @Test
+  void rejectsOtherVersionsNamingBoth() {
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        "{\"format\":\"replicador\",\"version\":2,\"source\":\"s\","
+                            + "\"relations\":[],\"transactions\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("unsupported version 2")
+        .hasMessageContaining("version 1");
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        "{\"format\":\"replicador\",\"version\":\"1\",\"source\":\"s\","
+                            + "\"relations\":[],\"transactions\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("unsupported version");
+  }
+
+  @Test
+  void rejectsMissingFieldsNamingThem() {
+    String head = "{\"format\":\"replicador\",\"version\":1,";
+    assertThatThrownBy(() -> codec.decode(json(head + "\"relations\":[],\"transactions\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"source\"");
+    assertThatThrownBy(() -> codec.decode(json(head + "\"source\":\"s\",\"transactions\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"relations\"");
+    assertThatThrownBy(() -> codec.decode(json(head + "\"source\":\"s\",\"relations\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"transactions\"");
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        head
+                            + "\"source\":\"s\",\"relations\":[],"
+                            + "\"transactions\":[{\"xid\":\"1\",\"changes\":[]}]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"position\"");
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        head
+                            + "\"source\":\"s\",\"relations\":[{\"schema\":\"public\","
+                            + "\"columns\":[],\"key\":[]}],\"transactions\":[]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"table\"");
+  }
+
+  private static String oneChange(String change) {
+    return "{\"format\":\"replicador\",\"version\":1,\"source\":\"s\","
+        + "\"relations\":[{\"schema\":\"public\",\"table\":\"users\","
+        + "\"columns\":[\"id\",\"name\"],\"key\":[\"id\"]}],"
+        + "\"transactions\":[{\"position\":5,\"xid\":\"77\",\"part\":0,\"last\":true,"
+        + "\"changes\":["
+        + change
+        + "]}]}";
+  }
+
+  @Test
+  void acceptsHandWrittenMessage() throws Exception {
+    ChangeMessage m =
+        codec.decode(json(oneChange("{\"op\":\"insert\",\"relation\":0,\"values\":[\"1\",null]}")));
+
+    SourceTransaction tx = m.transactions().get(0);
+    assertThat(tx.position()).isEqualTo(5);
+    assertThat(tx.whole()).isTrue();
+    assertThat(tx.changes().get(0).table()).isEqualTo(TableName.of("public", "users"));
+    assertThat(tx.changes().get(0).values()).containsExactly("1", null);
+  }
+
+  @Test
+  void rejectsValueCountThatDoesNotMatchColumns() {
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(oneChange("{\"op\":\"insert\",\"relation\":0,\"values\":[\"1\"]}"))))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("insert on \"public\".\"users\"")
+        .hasMessageContaining("1 values for 2 columns");
+  }
+
+  @Test
+  void rejectsKeyCountThatDoesNotMatchKeyColumns() {
+    assertThatThrownBy(
+            () -> codec.decode(json(oneChange("{\"op\":\"delete\",\"relation\":0,\"key\":[]}"))))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("delete on \"public\".\"users\"")
+        .hasMessageContaining("0 key values for 1 key columns");
+  }
+
+  @Test
+  void rejectsUnknownOperation() {
+    assertThatThrownBy(
+            () -> codec.decode(json(oneChange("{\"op\":\"merge\",\"relation\":0}"))))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("merge");
+  }
+
+  @Test
+  void rejectsUnknownRelationIndex() {
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(oneChange("{\"op\":\"truncate\",\"relation\":1}"))))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("unknown relation 1");
+  }
+
+  @Test
+  void rejectsNonStringValues() {
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(oneChange("{\"op\":\"insert\",\"relation\":0,\"values\":[1,\"a\"]}"))))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"values\"")
+        .hasMessageContaining("non-string");
+  }
+
+  @Test
+  void rejectsPositionBelowOne() {
+    String body = oneChange("").replace("\"position\":5", "\"position\":0");
+    assertThatThrownBy(() -> codec.decode(json(body)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"position\"");
+  }
+
+  @Test
+  void rejectsNullColumnName() {
+    String body = oneChange("").replace("[\"id\",\"name\"]", "[\"id\",null]");
+    assertThatThrownBy(() -> codec.decode(json(body)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("\"columns\"")
+        .hasMessageContaining("null name");
+  }
+}

@@ -1,0 +1,84 @@
+package io.replicador.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.rabbitmq.client.ConnectionFactory;
+import io.replicador.broker.BrokerAddress;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tests {@link BrokerAddress} through its public API. Kept in this package (it throws {@link
+ * ConfigException}) because the unit-test layout reserves no broker test directory.
+ */
+class BrokerAddressTest {
+
+  @Test
+  void parsesAmqpUriIntoFactorySettings() {
+    BrokerAddress a = BrokerAddress.parse("amqp://app:s3cret@rabbit.example:5673/prod");
+
+    ConnectionFactory f = a.factory();
+    assertThat(f.getHost()).isEqualTo("rabbit.example");
+    assertThat(f.getPort()).isEqualTo(5673);
+    assertThat(f.getUsername()).isEqualTo("app");
+    assertThat(f.getPassword()).isEqualTo("s3cret");
+    assertThat(f.getVirtualHost()).isEqualTo("prod");
+    assertThat(f.isAutomaticRecoveryEnabled()).isFalse();
+  }
+
+  @Test
+  void acceptsAmqpsAndSurroundingWhitespace() {
+    BrokerAddress a = BrokerAddress.parse("  amqps://u:p@h/  ");
+
+    assertThat(a.factory().isSSL()).isTrue();
+    assertThat(a).hasToString("amqps://u:***@h/");
+  }
+
+  @Test
+  void toStringRedactsPassword() {
+    BrokerAddress a = BrokerAddress.parse("amqp://app:TopSecret@h:5672/%2F");
+
+    assertThat(a).hasToString("amqp://app:***@h:5672/%2F");
+  }
+
+  @Test
+  void toStringKeepsAddressWithoutPassword() {
+    assertThat(BrokerAddress.parse("amqp://app@h:5672/")).hasToString("amqp://app@h:5672/");
+    assertThat(BrokerAddress.parse("amqp://h")).hasToString("amqp://h");
+  }
+
+  @Test
+  void otherSchemeIsRejectedWithoutLeakingPassword() {
+    assertThatThrownBy(() -> BrokerAddress.parse("http://app:TopSecret@h:15672/"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("not an AMQP URI")
+        .hasMessageContaining("http://app:***@h:15672/")
+        .message()
+        .doesNotContain("TopSecret");
+  }
+
+  @Test
+  void schemeLessTextIsRejected() {
+    assertThatThrownBy(() -> BrokerAddress.parse("rabbit.example:5672"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("amqp://");
+  }
+
+  @Test
+  void malformedUriIsRejectedWithoutLeakingPassword() {
+    assertThatThrownBy(() -> BrokerAddress.parse("amqp://app:TopSecret@h:notaport/"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("amqp://")
+        .message()
+        .doesNotContain("TopSecret");
+  }
+
+  @Test
+  void missingAddressNamesOptionAndVariable() {
+    assertThatThrownBy(() -> BrokerAddress.parse(""))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("--amqp")
+        .hasMessageContaining("REPLICADOR_AMQP");
+    assertThatThrownBy(() -> BrokerAddress.parse(null)).isInstanceOf(ConfigException.class);
+  }
+}

@@ -1,0 +1,236 @@
+package io.replicador.it;
+
+import static io.replicador.testing.Db.checksum;
+import static io.replicador.testing.Db.exec;
+import static io.replicador.testing.Db.query;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.replicador.apply.ReplicaListener;
+import io.replicador.change.TableName;
+import io.replicador.cli.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+/** Install, publish and listen end to end against real PostgreSQL clusters and RabbitMQ. */
+class PipelineIT {
+  private static final String USERS = "public.users";
+  private static final String ODD = "\"Sales Data\".\"Odd \"\"Table\"\" Name\"";
+  private static final String BLOBS = "public.blobs";
+  private static final String DDL =
+      "CREATE TABLE public.users (id int PRIMARY KEY, name text NOT NULL, bio text);"
+          + "CREATE SCHEMA \"Sales Data\";"
+          + "CREATE TABLE " + ODD + " (k1 int, \"Key Two\" text, amount numeric,"
+          + " PRIMARY KEY (k1, \"Key Two\"));"
+          + "CREATE TABLE public.blobs (id int PRIMARY KEY, body text, data bytea);";
+
+  private ReplicationFixture fx;
+  private String r1;
+  private String r2;
+
+  @BeforeEach
+  void setUp(TestInfo info) {
+    fx = new ReplicationFixture(info.getTestMethod().orElseThrow().getName());
+    exec(fx.primaryCluster, fx.primaryDb, DDL);
+    r1 = fx.replicaDb("r1");
+    r2 = fx.replicaDb("r2");
+    exec(fx.replicaCluster, r1, DDL);
+    exec(fx.replicaCluster, r2, "CREATE TABLE public.users (id int PRIMARY KEY, name text, bio text)");
+    assertThat(
+            Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS + "," + ODD + "," + BLOBS))
+        .isZero();
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    fx.close();
+  }
+
+  private void startAll() {
+    fx.startListener("r1", Set.of());
+    fx.startListener("r2", Set.of(TableName.parse(USERS)));
+    fx.startPublisher();
+  }
+
+  private void awaitEqual(String replicaDb, String table, String orderBy) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () ->
+                assertThat(checksum(fx.replicaCluster, replicaDb, table, orderBy))
+                    .isEqualTo(checksum(fx.primaryCluster, fx.primaryDb, table, orderBy)));
+  }
+
+  @Test
+  void replicatesEveryOperationToTwoReplicasOneTakingASubset() {
+    startAll();
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO public.users SELECT g, 'user ' || g, NULL FROM generate_series(1, 50) g",
+        "UPDATE public.users SET bio = 'likes ''quotes'' and \\backslashes\\' WHERE id % 5 = 0",
+        "DELETE FROM public.users WHERE id > 45",
+        "INSERT INTO " + ODD + " VALUES (1, 'a', 1.50), (1, 'b', 2), (2, 'a', NULL)",
+        "UPDATE " + ODD + " SET amount = amount * 2",
+        "DELETE FROM " + ODD + " WHERE k1 = 2",
+        "INSERT INTO public.blobs VALUES (1, 'x', '\\x00ff')",
+        "TRUNCATE public.blobs",
+        "INSERT INTO public.blobs VALUES (2, 'after truncate', NULL)");
+    awaitEqual(r1, USERS, "id");
+    awaitEqual(r1, ODD, "k1, \"Key Two\"");
+    awaitEqual(r1, BLOBS, "id");
+    awaitEqual(r2, USERS, "id");
+    assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM public.users")).isEqualTo("45");
+    assertThat(query(fx.replicaCluster, r1, "SELECT body FROM public.blobs"))
+        .isEqualTo("after truncate");
+    assertThat(query(fx.replicaCluster, r2, "SELECT to_regclass('public.blobs')")).isNull();
+  }
+
+  @Test
+  void shipsALongTransactionThatCommitsAfterLaterOnes() throws Exception {
+    startAll();
+    try (Connection longTx = fx.primaryCluster.connect(fx.primaryDb)) {
+      longTx.setAutoCommit(false);
+      try (Statement st = longTx.createStatement()) {
+        st.execute("INSERT INTO public.users VALUES (1, 'written first, committed last', NULL)");
+      }
+      exec(
+          fx.primaryCluster,
+          fx.primaryDb,
+          "INSERT INTO public.users SELECT g, 'later ' || g, NULL FROM generate_series(2, 20) g");
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> "19".equals(query(fx.replicaCluster, r1, "SELECT count(*) FROM users")));
+      longTx.commit();
+    }
+    awaitEqual(r1, USERS, "id");
+    assertThat(query(fx.replicaCluster, r1, "SELECT name FROM users WHERE id = 1"))
+        .isEqualTo("written first, committed last");
+  }
+
+  @Test
+  void changesMadeWhileNoPublisherRunsArriveWhenItStarts() {
+    fx.startListener("r1", Set.of());
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO public.users SELECT g, 'offline ' || g, NULL FROM generate_series(1, 500) g",
+        "UPDATE public.users SET name = 'changed' WHERE id < 100");
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM replicador.changelog"))
+        .isEqualTo("599");
+    fx.startPublisher();
+    awaitEqual(r1, USERS, "id");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                "0".equals(
+                    query(
+                        fx.primaryCluster,
+                        fx.primaryDb,
+                        "SELECT count(*) FROM replicador.changelog")));
+  }
+
+  @Test
+  void replicatesLargeValuesAndKeyChanges() {
+    startAll();
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO public.blobs VALUES (1, repeat('é€😀', 350000),"
+            + " (SELECT string_agg(decode(lpad(to_hex(g % 256), 2, '0'), 'hex'), ''::bytea)"
+            + " FROM generate_series(1, 3000000) g))",
+        "INSERT INTO public.users VALUES (1, 'one', NULL), (2, 'two', NULL)",
+        "UPDATE public.users SET id = 10, name = 'was one' WHERE id = 1",
+        "UPDATE " + ODD + " SET k1 = 5",
+        "INSERT INTO " + ODD + " VALUES (7, 'x', 1)",
+        "UPDATE " + ODD + " SET \"Key Two\" = 'y', amount = 3 WHERE k1 = 7");
+    awaitEqual(r1, BLOBS, "id");
+    awaitEqual(r1, USERS, "id");
+    awaitEqual(r1, ODD, "k1, \"Key Two\"");
+    assertThat(query(fx.replicaCluster, r1, "SELECT octet_length(body) FROM blobs"))
+        .isEqualTo(query(fx.primaryCluster, fx.primaryDb, "SELECT octet_length(body) FROM blobs"))
+        .isNotEqualTo("0");
+    assertThat(query(fx.replicaCluster, r1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM users"))
+        .isEqualTo("2,10");
+  }
+
+  @Test
+  void appliesAHugeTransactionAtomicallyFromStagedParts() {
+    startAll();
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO public.users SELECT g, 'bulk ' || g, repeat('x', 100)"
+            + " FROM generate_series(1, 30000) g");
+    awaitEqual(r1, USERS, "id");
+    awaitEqual(r2, USERS, "id");
+    assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM replicador.staged")).isEqualTo("0");
+  }
+
+  @Test
+  void installRefusesATableWithoutPrimaryKeyAndUninstallCleansUp() {
+    exec(fx.primaryCluster, fx.primaryDb, "CREATE TABLE public.nokey (a int)");
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    int status;
+    try {
+      status = Main.run("install", "--primary", fx.primaryUri(), "--tables", "public.nokey");
+    } finally {
+      System.setErr(oldErr);
+    }
+    assertThat(status).isEqualTo(Main.EXIT_ERROR);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("public\".\"nokey\" has no primary key")
+        .hasLineCount(1);
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.nokey'::regclass"))
+        .isEqualTo("0");
+    // installing again is harmless
+    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();
+    assertThat(Main.run("uninstall", "--primary", fx.primaryUri(), "--tables", USERS + "," + BLOBS))
+        .isZero();
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT to_regnamespace('replicador')"))
+        .isNotNull();
+    assertThat(Main.run("uninstall", "--primary", fx.primaryUri())).isZero();
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT to_regnamespace('replicador')"))
+        .isNull();
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'replicador%'"))
+        .isEqualTo("0");
+  }
+
+  @Test
+  void aSecondListenerWaitsAndTakesOverWhenTheFirstStops() {
+    ReplicaListener first = fx.startListener("r1", Set.of());
+    ReplicaListener second = fx.startListener("r1", Set.of());
+    fx.startPublisher();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO users VALUES (1, 'a', NULL)");
+    awaitEqual(r1, USERS, "id");
+    assertThat(first.appliedMessages() + second.appliedMessages()).isPositive();
+    ReplicaListener activeOne = first.appliedMessages() > 0 ? first : second;
+    ReplicaListener standby = activeOne == first ? second : first;
+    assertThat(standby.appliedMessages()).isZero();
+    activeOne.close();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO users VALUES (2, 'b', NULL)");
+    awaitEqual(r1, USERS, "id");
+    assertThat(standby.appliedMessages()).isPositive();
+  }
+}
