@@ -100,16 +100,22 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       ReplicaApplier applier = new ReplicaApplier(replica, settings.name(), settings.tables());
       applier.prepare();
       positions = applier.positions();
-      String queue = Topology.queueName(settings.name());
-      Topology.declareReplicaQueue(
-          channel, settings.exchange(), settings.name(), settings.queueType());
+      Topology.ReplicaQueue declared =
+          Topology.declareReplicaQueue(
+              channel, settings.exchange(), settings.name(), settings.queueType());
+      String queue = declared.name();
       deadLetters.confirmSelect();
       channel.basicQos(settings.prefetch());
       BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
+      // Without single active consumer (not RabbitMQ) an exclusive consumer keeps the order: a
+      // second listener is refused and retries until the first one is gone.
       channel.basicConsume(
           queue,
           false,
           "replicador-listen-" + settings.name(),
+          false,
+          !declared.singleActiveConsumer(),
+          null,
           new DefaultConsumer(channel) {
             @Override
             public void handleDelivery(

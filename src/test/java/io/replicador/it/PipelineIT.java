@@ -9,6 +9,7 @@ import static org.awaitility.Awaitility.await;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.change.TableName;
 import io.replicador.cli.Main;
+import io.replicador.testing.RequiresRabbitMq;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -218,6 +219,7 @@ class PipelineIT {
   }
 
   @Test
+  @RequiresRabbitMq("single active consumer")
   void aSecondListenerWaitsAndTakesOverWhenTheFirstStops() {
     ReplicaListener first = fx.startListener("r1", Set.of());
     ReplicaListener second = fx.startListener("r1", Set.of());

@@ -1,205 +1,69 @@
 package io.replicador.testing;
 
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.replicador.embedded.LocalPostgres;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
-import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
- * A throw-away PostgreSQL cluster for tests: initdb in a temporary directory, started on a free
- * port, so a test can stop, kill and restart it. PostgreSQL refuses to run as root, so under root
- * the server runs as the unprivileged user {@code nobody} (via runuser).
+ * A throw-away PostgreSQL cluster for tests (see {@link LocalPostgres}): initdb in a temporary
+ * directory, started on a free port, so a test can stop, kill and restart it. It uses an installed
+ * PostgreSQL where there is one and the binaries bundled with Replicador otherwise;
+ * REPLICADOR_PG_BIN=embedded forces the bundled ones. Under root the server runs as {@code
+ * nobody}.
  */
 public final class PgCluster implements AutoCloseable {
-  private final Path dir;
-  private final Path data;
-  private final int port;
-  private final Path bin;
+  private final LocalPostgres server;
 
-  private PgCluster(Path dir, int port, Path bin) {
-    this.dir = dir;
-    this.data = dir.resolve("data");
-    this.port = port;
-    this.bin = bin;
+  private PgCluster(LocalPostgres server) {
+    this.server = server;
   }
 
   public static PgCluster start(String name) {
-    try {
-      Path bin = findBin();
-      Path dir = Files.createTempDirectory("replicador-pg-" + name + "-");
-      PgCluster c = new PgCluster(dir, freePort(), bin);
-      if (isRoot()) {
-        run(List.of("chown", "-R", "nobody", dir.toString()));
-        run(List.of("chmod", "755", dir.toString()));
-      }
-      c.runAsOwner(
-          List.of(
-              bin.resolve("initdb").toString(),
-              "-D", c.data.toString(),
-              "-U", "postgres",
-              "-A", "trust",
-              "-E", "UTF8",
-              "--locale=C.UTF-8",
-              "--no-sync"));
-      Files.writeString(
-          c.data.resolve("postgresql.auto.conf"),
-          String.join(
-              "\n",
-              "listen_addresses = '127.0.0.1'",
-              "port = " + c.port,
-              "unix_socket_directories = '" + dir + "'",
-              "fsync = off",
-              "synchronous_commit = off",
-              "full_page_writes = off",
-              "max_connections = 100",
-              "shared_buffers = 64MB",
-              "wal_level = logical",
-              "max_wal_senders = 10",
-              "max_replication_slots = 10",
-              "")
-              + "\n",
-          java.nio.file.StandardOpenOption.APPEND);
-      c.restart();
-      return c;
-    } catch (IOException e) {
-      throw new IllegalStateException("Cannot start a PostgreSQL cluster for tests", e);
-    }
+    return new PgCluster(LocalPostgres.start(name));
   }
 
   /** Starts the server (after {@link #stop} or {@link #kill}); waits until it accepts. */
   public void restart() {
-    runAsOwner(
-        List.of(
-            bin.resolve("pg_ctl").toString(),
-            "-D", data.toString(),
-            "-l", dir.resolve("server.log").toString(),
-            "-w", "-t", "60",
-            "start"));
+    server.restart();
   }
 
   public void stop() {
-    runAsOwner(
-        List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
+    server.stop();
   }
 
   /** SIGKILL to the postmaster, as a crash would. */
   public void kill() {
-    try {
-      String pid = Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip();
-      run(List.of("kill", "-9", pid));
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
+    server.kill();
   }
 
   public int port() {
-    return port;
+    return server.port();
   }
 
   /** A libpq URI for a database of this cluster. */
   public String uri(String database) {
-    return "postgresql://postgres@127.0.0.1:" + port + "/" + database;
+    return server.uri(database);
   }
 
   public String jdbcUrl(String database) {
-    return "jdbc:postgresql://127.0.0.1:" + port + "/" + database + "?user=postgres";
+    return server.jdbcUrl(database);
   }
 
   public Connection connect(String database) throws SQLException {
-    return DriverManager.getConnection(jdbcUrl(database));
+    return server.connect(database);
   }
 
   /** Creates a database (dropping an old one of that name) and returns its name. */
   public String createDatabase(String name) {
-    try (Connection c = connect("postgres");
-        Statement st = c.createStatement()) {
-      st.execute("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
-      st.execute("CREATE DATABASE \"" + name + "\"");
-      return name;
-    } catch (SQLException e) {
-      throw new IllegalStateException("Cannot create database " + name, e);
-    }
+    return server.createDatabase(name);
   }
 
   @Override
   public void close() {
-    try {
-      stop();
-    } catch (RuntimeException e) {
-      // already stopped or killed
-    }
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException e) {
-      // best effort
-    }
-  }
-
-  private void runAsOwner(List<String> command) {
-    List<String> full = new ArrayList<>();
-    if (isRoot()) {
-      full.addAll(List.of("runuser", "-u", "nobody", "--"));
-    }
-    full.addAll(command);
-    run(full);
-  }
-
-  private static void run(List<String> command) {
-    try {
-      Process p =
-          new ProcessBuilder(command)
-              .redirectErrorStream(true)
-              .directory(Path.of(System.getProperty("java.io.tmpdir")).toFile())
-              .start();
-      String out = new String(p.getInputStream().readAllBytes());
-      if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-        throw new IllegalStateException("Command failed: " + command + "\n" + out);
-      }
-    } catch (IOException e) {
-      throw new IllegalStateException("Cannot run " + command, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("Interrupted running " + command, e);
-    }
+    server.close();
   }
 
   static boolean isRoot() {
-    return "root".equals(System.getProperty("user.name"));
-  }
-
-  private static Path findBin() {
-    String env = System.getenv("REPLICADOR_PG_BIN");
-    if (env != null) {
-      return Path.of(env);
-    }
-    for (String v : List.of("17", "16", "15", "14", "13")) {
-      Path p = Path.of("/usr/lib/postgresql", v, "bin");
-      if (Files.isExecutable(p.resolve("initdb"))) {
-        return p;
-      }
-    }
-    for (String dirName : System.getenv().getOrDefault("PATH", "").split(":")) {
-      if (Files.isExecutable(Path.of(dirName, "initdb"))) {
-        return Path.of(dirName);
-      }
-    }
-    throw new IllegalStateException(
-        "No PostgreSQL server binaries (initdb, pg_ctl) found; install PostgreSQL 13+ or set"
-            + " REPLICADOR_PG_BIN");
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return LocalPostgres.isRoot();
   }
 }

@@ -3,6 +3,11 @@ package io.replicador.testing;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import io.replicador.broker.BrokerAddress;
+import io.replicador.embedded.EmbeddedBroker;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.Locale;
 import java.util.UUID;
 
@@ -10,10 +15,17 @@ import java.util.UUID;
  * Clusters and broker shared by the integration tests of one JVM: a primary cluster and a replica
  * cluster, started once and stopped at exit. Tests make their own databases, exchanges and queues,
  * named after themselves with a random suffix, so reruns never see old state.
+ *
+ * <p>The broker is REPLICADOR_TEST_AMQP when set (an AMQP URI, or {@code embedded}), else the
+ * RabbitMQ on 127.0.0.1:5672 when it answers, else an embedded AMQP broker started once per JVM.
+ * Tests of RabbitMQ-only features carry {@link RequiresRabbitMq}.
  */
 public final class TestEnvironment {
+  private static final String LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/";
   private static PgCluster primary;
   private static PgCluster replicas;
+  private static String amqpUri;
+  private static Boolean rabbitMq;
 
   private TestEnvironment() {}
 
@@ -33,9 +45,43 @@ public final class TestEnvironment {
     return replicas;
   }
 
-  /** The RabbitMQ the tests use: REPLICADOR_TEST_AMQP, or the local default. */
-  public static String amqpUri() {
-    return System.getenv().getOrDefault("REPLICADOR_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/");
+  /** The broker the tests use (see the class comment); starts the embedded one if need be. */
+  public static synchronized String amqpUri() {
+    if (amqpUri == null) {
+      String env = System.getenv("REPLICADOR_TEST_AMQP");
+      if (env != null && !env.isBlank() && !"embedded".equalsIgnoreCase(env.strip())) {
+        amqpUri = env.strip();
+      } else if (env == null && answers("127.0.0.1", 5672)) {
+        amqpUri = LOCAL_RABBITMQ;
+      } else {
+        EmbeddedBroker broker = EmbeddedBroker.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(broker::close));
+        amqpUri = broker.uri();
+      }
+    }
+    return amqpUri;
+  }
+
+  /** Whether the test broker is RabbitMQ (it says so when a client connects). */
+  public static synchronized boolean brokerIsRabbitMq() {
+    if (rabbitMq == null) {
+      try (Connection c = BrokerAddress.parse(amqpUri()).factory().newConnection("replicador-test");
+          Channel ch = c.createChannel()) {
+        rabbitMq = io.replicador.broker.Topology.isRabbitMq(ch);
+      } catch (Exception e) {
+        throw new IllegalStateException("Cannot reach the test broker " + amqpUri(), e);
+      }
+    }
+    return rabbitMq;
+  }
+
+  private static boolean answers(String host, int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(host, port), 1000);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /** A name unique to this run: lower-case, safe as database, queue and exchange name. */
