@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
       NotYetCommand.Snapshot.class,
       NotYetCommand.Verify.class,
       NotYetCommand.Status.class,
-      NotYetCommand.Demo.class
+      DemoCommand.class
     })
 public final class Main implements Runnable {
   /** Exit status for errors (bad input, unreachable servers); verify uses 1 for differences. */

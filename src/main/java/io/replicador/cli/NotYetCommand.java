@@ -24,7 +24,4 @@ abstract class NotYetCommand implements Callable<Integer> {
 
   @Command(name = "status", description = "Show backlog, publishers, queues and replica lag.")
   static final class Status extends NotYetCommand {}
-
-  @Command(name = "demo", description = "Run a primary and two replicas locally and watch.")
-  static final class Demo extends NotYetCommand {}
 }

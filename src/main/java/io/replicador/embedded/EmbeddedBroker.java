@@ -39,6 +39,7 @@ public final class EmbeddedBroker implements AutoCloseable {
   /** Starts a broker on a free port of 127.0.0.1; blocks until it accepts connections. */
   public static EmbeddedBroker start() {
     Path workDir = null;
+    boolean started = false;
     try {
       workDir = Files.createTempDirectory("replicador-broker-");
       int port = freePort();
@@ -55,12 +56,14 @@ public final class EmbeddedBroker implements AutoCloseable {
       SystemLauncher launcher = new SystemLauncher();
       launcher.startup(attributes);
       log.info("Embedded AMQP broker listening on 127.0.0.1:{}", port);
+      started = true;
       return new EmbeddedBroker(launcher, workDir, port);
     } catch (Exception e) {
-      if (workDir != null) {
+      throw new IllegalStateException("Cannot start the embedded AMQP broker: " + e.getMessage(), e);
+    } finally {
+      if (!started && workDir != null) {
         Files2.deleteTree(workDir);
       }
-      throw new IllegalStateException("Cannot start the embedded AMQP broker: " + e.getMessage(), e);
     }
   }
 

@@ -1,0 +1,82 @@
+package io.replicador.cli;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import io.replicador.config.ConfigException;
+import io.replicador.demo.Demo;
+import io.replicador.demo.DemoSettings;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "demo",
+    description = {
+      "Run a PostgreSQL primary and two replicas locally, replicate a stream of changes through a"
+          + " broker while showing progress, then check that the replicas match.",
+      "Needs no settings: the servers are started by this command (an installed PostgreSQL, else"
+          + " the one bundled), and the broker is the RabbitMQ on localhost:5672 if one answers,"
+          + " else an embedded one. Exit status 0 when the replicas match, 1 when not."
+    })
+final class DemoCommand implements Callable<Integer> {
+  @Mixin Main.CommonOptions common;
+
+  @Option(
+      names = "--seconds",
+      paramLabel = "N",
+      defaultValue = "20",
+      description = "How long to write changes (default: ${DEFAULT-VALUE}).")
+  int seconds;
+
+  @Option(
+      names = "--rate",
+      paramLabel = "N",
+      defaultValue = "100",
+      description = "Transactions per second to write (default: ${DEFAULT-VALUE}).")
+  int rate;
+
+  @Option(
+      names = "--keep-running",
+      description = "Leave everything up after the check and print connection URLs; Ctrl-C stops.")
+  boolean keepRunning;
+
+  @Option(
+      names = "--amqp",
+      paramLabel = "URI",
+      description = "Use this broker instead of the local RabbitMQ or the embedded one.")
+  String amqp;
+
+  @Option(
+      names = "--embedded-broker",
+      description = "Use the embedded broker even when a RabbitMQ answers on localhost:5672.")
+  boolean embeddedBroker;
+
+  @Override
+  public Integer call() throws Exception {
+    if (seconds < 1 || seconds > 3600) {
+      throw new ConfigException("--seconds must be between 1 and 3600, got " + seconds);
+    }
+    if (rate < 1 || rate > 10_000) {
+      throw new ConfigException("--rate must be between 1 and 10000, got " + rate);
+    }
+    if (embeddedBroker && amqp != null) {
+      throw new ConfigException("Give either --amqp or --embedded-broker, not both");
+    }
+    if (!common.verbose) {
+      // the live view is the demo's output; the services' lifecycle logs would break it up
+      ((Logger) LoggerFactory.getLogger("io.replicador")).setLevel(Level.WARN);
+    }
+    DemoSettings settings =
+        new DemoSettings(
+            Duration.ofSeconds(seconds),
+            rate,
+            keepRunning,
+            amqp,
+            embeddedBroker,
+            System.console() != null);
+    return new Demo(settings, System.out).run();
+  }
+}
