@@ -65,9 +65,11 @@ final class DemoCommand implements Callable<Integer> {
     if (embeddedBroker && amqp != null) {
       throw new ConfigException("Give either --amqp or --embedded-broker, not both");
     }
+    Logger logger = (Logger) LoggerFactory.getLogger("io.replicador");
+    Level level = logger.getLevel();
     if (!common.verbose) {
       // the live view is the demo's output; the services' lifecycle logs would break it up
-      ((Logger) LoggerFactory.getLogger("io.replicador")).setLevel(Level.WARN);
+      logger.setLevel(Level.WARN);
     }
     DemoSettings settings =
         new DemoSettings(
@@ -77,6 +79,10 @@ final class DemoCommand implements Callable<Integer> {
             amqp,
             embeddedBroker,
             System.console() != null);
-    return new Demo(settings, System.out).run();
+    try {
+      return new Demo(settings, System.out).run();
+    } finally {
+      logger.setLevel(level);
+    }
   }
 }

@@ -54,7 +54,8 @@ public final class Demo {
   private final String runId = UUID.randomUUID().toString().substring(0, 8);
   private final List<AutoCloseable> resources = new ArrayList<>();
   private final AtomicBoolean cleanedUp = new AtomicBoolean();
-  private final Thread cleanupHook = new Thread(this::cleanUp, "replicador-demo-cleanup");
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final Thread cleanupHook = new Thread(this::stoppedFromOutside, "replicador-demo-cleanup");
 
   public Demo(DemoSettings settings, PrintStream out) {
     this.settings = settings;
@@ -66,6 +67,11 @@ public final class Demo {
     Runtime.getRuntime().addShutdownHook(cleanupHook);
     try {
       return demo();
+    } catch (Exception e) {
+      if (stopping.get()) {
+        return 130; // stopped by a signal: what failed is only the cleanup pulling things away
+      }
+      throw e;
     } finally {
       if (!settings.keepRunning()) {
         cleanUp();
@@ -294,6 +300,15 @@ public final class Demo {
   private synchronized <T extends AutoCloseable> T own(T resource) {
     resources.add(resource);
     return resource;
+  }
+
+  private void stoppedFromOutside() {
+    stopping.set(true);
+    if (!cleanedUp.get()) {
+      out.println();
+      out.println("Stopping: the servers, their data and the demo's broker objects are removed.");
+      cleanUp();
+    }
   }
 
   /** Stops everything in reverse order of start; runs once (at the end or from the hook). */
