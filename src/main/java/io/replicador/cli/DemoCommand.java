@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 
 @Command(
     name = "demo",
+    mixinStandardHelpOptions = true,
     description = {
       "Run a PostgreSQL primary and two replicas locally, replicate a stream of changes through a"
           + " broker while showing progress, then check that the replicas match.",
