@@ -1,5 +1,6 @@
 package io.replicador.embedded;
 
+import io.replicador.change.Identifiers;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -153,7 +154,7 @@ public final class LocalPostgres implements AutoCloseable {
   public String createDatabase(String name) {
     try (Connection c = connect("postgres");
         Statement st = c.createStatement()) {
-      String quoted = "\"" + name.replace("\"", "\"\"") + "\"";
+      String quoted = Identifiers.quote(name);
       st.execute("DROP DATABASE IF EXISTS " + quoted + " WITH (FORCE)");
       st.execute("CREATE DATABASE " + quoted);
       return name;
@@ -216,7 +217,13 @@ public final class LocalPostgres implements AutoCloseable {
         throw new IllegalStateException("Command failed: " + String.join(" ", command) + "\n" + out);
       }
     } catch (IOException e) {
-      throw new IllegalStateException("Cannot run " + command.get(0) + ": " + e.getMessage(), e);
+      String hint =
+          command.get(0).equals("runuser")
+              ? " (PostgreSQL refuses to run as root, so it runs as '" + RUN_AS + "' through"
+                  + " runuser: install util-linux, or run as a normal user)"
+              : "";
+      throw new IllegalStateException(
+          "Cannot run " + command.get(0) + ": " + e.getMessage() + hint, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("Interrupted running " + command.get(0), e);
