@@ -33,6 +33,14 @@ public final class PgCluster implements AutoCloseable {
   }
 
   public static PgCluster start(String name) {
+    return start(name, java.util.Map.of());
+  }
+
+  /**
+   * Starts a cluster with extra server settings, which win over the test defaults (for example
+   * {@code fsync=on} for a benchmark that must pay for durable commits).
+   */
+  public static PgCluster start(String name, java.util.Map<String, String> settings) {
     try {
       Path bin = findBin();
       Path dir = Files.createTempDirectory("replicador-pg-" + name + "-");
@@ -66,7 +74,10 @@ public final class PgCluster implements AutoCloseable {
               "max_wal_senders = 10",
               "max_replication_slots = 10",
               "")
-              + "\n",
+              + "\n"
+              + settings.entrySet().stream()
+                  .map(e -> e.getKey() + " = '" + e.getValue() + "'\n")
+                  .collect(java.util.stream.Collectors.joining()),
           java.nio.file.StandardOpenOption.APPEND);
       c.restart();
       return c;
@@ -99,6 +110,11 @@ public final class PgCluster implements AutoCloseable {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** The directory of the server binaries (initdb, pg_ctl, pgbench). */
+  public Path bin() {
+    return bin;
   }
 
   public int port() {
