@@ -186,7 +186,7 @@ public final class Benchmark {
   private static final String LAG_TRIGGER =
       "CREATE TABLE lag (id bigint, primary_ts timestamptz, replica_ts timestamptz);"
           + "CREATE FUNCTION note_lag() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-          + " INSERT INTO lag VALUES (NEW.id, NEW.ts, clock_timestamp()); RETURN NULL; END $$;"
+          + " INSERT INTO public.lag VALUES (NEW.id, NEW.ts, clock_timestamp()); RETURN NULL; END $$;"
           + "CREATE TRIGGER note_lag AFTER INSERT OR UPDATE ON items FOR EACH ROW"
           + " EXECUTE FUNCTION note_lag();"
           + "ALTER TABLE items ENABLE ALWAYS TRIGGER note_lag;";
