@@ -107,7 +107,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         st.execute("LISTEN " + DOORBELL_CHANNEL);
       }
       pg.commit();
-      try (Connection amqp = settings.broker().factory().newConnection("replicador-publish");
+      try (Connection amqp = settings.broker().factory().newConnection("replicador-publish:" + settings.exchange());
           Channel channel = amqp.createChannel()) {
         Topology.declareExchange(channel, settings.exchange());
         channel.confirmSelect();

@@ -102,12 +102,25 @@ public final class PgCluster implements AutoCloseable {
         List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
   }
 
-  /** SIGKILL to the postmaster, as a crash would. */
+  /**
+   * SIGKILL to the postmaster, as a crash would; returns once its server processes are gone, so
+   * {@link #restart} can follow at once.
+   */
   public void kill() {
     try {
-      String pid = Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip();
-      run(List.of("kill", "-9", pid));
-    } catch (IOException e) {
+      long pid = Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip());
+      List<ProcessHandle> processes = new ArrayList<>();
+      ProcessHandle.of(pid).ifPresent(processes::add);
+      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(processes::add));
+      run(List.of("kill", "-9", String.valueOf(pid)));
+      for (ProcessHandle p : processes) {
+        p.onExit().get(60, TimeUnit.SECONDS); // children notice the postmaster's death and exit
+      }
+    } catch (IOException | java.util.concurrent.ExecutionException
+        | java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("Cannot kill the cluster in " + data, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
   }
