@@ -23,8 +23,8 @@ import picocli.CommandLine.Option;
       UninstallCommand.class,
       PublishCommand.class,
       ListenCommand.class,
-      NotYetCommand.Snapshot.class,
-      NotYetCommand.Verify.class,
+      SnapshotCommand.class,
+      VerifyCommand.class,
       NotYetCommand.Status.class,
       NotYetCommand.Demo.class
     })
