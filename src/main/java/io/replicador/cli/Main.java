@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
       ListenCommand.class,
       SnapshotCommand.class,
       VerifyCommand.class,
-      NotYetCommand.Status.class,
+      StatusCommand.class,
       NotYetCommand.Demo.class
     })
 public final class Main implements Runnable {
