@@ -16,15 +16,6 @@ abstract class NotYetCommand implements Callable<Integer> {
     return Main.EXIT_ERROR;
   }
 
-  @Command(name = "snapshot", description = "Copy the primary's tables to a new replica.")
-  static final class Snapshot extends NotYetCommand {}
-
-  @Command(name = "verify", description = "Compare primary and replica, naming differing rows.")
-  static final class Verify extends NotYetCommand {}
-
-  @Command(name = "status", description = "Show backlog, publishers, queues and replica lag.")
-  static final class Status extends NotYetCommand {}
-
   @Command(name = "demo", description = "Run a primary and two replicas locally and watch.")
   static final class Demo extends NotYetCommand {}
 }
