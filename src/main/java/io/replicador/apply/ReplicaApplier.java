@@ -9,6 +9,7 @@ import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
 import io.replicador.schema.TableCatalog;
+import java.io.IOException;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -18,6 +19,7 @@ import java.sql.Statement;
 import java.sql.Types;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -62,6 +64,7 @@ public final class ReplicaApplier {
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
   private final Map<String, PreparedStatement> statements = new HashMap<>();
+  private final BulkInserter bulk;
   private Map<String, Long> positions = new HashMap<>();
 
   /**
@@ -71,6 +74,7 @@ public final class ReplicaApplier {
     this.connection = connection;
     this.replicaName = replicaName;
     this.tables = Set.copyOf(tables);
+    this.bulk = new BulkInserter(connection);
   }
 
   /** Creates the bookkeeping tables if needed and loads the applied positions. */
@@ -154,12 +158,17 @@ public final class ReplicaApplier {
           lastXid.put(source, tx.xid());
         }
       }
+      flush();
       savePositions(next, lastXid);
       connection.commit();
       positions = next;
     } catch (SQLException | ApplyException | RuntimeException e) {
       rollbackQuietly();
+      run.clear();
+      runKeys.clear();
+      runSql = null;
       replicaTables.clear();
+      bulk.reset();
       closeStatements();
       throw e;
     }
@@ -247,9 +256,16 @@ public final class ReplicaApplier {
     }
   }
 
-  // ---- applying one transaction's changes, batching runs of the same statement ----
+  // ---- applying changes, batching runs of the same statement across source transactions ----
+
+  /** Runs at least this long go set-based through COPY; shorter ones as statement batches. */
+  private static final int BULK_MIN_ROWS = 32;
+  /** Bounds memory: a run is written out once it holds this many changes. */
+  private static final int MAX_RUN_ROWS = 10_000;
 
   private final List<Change> run = new ArrayList<>();
+  private final Set<List<String>> runKeys = new HashSet<>();
+  private SourceTransaction runTx;
   private String runSql;
 
   private void applyChanges(SourceTransaction tx) throws SQLException, ApplyException {
@@ -258,13 +274,29 @@ public final class ReplicaApplier {
         continue;
       }
       String sql = sqlFor(change);
-      if (!sql.equals(runSql)) {
-        flush(tx);
+      // an insert run must not name a key twice: ON CONFLICT cannot touch a row twice
+      List<String> key = change.op() == Operation.INSERT ? insertedKey(change) : null;
+      if (!sql.equals(runSql)
+          || (key != null && runKeys.contains(key))
+          || run.size() >= MAX_RUN_ROWS) {
+        flush();
         runSql = sql;
+        runTx = tx;
+      }
+      if (key != null) {
+        runKeys.add(key);
       }
       run.add(change);
     }
-    flush(tx);
+  }
+
+  private static List<String> insertedKey(Change change) {
+    Relation r = change.relation();
+    List<String> key = new ArrayList<>(r.key().size());
+    for (String column : r.key()) {
+      key.add(change.values().get(r.columns().indexOf(column)));
+    }
+    return key;
   }
 
   private String sqlFor(Change change) throws SQLException, ApplyException {
@@ -296,13 +328,16 @@ public final class ReplicaApplier {
     return false;
   }
 
-  private void flush(SourceTransaction tx) throws SQLException, ApplyException {
+  private void flush() throws SQLException, ApplyException {
     if (run.isEmpty()) {
       return;
     }
     Change first = run.get(0);
+    SourceTransaction tx = runTx;
     try {
-      if (first.op() == Operation.TRUNCATE) {
+      if (first.op() == Operation.INSERT && run.size() >= BULK_MIN_ROWS) {
+        bulk.insert(run);
+      } else if (first.op() == Operation.TRUNCATE) {
         try (Statement st = connection.createStatement()) {
           st.execute(runSql);
         }
@@ -330,9 +365,13 @@ public final class ReplicaApplier {
       throw failure(tx, first, e.getNextException() != null ? e.getNextException() : e);
     } catch (SQLException e) {
       throw failure(tx, first, e);
+    } catch (IOException e) {
+      throw failure(tx, first, new SQLException("COPY failed: " + e.getMessage(), "08006", e));
     } finally {
       run.clear();
+      runKeys.clear();
       runSql = null;
+      runTx = null;
     }
   }
 

@@ -27,7 +27,9 @@ public final class BrokerAddress {
     }
     String s = text.strip();
     try {
-      URI u = new URI(s);
+      // parseServerAuthority: a host java.net.URI cannot read (rabbit_1) would otherwise leave
+      // the host unset, and the client would quietly connect to localhost as guest
+      URI u = new URI(s).parseServerAuthority();
       if (!"amqp".equals(u.getScheme()) && !"amqps".equals(u.getScheme())) {
         throw new ConfigException("The RabbitMQ address '" + redact(s)
             + "' is not an AMQP URI; write amqp://user@host:5672/");
@@ -39,7 +41,12 @@ public final class BrokerAddress {
             + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
       }
       new ConnectionFactory().setUri(s); // validates now rather than at first connect
-    } catch (URISyntaxException | GeneralSecurityException | IllegalArgumentException e) {
+    } catch (URISyntaxException e) {
+      // getReason, not getMessage: the message repeats the whole input, password included
+      throw new ConfigException(
+          "The RabbitMQ address '" + redact(s) + "' is malformed (" + e.getReason()
+              + " at index " + e.getIndex() + "); write amqp://user@host:5672/");
+    } catch (GeneralSecurityException | IllegalArgumentException e) {
       throw new ConfigException(
           "The RabbitMQ address '" + redact(s) + "' is malformed (" + e.getMessage()
               + "); write amqp://user@host:5672/");

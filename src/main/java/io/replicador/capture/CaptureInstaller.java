@@ -1,5 +1,6 @@
 package io.replicador.capture;
 
+import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
 import io.replicador.schema.TableCatalog;
 import io.replicador.schema.TableCatalog.TableRef;
@@ -40,12 +41,44 @@ public final class CaptureInstaller {
    * @throws CaptureException listing every table that cannot be captured, when any cannot
    */
   public List<TableName> install(List<TableName> tables) throws SQLException {
+    return install(tables, null, null);
+  }
+
+  /**
+   * Installs capture for the tables and, in the same transaction, drops the trigger named
+   * {@code replacedTrigger} on each of them (the origin design's NOTIFY trigger), so every change
+   * is captured by exactly one of the two: those committed before by the old trigger, the rest by
+   * the changelog. The tables are locked against writes (reads go on) first; then the fence
+   * waits until the active publisher has written every notification of the old trigger, so no
+   * change captured after the switch overtakes one sent before it.
+   *
+   * @param replacedTrigger a trigger every table must have, or null to drop none
+   * @param fence waits for the publisher while the tables are locked; null to not wait
+   * @throws CaptureException listing every table that cannot be captured or lacks the trigger
+   */
+  public List<TableName> install(
+      List<TableName> tables, String replacedTrigger, PublisherFence fence) throws SQLException {
     return inTransaction(
         () -> {
           lock();
           List<TableName> checked = validate(tables);
+          if (replacedTrigger != null) {
+            checkReplacedTrigger(checked, replacedTrigger);
+            lockAgainstWrites(checked);
+            if (fence != null) {
+              // before the script: it locks the changelog, which the publisher must write to
+              fence.await();
+            }
+          }
           try (Statement st = connection.createStatement()) {
             st.execute(script());
+            if (replacedTrigger != null) {
+              for (TableName t : checked) {
+                st.execute(
+                    "DROP TRIGGER " + Identifiers.quote(replacedTrigger) + " ON " + t.quoted());
+                log.info("Dropped trigger {} on {}", Identifiers.quote(replacedTrigger), t);
+              }
+            }
           }
           try (PreparedStatement ps =
               connection.prepareStatement("SELECT replicador.capture_table(?, ?)")) {
@@ -57,6 +90,27 @@ public final class CaptureInstaller {
             }
           }
           return checked;
+        });
+  }
+
+  /**
+   * Creates the {@code replicador} schema (changelog, publisher state, functions) when it is
+   * missing, without capturing any table: what the publisher's origin notify mode needs. Does
+   * nothing when it exists (so a reconnecting publisher takes no lock on the changelog);
+   * {@link #install} updates it. One transaction.
+   */
+  public void installSchema() throws SQLException {
+    inTransaction(
+        () -> {
+          lock();
+          if (schemaInstalled()) {
+            return null;
+          }
+          log.info("Creating schema replicador (changelog and publisher state; no triggers)");
+          try (Statement st = connection.createStatement()) {
+            st.execute(script());
+          }
+          return null;
         });
   }
 
@@ -143,6 +197,42 @@ public final class CaptureInstaller {
       throw new CaptureException(String.join("; ", problems) + " (nothing was installed)");
     }
     return ok;
+  }
+
+  private void checkReplacedTrigger(List<TableName> tables, String trigger) throws SQLException {
+    if (trigger.startsWith("replicador_")) {
+      throw new CaptureException(
+          "Trigger " + trigger + " is Replicador's own; name the old NOTIFY trigger to replace");
+    }
+    List<String> problems = new ArrayList<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = ?::regclass AND tgname = ?"
+                + " AND NOT tgisinternal")) {
+      for (TableName t : tables) {
+        ps.setString(1, t.quoted());
+        ps.setString(2, trigger);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          if (rs.getLong(1) == 0) {
+            problems.add(
+                "Table " + t + " has no trigger named " + trigger + "; check the name (psql: \\d "
+                    + t + ") or leave out --replace-trigger if it is already gone");
+          }
+        }
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new CaptureException(String.join("; ", problems) + " (nothing was installed)");
+    }
+  }
+
+  private void lockAgainstWrites(List<TableName> tables) throws SQLException {
+    try (Statement st = connection.createStatement()) {
+      for (TableName t : tables) {
+        st.execute("LOCK TABLE " + t.quoted() + " IN SHARE ROW EXCLUSIVE MODE");
+      }
+    }
   }
 
   private void lock() throws SQLException {

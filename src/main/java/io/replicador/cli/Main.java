@@ -23,9 +23,9 @@ import picocli.CommandLine.Option;
       UninstallCommand.class,
       PublishCommand.class,
       ListenCommand.class,
-      NotYetCommand.Snapshot.class,
-      NotYetCommand.Verify.class,
-      NotYetCommand.Status.class,
+      SnapshotCommand.class,
+      VerifyCommand.class,
+      StatusCommand.class,
       DemoCommand.class
     })
 public final class Main implements Runnable {

@@ -5,6 +5,9 @@ import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,10 +39,26 @@ final class PublishCommand implements Callable<Integer> {
       description = "Changes claimed per batch (default: ${DEFAULT-VALUE}).")
   int batchRows;
 
+  @Option(
+      names = "--notify-channel",
+      paramLabel = "CHANNEL",
+      split = ",",
+      description =
+          "Also LISTEN on this channel for the origin design's row payloads and ship them"
+              + " (repeatable); see docs/origin-notify-mode.md.")
+  List<String> notifyChannels = new ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     if (batchRows < 1) {
       throw new ConfigException("--batch-rows must be at least 1, got " + batchRows);
+    }
+    for (String channel : notifyChannels) {
+      if (channel.isEmpty() || channel.equals("replicador")) {
+        throw new ConfigException(
+            "--notify-channel '" + channel + "' cannot be used: name the channel the origin"
+                + " trigger notifies (e.g. users_changed); 'replicador' is the doorbell's own");
+      }
     }
     PublisherSettings defaults =
         PublisherSettings.defaults(
@@ -54,7 +73,7 @@ final class PublishCommand implements Callable<Integer> {
             defaults.messageBytes(),
             defaults.idlePoll(),
             defaults.linger(),
-            defaults.notifyChannels());
+            List.copyOf(new LinkedHashSet<>(notifyChannels)));
     ChangePublisher publisher = new ChangePublisher(settings);
     Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
     publisher.run();

@@ -47,6 +47,13 @@ public final class PostgresAddress {
       query = q < 0 ? "" : rest.substring(q + 1);
       if (hostPart.startsWith("//")) {
         hostPart = hostPart.substring(2);
+        int slash = hostPart.indexOf('/');
+        if ((slash < 0 ? hostPart : hostPart.substring(0, slash)).contains("@")) {
+          // pgjdbc has no user:password@ syntax; the password would end up in the URL and toString
+          throw new ConfigException("The " + role + " address '" + redact(s)
+              + "' puts credentials before the host, which JDBC URLs do not support; write"
+              + " jdbc:postgresql://host:5432/db?user=u&password=p or postgresql://u:p@host/db");
+        }
       } else {
         hostPart = "localhost/" + hostPart;
       }
@@ -62,10 +69,10 @@ public final class PostgresAddress {
         int colon = userInfo.indexOf(':');
         String user = colon < 0 ? userInfo : userInfo.substring(0, colon);
         if (!user.isEmpty()) {
-          props.setProperty("user", decode(user));
+          props.setProperty("user", decode(role, user));
         }
         if (colon >= 0) {
-          props.setProperty("password", decode(userInfo.substring(colon + 1)));
+          props.setProperty("password", decode(role, userInfo.substring(colon + 1)));
         }
       }
       hostPart = rest;
@@ -80,8 +87,8 @@ public final class PostgresAddress {
         continue;
       }
       int eq = pair.indexOf('=');
-      String key = decode(eq < 0 ? pair : pair.substring(0, eq));
-      String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
+      String key = decode(role, eq < 0 ? pair : pair.substring(0, eq));
+      String value = eq < 0 ? "" : decode(role, pair.substring(eq + 1));
       // libpq spellings that pgjdbc names differently
       key =
           switch (key) {
@@ -105,8 +112,14 @@ public final class PostgresAddress {
     return new PostgresAddress(jdbc, props, displayed);
   }
 
-  private static String decode(String s) {
-    return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+  private static String decode(String role, String s) {
+    try {
+      return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      // no cause and no text: URLDecoder's message quotes characters of what may be a password
+      throw new ConfigException("The " + role + " address has a malformed %-escape; write a"
+          + " literal % as %25 and other special characters as %XX");
+    }
   }
 
   private static String redact(String s) {

@@ -50,7 +50,8 @@ public final class SettingsDefaults implements IDefaultValueProvider {
     }
     try {
       JsonNode node = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
-      if (node != null && !node.isNull() && !node.isObject()) {
+      // an empty or comments-only file reads as a missing node: no settings, not an error
+      if (node != null && !node.isNull() && !node.isMissingNode() && !node.isObject()) {
         throw new ConfigException(
             "Config file " + file + " is not a YAML mapping; write one 'key: value' per line");
       }

@@ -14,7 +14,11 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,11 +50,19 @@ public final class LocalPostgres implements AutoCloseable {
 
   /** Creates and starts a server with the binaries {@link PostgresBinaries#locate} finds. */
   public static LocalPostgres start(String name) {
-    return start(name, PostgresBinaries.locate());
+    return start(name, PostgresBinaries.locate(), Map.of());
   }
 
   /** Creates and starts a server from the binaries in {@code bin}; waits until it accepts. */
   public static LocalPostgres start(String name, Path bin) {
+    return start(name, bin, Map.of());
+  }
+
+  /**
+   * Creates and starts a server with extra server settings, which win over the defaults here
+   * (for example {@code fsync=on} for a benchmark that must pay for durable commits).
+   */
+  public static LocalPostgres start(String name, Path bin, Map<String, String> settings) {
     Path dir = null;
     try {
       dir = Files.createTempDirectory("replicador-pg-" + name + "-");
@@ -85,7 +97,10 @@ public final class LocalPostgres implements AutoCloseable {
                   "max_wal_senders = 10",
                   "max_replication_slots = 10",
                   "")
-              + "\n",
+              + "\n"
+              + settings.entrySet().stream()
+                  .map(e -> e.getKey() + " = '" + e.getValue().replace("'", "''") + "'\n")
+                  .collect(Collectors.joining()),
           StandardOpenOption.APPEND);
       pg.restart();
       log.debug("PostgreSQL '{}' running on port {} from {}", name, pg.port, bin);
@@ -118,13 +133,25 @@ public final class LocalPostgres implements AutoCloseable {
         List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
   }
 
-  /** SIGKILL to the postmaster, as a crash would. */
+  /**
+   * SIGKILL to the postmaster, as a crash would; returns once its server processes are gone, so
+   * {@link #restart} can follow at once.
+   */
   public void kill() {
     try {
-      String pid = Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip();
-      run(List.of("kill", "-9", pid));
-    } catch (IOException e) {
-      throw new IllegalStateException("Cannot read the postmaster pid of " + data, e);
+      long pid = Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip());
+      List<ProcessHandle> processes = new ArrayList<>();
+      ProcessHandle.of(pid).ifPresent(processes::add);
+      ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(processes::add));
+      run(List.of("kill", "-9", String.valueOf(pid)));
+      for (ProcessHandle p : processes) {
+        p.onExit().get(60, TimeUnit.SECONDS); // children notice the postmaster's death and exit
+      }
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("Cannot kill the server in " + data, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("Interrupted killing the server in " + data, e);
     }
   }
 

@@ -25,7 +25,7 @@ import java.util.Optional;
  */
 public final class ChangeLogReader {
   /** Publisher advisory lock: whoever holds it is the active publisher. */
-  static final long PUBLISHER_LOCK = 0x5245504c5055L;
+  public static final long PUBLISHER_LOCK = 0x5245504c5055L;
 
   private final Connection connection;
   private final int windowRows;

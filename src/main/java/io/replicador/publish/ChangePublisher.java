@@ -5,6 +5,9 @@ import io.replicador.Failures;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import io.replicador.broker.Topology;
+import io.replicador.capture.CaptureInstaller;
+import io.replicador.capture.PublisherFence;
+import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.schema.TableCatalog;
@@ -15,6 +18,8 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -35,6 +40,11 @@ import org.slf4j.LoggerFactory;
  * the advisory lock as a hot standby. {@link #run} blocks until {@link #close} is called;
  * connection failures are retried with backoff. Thread-safe for {@code close} from another
  * thread.
+ *
+ * <p>With {@link PublisherSettings#notifyChannels()} set, the active publisher also LISTENs on
+ * those channels for the origin design's row payloads and writes each one into the changelog
+ * ({@link OriginChangeWriter}) before it claims the next batch, so they ship like captured
+ * changes. It creates the {@code replicador} schema for that if it is missing (no triggers).
  */
 public final class ChangePublisher implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ChangePublisher.class);
@@ -97,6 +107,10 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private void session() throws Exception {
     try (java.sql.Connection pg = settings.primary().connect("replicador-publish")) {
       pg.setAutoCommit(false);
+      if (!settings.notifyChannels().isEmpty()) {
+        // origin mode needs the changelog and publisher state, not triggers on user tables
+        new CaptureInstaller(pg).installSchema();
+      }
       ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
       waitForLock(reader);
       if (!running.get()) {
@@ -105,9 +119,12 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       String source = reader.sourceId();
       try (java.sql.Statement st = pg.createStatement()) {
         st.execute("LISTEN " + DOORBELL_CHANNEL);
+        for (String channel : settings.notifyChannels()) {
+          st.execute("LISTEN " + Identifiers.quote(channel));
+        }
       }
       pg.commit();
-      try (Connection amqp = settings.broker().factory().newConnection("replicador-publish");
+      try (Connection amqp = settings.broker().factory().newConnection("replicador-publish:" + settings.exchange());
           Channel channel = amqp.createChannel()) {
         Topology.declareExchange(channel, settings.exchange());
         channel.confirmSelect();
@@ -121,6 +138,12 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
             source,
             settings.exchange(),
             settings.broker());
+        if (!settings.notifyChannels().isEmpty()) {
+          log.info(
+              "Also listening for origin-design row payloads on channel(s) {}; notifications sent"
+                  + " while no publisher listens are lost (see docs/origin-notify-mode.md)",
+              settings.notifyChannels());
+        }
         loop(pg, reader, new Shipper(channel, returned, source, reader, pg));
       } finally {
         active.set(false);
@@ -159,7 +182,13 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     Instant lastVacuum = clock.instant();
     long deletedSinceVacuum = 0;
     PGConnection notifications = pg.unwrap(PGConnection.class);
+    OriginChangeWriter origin = new OriginChangeWriter(pg);
     while (running.get()) {
+      // Origin payloads that arrived meanwhile go into the changelog before the next claim, so
+      // they are not overtaken by changes captured after them.
+      if (handle(notifications.getNotifications(), origin, pg) > 0) {
+        lastWork = clock.instant();
+      }
       Optional<ClaimedBatch> batch = reader.claim(settings.batchRows(), 10_000);
       if (batch.isPresent()) {
         if (armed) {
@@ -176,18 +205,44 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         deletedSinceVacuum = 0;
       }
       if (clock.instant().isBefore(lastWork.plus(settings.linger()))) {
-        drain(notifications.getNotifications(2));
+        handle(notifications.getNotifications(2), origin, pg);
       } else if (!armed) {
         reader.armDoorbell(true);
         armed = true; // look once more: a writer may have seen the bell unarmed
       } else {
-        drain(notifications.getNotifications((int) settings.idlePoll().toMillis()));
+        handle(
+            notifications.getNotifications((int) settings.idlePoll().toMillis()), origin, pg);
       }
     }
   }
 
-  private static void drain(PGNotification[] ignored) {
-    // The doorbell carries no data; waking up is all it is for.
+  /**
+   * Writes the origin payloads among the notifications to the changelog and answers fence
+   * requests ({@link PublisherFence}); a plain doorbell carries no data, waking up is all it is
+   * for. Returns the number of changes written.
+   */
+  private int handle(
+      PGNotification[] received, OriginChangeWriter origin, java.sql.Connection pg)
+      throws SQLException {
+    if (received == null || received.length == 0) {
+      return 0;
+    }
+    List<PGNotification> payloads = new ArrayList<>();
+    List<String> fences = new ArrayList<>();
+    for (PGNotification n : received) {
+      if (n.getName().equals(DOORBELL_CHANNEL)) {
+        if (n.getParameter().startsWith(PublisherFence.REQUEST_PREFIX)) {
+          fences.add(n.getParameter().substring(PublisherFence.REQUEST_PREFIX.length()));
+        }
+      } else if (settings.notifyChannels().contains(n.getName())) {
+        payloads.add(n);
+      }
+    }
+    int written = origin.write(payloads);
+    // Notifications arrive in commit order, so everything queued before a fence request is
+    // written now: answer it (install --replace-trigger waits for this).
+    PublisherFence.answer(pg, fences);
+    return written;
   }
 
   /** Publishes one claimed batch and deletes it once confirmed. */

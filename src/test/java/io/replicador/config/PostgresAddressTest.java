@@ -103,6 +103,19 @@ class PostgresAddressTest {
   }
 
   @Test
+  void jdbcUrlWithCredentialsBeforeHostIsRejectedWithoutShowingPassword() {
+    // pgjdbc takes user and password as parameters only; a libpq-style user:password@ in a
+    // JDBC URL used to end up verbatim in toString and the JDBC URL
+    assertThatThrownBy(() -> PostgresAddress.parse("primary", "jdbc:postgresql://app:TopSecret@h/db"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("primary")
+        .hasMessageContaining("jdbc:postgresql://app:***@h/db")
+        .hasMessageContaining("?user=")
+        .message()
+        .doesNotContain("TopSecret");
+  }
+
+  @Test
   void surroundingWhitespaceIsIgnored() {
     assertThat(PostgresAddress.parse("primary", "  postgresql://u@h/db \n").jdbcUrl())
         .isEqualTo("jdbc:postgresql://h/db");

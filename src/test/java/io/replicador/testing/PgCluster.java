@@ -1,8 +1,11 @@
 package io.replicador.testing;
 
 import io.replicador.embedded.LocalPostgres;
+import io.replicador.embedded.PostgresBinaries;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.Map;
 
 /**
  * A throw-away PostgreSQL cluster for tests (see {@link LocalPostgres}): initdb in a temporary
@@ -19,7 +22,15 @@ public final class PgCluster implements AutoCloseable {
   }
 
   public static PgCluster start(String name) {
-    return new PgCluster(LocalPostgres.start(name));
+    return start(name, Map.of());
+  }
+
+  /**
+   * Starts a cluster with extra server settings, which win over the test defaults (for example
+   * {@code fsync=on} for a benchmark that must pay for durable commits).
+   */
+  public static PgCluster start(String name, Map<String, String> settings) {
+    return new PgCluster(LocalPostgres.start(name, PostgresBinaries.locate(), settings));
   }
 
   /** Starts the server (after {@link #stop} or {@link #kill}); waits until it accepts. */
@@ -31,9 +42,20 @@ public final class PgCluster implements AutoCloseable {
     server.stop();
   }
 
-  /** SIGKILL to the postmaster, as a crash would. */
+  /**
+   * SIGKILL to the postmaster, as a crash would; returns once its server processes are gone, so
+   * {@link #restart} can follow at once.
+   */
   public void kill() {
     server.kill();
+  }
+
+  /**
+   * The directory of the server binaries (initdb, pg_ctl; pgbench only in an installed
+   * PostgreSQL, not in the bundled one).
+   */
+  public Path bin() {
+    return server.binaries();
   }
 
   public int port() {

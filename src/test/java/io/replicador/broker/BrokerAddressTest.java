@@ -1,10 +1,10 @@
-package io.replicador.config;
+package io.replicador.broker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.rabbitmq.client.ConnectionFactory;
-import io.replicador.broker.BrokerAddress;
+import io.replicador.config.ConfigException;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,7 +31,7 @@ class BrokerAddressTest {
     BrokerAddress a = BrokerAddress.parse("  amqps://u:p@h/  ");
 
     assertThat(a.factory().isSSL()).isTrue();
-    assertThat(a).hasToString("amqps://u:***@h/");
+    assertThat(a).hasToString("amqps://u:***@h");
   }
 
   @Test
@@ -43,8 +43,19 @@ class BrokerAddressTest {
 
   @Test
   void toStringKeepsAddressWithoutPassword() {
-    assertThat(BrokerAddress.parse("amqp://app@h:5672/")).hasToString("amqp://app@h:5672/");
+    assertThat(BrokerAddress.parse("amqp://app@h:5672/vh")).hasToString("amqp://app@h:5672/vh");
     assertThat(BrokerAddress.parse("amqp://h")).hasToString("amqp://h");
+  }
+
+  @Test
+  void trailingSlashMeansDefaultVirtualHost() {
+    BrokerAddress a = BrokerAddress.parse("amqp://app@h:5672/");
+    assertThat(a.factory().getVirtualHost()).isEqualTo("/");
+    assertThat(a).hasToString("amqp://app@h:5672");
+
+    BrokerAddress withQuery = BrokerAddress.parse("amqp://h/?heartbeat=5");
+    assertThat(withQuery.factory().getVirtualHost()).isEqualTo("/");
+    assertThat(withQuery).hasToString("amqp://h?heartbeat=5");
   }
 
   @Test
@@ -69,6 +80,26 @@ class BrokerAddressTest {
     assertThatThrownBy(() -> BrokerAddress.parse("amqp://app:TopSecret@h:notaport/"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("amqp://")
+        .message()
+        .doesNotContain("TopSecret");
+  }
+
+  @Test
+  void unparsableUriIsRejectedWithoutLeakingPassword() {
+    assertThatThrownBy(() -> BrokerAddress.parse("amqp://app:Top Secret@h:5672/"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("malformed")
+        .message()
+        .doesNotContain("Top Secret");
+  }
+
+  @Test
+  void hostThatIsNotAServerNameIsRejectedInsteadOfFallingBackToLocalhost() {
+    // java.net.URI treats "rabbit_1:5672" as a registry authority with no host; the client
+    // would then silently connect to localhost as guest
+    assertThatThrownBy(() -> BrokerAddress.parse("amqp://app:TopSecret@rabbit_1:5672/"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("amqp://app:***@rabbit_1:5672/")
         .message()
         .doesNotContain("TopSecret");
   }

@@ -1,0 +1,69 @@
+package io.replicador.broker;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import java.io.IOException;
+import java.util.Optional;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Looks at and declares replica queues on one broker connection: whether a queue exists, how many
+ * messages wait in it and how many consumers it has. A passive declare of a missing queue closes
+ * its channel, so every look uses a fresh channel. Owns its connection; not thread-safe.
+ */
+public final class QueueInspector implements AutoCloseable {
+  private final Connection connection;
+
+  public QueueInspector(BrokerAddress broker, String connectionName)
+      throws IOException, TimeoutException {
+    this.connection = broker.factory().newConnection(connectionName);
+  }
+
+  /** Messages ready in a queue and its consumers. */
+  public record QueueCounts(long messages, int consumers) {}
+
+  /** The queue's counts, or empty when it does not exist. */
+  public Optional<QueueCounts> inspect(String queue) throws IOException, TimeoutException {
+    Channel channel = connection.createChannel();
+    try {
+      AMQP.Queue.DeclareOk ok = channel.queueDeclarePassive(queue);
+      return Optional.of(new QueueCounts(ok.getMessageCount(), ok.getConsumerCount()));
+    } catch (IOException e) {
+      if (isNotFound(e)) {
+        return Optional.empty();
+      }
+      throw e;
+    } finally {
+      if (channel.isOpen()) {
+        channel.close();
+      }
+    }
+  }
+
+  /**
+   * Declares the replica's queue as the listener would (see {@link Topology#declareReplicaQueue})
+   * and says whether it was created just now.
+   */
+  public boolean declareReplicaQueue(String exchange, String replicaName, QueueType type)
+      throws IOException, TimeoutException {
+    boolean existed = inspect(Topology.queueName(replicaName)).isPresent();
+    try (Channel channel = connection.createChannel()) {
+      Topology.declareReplicaQueue(channel, exchange, replicaName, type);
+    }
+    return !existed;
+  }
+
+  private static boolean isNotFound(IOException e) {
+    return e.getCause() instanceof com.rabbitmq.client.ShutdownSignalException s
+        && s.getReason() instanceof AMQP.Channel.Close close
+        && close.getReplyCode() == AMQP.NOT_FOUND;
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (connection.isOpen()) {
+      connection.close();
+    }
+  }
+}

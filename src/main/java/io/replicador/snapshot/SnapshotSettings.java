@@ -1,0 +1,33 @@
+package io.replicador.snapshot;
+
+import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueType;
+import io.replicador.change.TableName;
+import io.replicador.config.PostgresAddress;
+import java.util.List;
+
+/**
+ * Everything a snapshot needs, validated.
+ *
+ * @param exchange and {@code queueType}: as the replica's listener will use them
+ * @param name the replica's name (its queue is {@code replicador.NAME})
+ * @param tables the tables to copy; empty for every table captured on the primary
+ * @param jobs tables copied in parallel at most
+ */
+public record SnapshotSettings(
+    PostgresAddress primary,
+    PostgresAddress replica,
+    BrokerAddress broker,
+    String exchange,
+    String name,
+    QueueType queueType,
+    List<TableName> tables,
+    int jobs) {
+
+  public SnapshotSettings {
+    tables = List.copyOf(tables);
+    if (jobs < 1) {
+      throw new IllegalArgumentException("jobs must be at least 1");
+    }
+  }
+}

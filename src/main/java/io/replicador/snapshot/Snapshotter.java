@@ -1,0 +1,343 @@
+package io.replicador.snapshot;
+
+import io.replicador.apply.ReplicaApplier;
+import io.replicador.broker.QueueInspector;
+import io.replicador.change.TableName;
+import io.replicador.config.ConfigException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Brings a replica to a consistent copy of the primary's tables while the primary keeps taking
+ * writes, so that {@code listen} continues from there with nothing lost.
+ *
+ * <p>Order matters: (1) every existing replica table is checked and missing ones are created;
+ * (2) the replica's queue is declared, so from now on every change the publisher ships waits in
+ * it; (3) one REPEATABLE READ snapshot is taken on the primary and exported, and workers copy the
+ * tables in that snapshot. A change committed before the snapshot is in the copy; one committed
+ * after it is published after the queue existed, so it is in the queue. Changes that are both in
+ * the copy and in the queue are applied again by the listener, which converges because applying
+ * is idempotent per row (upserts, deletes of missing rows are no-ops).
+ *
+ * <p>Each table is copied in one replica transaction that empties it first and records it in
+ * {@code replicador.snapshot}: a rerun after an interruption skips the tables already done
+ * (their later changes wait in the same queue) and copies the others afresh. When the queue did
+ * not exist before, the replica's earlier bookkeeping for this name is reset: the stream starts
+ * anew. Blocks until done; runs {@code jobs} worker threads.
+ */
+public final class Snapshotter {
+  private static final Logger log = LoggerFactory.getLogger(Snapshotter.class);
+
+  private final SnapshotSettings settings;
+  private final Clock clock;
+
+  public Snapshotter(SnapshotSettings settings, Clock clock) {
+    this.settings = settings;
+    this.clock = clock;
+  }
+
+  /** The outcome: tables created, copied and skipped, and rows copied. */
+  public record Result(List<TableName> created, int copied, int skipped, long rows) {}
+
+  public Result run(PrintStream progressOut, boolean terminal)
+      throws SQLException, IOException, TimeoutException, InterruptedException {
+    try (Connection primary = settings.primary().connect("replicador-snapshot");
+        Connection replica = settings.replica().connect("replicador-snapshot")) {
+      SessionSettings.apply(primary);
+      SessionSettings.apply(replica);
+      primary.setAutoCommit(false);
+      replica.setAutoCommit(false);
+      List<TableName> names = tablesToCopy(primary);
+      DefinitionReader reader = new DefinitionReader(primary);
+      List<TableDefinition> tables = new ArrayList<>();
+      for (TableName name : names) {
+        TableDefinition t =
+            reader
+                .table(name)
+                .orElseThrow(
+                    () -> new ConfigException("Table " + name + " does not exist on the primary"));
+        if (t.key().isEmpty()) {
+          throw new ConfigException(
+              "Table " + name + " has no primary key on the primary; add one to replicate it");
+        }
+        tables.add(t);
+      }
+      List<UserType> types = reader.typesFor(tables);
+      primary.commit();
+      List<TableName> created = new ReplicaSchema(replica).prepare(tables, types);
+      try (Statement st = replica.createStatement()) {
+        st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
+        st.execute(TableCopier.BOOKKEEPING);
+      }
+      replica.commit();
+
+      // The queue before the snapshot: changes committed after the snapshot wait in it.
+      try (QueueInspector broker =
+          new QueueInspector(settings.broker(), "replicador-snapshot-" + settings.name())) {
+        boolean fresh =
+            broker.declareReplicaQueue(settings.exchange(), settings.name(), settings.queueType());
+        if (fresh) {
+          resetBookkeeping(primary, replica);
+        }
+        log.info(
+            "Queue replicador.{} {}; copying {} table(s) from {} to {}",
+            settings.name(),
+            fresh ? "created" : "exists (its waiting changes will be applied after the copy)",
+            tables.size(),
+            settings.primary(),
+            settings.replica());
+      }
+      return copyAll(primary, tables, created, progressOut, terminal);
+    }
+  }
+
+  private List<TableName> tablesToCopy(Connection primary) throws SQLException {
+    List<TableName> captured = new ArrayList<>();
+    try (Statement st = primary.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT to_regclass('replicador.captured_tables') IS NOT NULL"
+                    + " AND to_regclass('replicador.source') IS NOT NULL")) {
+      rs.next();
+      if (!rs.getBoolean(1)) {
+        throw new ConfigException(
+            "Change capture is not installed on " + settings.primary()
+                + "; run 'replicador install' first, or changes made during the copy are lost");
+      }
+    }
+    try (Statement st = primary.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2")) {
+      while (rs.next()) {
+        captured.add(TableName.of(rs.getString(1), rs.getString(2)));
+      }
+    }
+    primary.commit();
+    if (settings.tables().isEmpty()) {
+      if (captured.isEmpty()) {
+        throw new ConfigException("No table is captured on " + settings.primary()
+            + "; run 'replicador install --tables ...' first");
+      }
+      return captured;
+    }
+    for (TableName t : settings.tables()) {
+      if (!captured.contains(t)) {
+        throw new ConfigException(
+            "Table " + t + " is not captured on the primary; run 'replicador install --tables "
+                + t + "' first, or its changes during and after the copy are lost");
+      }
+    }
+    return settings.tables();
+  }
+
+  /**
+   * A new queue means a new stream: forget the copies and positions of an earlier life, and
+   * record as applied every position the publisher had handed out by now. Those transactions
+   * committed before the snapshot that follows, so the copy has them, while every later position
+   * is published after the queue existed and waits in it. (The listener skips queued messages up
+   * to that position, and {@code verify --wait-caught-up} has a position to compare even when
+   * nothing changes after the snapshot.) An existing queue keeps its positions: its waiting
+   * changes may be needed by tables that this run does not copy.
+   */
+  private void resetBookkeeping(Connection primary, Connection replica) throws SQLException {
+    String source;
+    long handedOut;
+    try (Statement st = primary.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT s.source_id, p.next_position - 1 FROM replicador.source s,"
+                    + " replicador.publisher p")) {
+      if (!rs.next()) {
+        throw new ConfigException("Change capture on " + settings.primary()
+            + " is incomplete (no source or publisher row); run 'replicador install' again");
+      }
+      source = rs.getString(1);
+      handedOut = rs.getLong(2);
+    }
+    primary.commit();
+    new ReplicaApplier(replica, settings.name(), Set.of()).prepare();
+    try (PreparedStatement ps =
+        replica.prepareStatement("DELETE FROM replicador.snapshot WHERE consumer = ?")) {
+      ps.setString(1, settings.name());
+      ps.executeUpdate();
+    }
+    for (String table : List.of("replicador.applied", "replicador.staged")) {
+      try (PreparedStatement ps =
+          replica.prepareStatement("DELETE FROM " + table + " WHERE consumer = ?")) {
+        ps.setString(1, settings.name());
+        ps.executeUpdate();
+      }
+    }
+    if (handedOut > 0) {
+      try (PreparedStatement ps =
+          replica.prepareStatement(
+              "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
+                  + " VALUES (?, ?, ?, NULL, now())")) {
+        ps.setString(1, settings.name());
+        ps.setString(2, source);
+        ps.setLong(3, handedOut);
+        ps.executeUpdate();
+      }
+    }
+    replica.commit();
+  }
+
+  private Result copyAll(
+      Connection primary,
+      List<TableDefinition> tables,
+      List<TableName> created,
+      PrintStream progressOut,
+      boolean terminal)
+      throws SQLException, InterruptedException, IOException {
+    // The coordinator holds the exported snapshot open until every worker has finished.
+    try (Statement st = primary.createStatement()) {
+      st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    }
+    String snapshotId;
+    try (Statement st = primary.createStatement();
+        ResultSet rs = st.executeQuery("SELECT pg_export_snapshot()")) {
+      rs.next();
+      snapshotId = rs.getString(1);
+    }
+    List<TableDefinition> bySize = new ArrayList<>(tables);
+    List<TableProgress> progress = new ArrayList<>();
+    Map<TableName, TableProgress> progressOf = new HashMap<>();
+    Map<TableName, Long> estimates = estimates(primary, tables);
+    bySize.sort(Comparator.comparing((TableDefinition t) -> -estimates.get(t.name())));
+    for (TableDefinition t : tables) {
+      TableProgress p = new TableProgress(t.name(), estimates.get(t.name()));
+      progress.add(p);
+      progressOf.put(t.name(), p);
+    }
+    ConcurrentLinkedQueue<TableDefinition> work = new ConcurrentLinkedQueue<>(bySize);
+    int workers = Math.min(settings.jobs(), Math.max(1, tables.size()));
+    AtomicInteger workerIds = new AtomicInteger();
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            workers,
+            r -> {
+              Thread t = new Thread(r, "replicador-snapshot-" + workerIds.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    try (ProgressReporter reporter = new ProgressReporter(progress, progressOut, terminal, clock)) {
+      List<Future<Void>> futures = new ArrayList<>();
+      for (int i = 0; i < workers; i++) {
+        futures.add(pool.submit(() -> worker(snapshotId, work, progressOf)));
+      }
+      for (Future<Void> f : futures) {
+        try {
+          f.get();
+        } catch (ExecutionException e) {
+          work.clear(); // the other workers stop after their current table
+          Throwable cause = e.getCause();
+          if (cause instanceof SQLException s) {
+            throw s;
+          }
+          if (cause instanceof IOException io) {
+            throw io;
+          }
+          if (cause instanceof RuntimeException r) {
+            throw r;
+          }
+          throw new IllegalStateException(cause);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+      primary.commit();
+    }
+    int copied = 0;
+    int skipped = 0;
+    long rows = 0;
+    for (TableProgress p : progress) {
+      if (p.state() == TableProgress.State.SKIPPED) {
+        skipped++;
+      } else {
+        copied++;
+        rows += p.rows();
+      }
+    }
+    return new Result(created, copied, skipped, rows);
+  }
+
+  private Void worker(
+      String snapshotId,
+      ConcurrentLinkedQueue<TableDefinition> work,
+      Map<TableName, TableProgress> progressOf)
+      throws SQLException, IOException {
+    try (Connection primary = settings.primary().connect("replicador-snapshot-copy");
+        Connection replica = settings.replica().connect("replicador-snapshot-copy")) {
+      SessionSettings.apply(primary);
+      SessionSettings.apply(replica);
+      primary.setAutoCommit(false);
+      replica.setAutoCommit(false);
+      try (Statement st = primary.createStatement()) {
+        st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        try (PreparedStatement ps = primary.prepareStatement("SET TRANSACTION SNAPSHOT '"
+            + snapshotId.replace("'", "''") + "'")) {
+          ps.execute();
+        }
+      }
+      try (Statement st = replica.createStatement()) {
+        // Like the listener: the primary already checked foreign keys, and tables arrive in
+        // any order. Without the privilege, foreign keys and triggers stay active.
+        st.execute("SET session_replication_role = replica");
+        replica.commit();
+      } catch (SQLException e) {
+        replica.rollback();
+        log.warn("Cannot set session_replication_role on the replica ({}); foreign keys and"
+            + " triggers stay active during the copy", e.getMessage());
+      }
+      TableCopier copier = new TableCopier(primary, replica, settings.name(), clock);
+      TableDefinition next;
+      while ((next = work.poll()) != null) {
+        copier.copy(next, progressOf.get(next.name()));
+      }
+      primary.commit();
+    }
+    return null;
+  }
+
+  private static Map<TableName, Long> estimates(
+      Connection primary, List<TableDefinition> tables) throws SQLException {
+    Map<TableName, Long> out = new HashMap<>();
+    try (PreparedStatement ps =
+        primary.prepareStatement(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::int8 FROM pg_class c"
+                + " WHERE c.oid = ?::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits"
+                + " WHERE inhparent = ?::regclass)")) {
+      for (TableDefinition t : tables) {
+        ps.setString(1, t.name().quoted());
+        ps.setString(2, t.name().quoted());
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          out.put(t.name(), rs.getLong(1));
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,177 @@
+package io.replicador.snapshot;
+
+import io.replicador.change.Identifiers;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.util.stream.Collectors;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyManager;
+import org.postgresql.copy.PGCopyOutputStream;
+import org.postgresql.core.BaseConnection;
+
+/**
+ * Copies one table from the primary's snapshot into the replica with COPY, streaming through a
+ * small buffer (memory does not grow with the table). On the replica the table is emptied, filled
+ * and marked done in {@code replicador.snapshot} in one transaction, so an interrupted copy
+ * leaves nothing behind and a rerun starts that table clean. Uses the caller's connections;
+ * not thread-safe.
+ */
+final class TableCopier {
+  static final String BOOKKEEPING =
+      """
+      CREATE SCHEMA IF NOT EXISTS replicador;
+      CREATE TABLE IF NOT EXISTS replicador.snapshot (
+          consumer    text NOT NULL,
+          schema_name text NOT NULL,
+          table_name  text NOT NULL,
+          copied_rows bigint NOT NULL,
+          finished_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (consumer, schema_name, table_name)
+      );
+      """;
+  private static final int BUFFER_BYTES = 1 << 16;
+
+  private final Connection primary;
+  private final Connection replica;
+  private final String consumer;
+  private final Clock clock;
+
+  /**
+   * @param primary in a transaction that imported the snapshot
+   * @param replica autocommit off, prepared by {@link SessionSettings}
+   */
+  TableCopier(Connection primary, Connection replica, String consumer, Clock clock) {
+    this.primary = primary;
+    this.replica = replica;
+    this.consumer = consumer;
+    this.clock = clock;
+  }
+
+  /** Copies the table unless an earlier run did; reports into {@code progress}. */
+  void copy(TableDefinition table, TableProgress progress) throws SQLException, IOException {
+    if (alreadyCopied(table)) {
+      progress.finish(TableProgress.State.SKIPPED, clock.instant());
+      return;
+    }
+    progress.start(clock.instant());
+    empty(table);
+    String columns =
+        table.copiedColumns().stream()
+            .map(c -> Identifiers.quote(c.name()))
+            .collect(Collectors.joining(", "));
+    String copyOut =
+        table.partitioned()
+            ? "COPY (SELECT " + columns + " FROM " + table.name().quoted() + ") TO STDOUT"
+            : "COPY " + table.name().quoted() + " (" + columns + ") TO STDOUT";
+    String copyIn = "COPY " + table.name().quoted() + " (" + columns + ") FROM STDIN";
+    PGCopyOutputStream into =
+        new PGCopyOutputStream(replica.unwrap(PGConnection.class), copyIn, BUFFER_BYTES);
+    long rows;
+    try {
+      new CopyManager(primary.unwrap(BaseConnection.class))
+          .copyOut(copyOut, new Counting(into, progress));
+      rows = into.endCopy();
+    } catch (SQLException | IOException | RuntimeException e) {
+      if (into.isActive()) {
+        try {
+          into.cancelCopy();
+        } catch (SQLException ignored) {
+          e.addSuppressed(ignored);
+        }
+      }
+      replica.rollback();
+      throw e;
+    }
+    try (PreparedStatement ps =
+        replica.prepareStatement(
+            "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows)"
+                + " VALUES (?, ?, ?, ?) ON CONFLICT (consumer, schema_name, table_name)"
+                + " DO UPDATE SET copied_rows = EXCLUDED.copied_rows, finished_at = now()")) {
+      ps.setString(1, consumer);
+      ps.setString(2, table.name().schema());
+      ps.setString(3, table.name().name());
+      ps.setLong(4, rows);
+      ps.executeUpdate();
+    }
+    replica.commit();
+    progress.finish(TableProgress.State.DONE, clock.instant());
+  }
+
+  private boolean alreadyCopied(TableDefinition table) throws SQLException {
+    try (PreparedStatement ps =
+        replica.prepareStatement(
+            "SELECT 1 FROM replicador.snapshot WHERE consumer = ? AND schema_name = ?"
+                + " AND table_name = ?")) {
+      ps.setString(1, consumer);
+      ps.setString(2, table.name().schema());
+      ps.setString(3, table.name().name());
+      try (ResultSet rs = ps.executeQuery()) {
+        boolean done = rs.next();
+        replica.commit();
+        return done;
+      }
+    }
+  }
+
+  /**
+   * Empties the replica table inside the copy's transaction. TRUNCATE is fast but refused for a
+   * table other tables' foreign keys point to; those are emptied with DELETE.
+   */
+  private void empty(TableDefinition table) throws SQLException {
+    String name = table.name().quoted();
+    try (Statement st = replica.createStatement()) {
+      try (ResultSet rs = st.executeQuery("SELECT EXISTS (SELECT 1 FROM " + name + ")")) {
+        rs.next();
+        if (!rs.getBoolean(1)) {
+          return;
+        }
+      }
+      boolean referenced;
+      try (PreparedStatement ps =
+          replica.prepareStatement(
+              "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f'"
+                  + " AND confrelid = ?::regclass AND conrelid <> confrelid)")) {
+        ps.setString(1, name);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          referenced = rs.getBoolean(1);
+        }
+      }
+      st.execute((referenced ? "DELETE FROM " : "TRUNCATE ") + name);
+    }
+  }
+
+  /** Counts rows (newlines: COPY text escapes those inside values) and bytes as they pass. */
+  private static final class Counting extends FilterOutputStream {
+    private final TableProgress progress;
+
+    Counting(OutputStream out, TableProgress progress) {
+      super(out);
+      this.progress = progress;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+      long newlines = 0;
+      for (int i = off; i < off + len; i++) {
+        if (b[i] == '\n') {
+          newlines++;
+        }
+      }
+      progress.add(newlines, len);
+    }
+
+    @Override
+    public void close() {
+      // the copy's end is decided by the copier, not by CopyManager closing the stream
+    }
+  }
+}

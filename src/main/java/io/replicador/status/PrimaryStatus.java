@@ -1,0 +1,34 @@
+package io.replicador.status;
+
+/**
+ * The primary's side: what waits to be shipped and who ships it. Nullable fields are null when
+ * unknown or not applicable.
+ *
+ * @param backlogChanges changelog rows not yet shipped (committed, not confirmed by the broker)
+ * @param backlogTransactions distinct source transactions among them
+ * @param oldestAgeTransactions how many transactions the server started since the oldest waiting
+ *     change's transaction (cheap, always known)
+ * @param oldestAgeSeconds seconds since the oldest waiting change's transaction committed; known
+ *     only with {@code track_commit_timestamp = on}
+ * @param lastPosition the last position the publisher handed out (0 before the first)
+ * @param pendingFrom first position of a batch claimed but not yet confirmed, or null
+ * @param publisher the session holding the publisher lock, or null when no publisher is active
+ * @param activeBy the publisher's own name for itself, as it last recorded it
+ */
+public record PrimaryStatus(
+    String address,
+    String source,
+    long backlogChanges,
+    long backlogTransactions,
+    Long oldestAgeTransactions,
+    Double oldestAgeSeconds,
+    long lastPosition,
+    Long pendingFrom,
+    PublisherSession publisher,
+    String activeBy,
+    String activeSince) {
+
+  /** The database session of the active publisher. */
+  public record PublisherSession(
+      int pid, String applicationName, String clientAddress, String backendStart) {}
+}

@@ -1,0 +1,72 @@
+package io.replicador.status;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.util.Locale;
+
+/** Prints a {@link Status} for people (text) or for scripts (one JSON document). Pure. */
+public final class StatusFormatter {
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private StatusFormatter() {}
+
+  public static String json(Status status) {
+    try {
+      return JSON.writeValueAsString(status);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("Status is plain records; cannot fail to serialize", e);
+    }
+  }
+
+  public static String text(Status status) {
+    StringBuilder sb = new StringBuilder();
+    PrimaryStatus p = status.primary();
+    sb.append("Primary ").append(p.address()).append(" (source ").append(p.source()).append(")\n");
+    sb.append("  backlog: ").append(p.backlogChanges()).append(" change(s) in ")
+        .append(p.backlogTransactions()).append(" transaction(s) not yet shipped");
+    if (p.backlogChanges() > 0) {
+      sb.append("; oldest ");
+      if (p.oldestAgeSeconds() != null) {
+        sb.append(String.format(Locale.ROOT, "%.1f s, ", p.oldestAgeSeconds()));
+      }
+      sb.append(p.oldestAgeTransactions()).append(" transaction(s) old");
+    }
+    sb.append('\n');
+    sb.append("  last position handed out: ").append(p.lastPosition());
+    if (p.pendingFrom() != null) {
+      sb.append(" (batch from ").append(p.pendingFrom()).append(" awaiting broker confirm)");
+    }
+    sb.append('\n');
+    if (p.publisher() == null) {
+      sb.append("  publisher: NONE ACTIVE (start 'replicador publish')\n");
+    } else {
+      PrimaryStatus.PublisherSession s = p.publisher();
+      sb.append("  publisher: active, ").append(p.activeBy() == null ? "?" : p.activeBy())
+          .append(" (pid ").append(s.pid()).append(", '").append(s.applicationName()).append("'")
+          .append(s.clientAddress() == null ? "" : " from " + s.clientAddress())
+          .append(", since ").append(p.activeSince()).append(")\n");
+    }
+    for (ReplicaStatus r : status.replicas()) {
+      sb.append("Replica ").append(r.name()).append(" (queue ").append(r.queue()).append(")\n");
+      if (r.messages() != null) {
+        sb.append("  queue: ").append(r.messages()).append(" message(s) waiting, ")
+            .append(r.consumers()).append(" consumer(s), ")
+            .append(r.deadLettered() == null ? "no" : r.deadLettered())
+            .append(" dead-lettered\n");
+      }
+      if (r.appliedPosition() != null) {
+        sb.append("  applied position ").append(r.appliedPosition()).append(" (")
+            .append(r.behind()).append(" behind), last applied ")
+            .append(String.format(Locale.ROOT, "%.1f s ago, lag %.1f s", r.appliedAgeSeconds(),
+                r.lagSeconds()))
+            .append('\n');
+      }
+      if (r.problem() != null) {
+        sb.append("  note: ").append(r.problem()).append('\n');
+      }
+    }
+    return sb.toString();
+  }
+}

@@ -1,0 +1,129 @@
+package io.replicador.verify;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.OptionalLong;
+
+/**
+ * Waits until a replica has applied every transaction the primary had committed when the wait
+ * began.
+ *
+ * <p>Positions are handed out by the publisher when it claims transactions, and changelog rows
+ * are deleted only once the broker confirmed them. So: (1) note the primary's snapshot and the
+ * highest changelog id, in one statement; (2) wait until no changelog row of a transaction
+ * visible in that snapshot (committed by then) is left: all of them have positions and are in
+ * the broker. Transactions committed later do not hold the wait up, nor do open ones (their rows
+ * were invisible). (3) Read the highest position handed out so far; every transaction of step 1
+ * has one at most that high. (4) Wait until the replica's applied position for this primary's
+ * source reaches it (positions are gap-free and applied in order). Under load the target can
+ * include a few later transactions; the wait ends as soon as the replica keeps up with them.
+ * Uses the caller's connections (autocommit on); blocks, polling every 200 ms.
+ */
+final class CatchUpWaiter {
+  private static final Duration POLL = Duration.ofMillis(200);
+
+  private final Connection primary;
+  private final Connection replica;
+  private final String consumer;
+  private final Clock clock;
+
+  CatchUpWaiter(Connection primary, Connection replica, String consumer, Clock clock) {
+    this.primary = primary;
+    this.replica = replica;
+    this.consumer = consumer;
+    this.clock = clock;
+  }
+
+  void await(Duration timeout) throws SQLException, InterruptedException, VerifyException {
+    Instant deadline = clock.instant().plus(timeout);
+    String source;
+    String snapshot;
+    long maxId;
+    try (Statement st = primary.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT (SELECT source_id FROM replicador.source), pg_current_snapshot()::text,"
+                    + " (SELECT coalesce(max(id), 0) FROM replicador.changelog)")) {
+      rs.next();
+      source = rs.getString(1);
+      snapshot = rs.getString(2);
+      maxId = rs.getLong(3);
+    }
+    while (unshipped(snapshot, maxId)) {
+      pause(deadline, timeout, "the publisher has not shipped the changes committed on the"
+          + " primary before verify started; is 'replicador publish' running?");
+    }
+    long target;
+    try (Statement st = primary.createStatement();
+        ResultSet rs = st.executeQuery("SELECT next_position - 1 FROM replicador.publisher")) {
+      rs.next();
+      target = rs.getLong(1);
+    }
+    while (true) {
+      OptionalLong applied = applied(source);
+      if (target == 0 || (applied.isPresent() && applied.getAsLong() >= target)) {
+        return;
+      }
+      pause(deadline, timeout, "the replica applied position "
+          + (applied.isPresent() ? applied.getAsLong() : "none") + " of source " + source
+          + (consumer == null ? "" : " for listener " + consumer) + ", needs " + target
+          + "; is 'replicador listen' running for it?");
+    }
+  }
+
+  private boolean unshipped(String snapshot, long maxId) throws SQLException {
+    try (PreparedStatement ps =
+        primary.prepareStatement(
+            "SELECT EXISTS (SELECT 1 FROM replicador.changelog WHERE id <= ?"
+                + " AND pg_visible_in_snapshot(txid, ?::pg_snapshot))")) {
+      ps.setLong(1, maxId);
+      ps.setString(2, snapshot);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    }
+  }
+
+  /**
+   * The replica's applied position: of the named listener, or the lowest of every listener that
+   * applied this source (all of them must have caught up).
+   */
+  private OptionalLong applied(String source) throws SQLException {
+    try (Statement st = replica.createStatement();
+        ResultSet rs = st.executeQuery("SELECT to_regclass('replicador.applied') IS NOT NULL")) {
+      rs.next();
+      if (!rs.getBoolean(1)) {
+        return OptionalLong.empty();
+      }
+    }
+    try (PreparedStatement ps =
+        replica.prepareStatement(
+            "SELECT min(position) FROM replicador.applied WHERE source = ?"
+                + " AND (?::text IS NULL OR consumer = ?::text)")) {
+      ps.setString(1, source);
+      ps.setString(2, consumer);
+      ps.setString(3, consumer);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        long v = rs.getLong(1);
+        return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(v);
+      }
+    }
+  }
+
+  private void pause(Instant deadline, Duration timeout, String why)
+      throws InterruptedException, VerifyException {
+    if (!clock.instant().isBefore(deadline)) {
+      throw new VerifyException(
+          "The replica did not catch up within " + timeout.toSeconds() + " s: " + why);
+    }
+    Thread.sleep(POLL.toMillis());
+  }
+}

@@ -1,0 +1,449 @@
+package io.replicador.bench;
+
+import io.replicador.apply.ListenerSettings;
+import io.replicador.apply.ReplicaListener;
+import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueType;
+import io.replicador.capture.CaptureInstaller;
+import io.replicador.change.TableName;
+import io.replicador.config.PostgresAddress;
+import io.replicador.publish.ChangePublisher;
+import io.replicador.publish.PublisherSettings;
+import io.replicador.testing.PgCluster;
+import io.replicador.testing.TestEnvironment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Replicador beside PostgreSQL's native logical replication, on the same clusters in one run.
+ * Prints one table: scenario, Replicador figure, native figure, ratio. Run with {@code bench/run}
+ * ({@code --quick} for a short run). Clusters run with durable commits (fsync and
+ * synchronous_commit on), as production would.
+ */
+public final class Benchmark {
+  private final boolean quick;
+  private final PgCluster primary;
+  private final PgCluster replicas;
+  private final List<String[]> results = new ArrayList<>();
+  private final List<AutoCloseable> running = new ArrayList<>();
+  private int databases;
+
+  private Benchmark(boolean quick) {
+    this.quick = quick;
+    Map<String, String> durable =
+        Map.of(
+            "fsync", "on",
+            "synchronous_commit", "on",
+            "full_page_writes", "on",
+            "shared_buffers", "256MB",
+            "max_wal_size", "4GB",
+            "max_connections", "200");
+    this.primary = PgCluster.start("bench-primary", durable);
+    this.replicas = PgCluster.start("bench-replicas", durable);
+  }
+
+  public static void main(String[] args) throws Exception {
+    boolean quick = List.of(args).contains("--quick");
+    Benchmark b = new Benchmark(quick);
+    try {
+      b.runAll();
+    } finally {
+      b.primary.close();
+      b.replicas.close();
+    }
+    System.exit(0);
+  }
+
+  private void runAll() throws Exception {
+    long rows = quick ? 100_000 : 1_000_000;
+    Duration load = quick ? Duration.ofSeconds(10) : Duration.ofSeconds(60);
+    System.out.printf(
+        Locale.ROOT,
+        "Replicador benchmark (%s): %d cores, PostgreSQL at %s, RabbitMQ at %s%n",
+        quick ? "quick" : "full",
+        Runtime.getRuntime().availableProcessors(),
+        primary.bin(),
+        TestEnvironment.amqpUri());
+
+    bulk("1 bulk: " + rows + " rows in 10,000-row transactions (rows/s)", rows, 10_000);
+    bulk("2 one " + rows + "-row transaction (rows/s)", rows, rows);
+    smallTransactions(load);
+    fanOut(load);
+
+    System.out.println();
+    System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", "scenario", "Replicador", "native", "ratio");
+    for (String[] r : results) {
+      System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", (Object[]) r);
+    }
+  }
+
+  // ---------------------------------------------------------------- scenarios
+
+  private void bulk(String title, long rows, long perTransaction) throws Exception {
+    double rep;
+    double nat;
+    {
+      Setup s = replicador(1, false);
+      rep = timedBulkLoad(s, rows, perTransaction);
+      s.close();
+    }
+    {
+      Setup s = nativeReplication(1, false);
+      nat = timedBulkLoad(s, rows, perTransaction);
+      s.close();
+    }
+    record(title, rep, nat);
+  }
+
+  private double timedBulkLoad(Setup s, long rows, long perTransaction) throws Exception {
+    long start = System.nanoTime();
+    try (Connection c = primary.connect(s.primaryDb);
+        Statement st = c.createStatement()) {
+      for (long from = 1; from <= rows; from += perTransaction) {
+        long to = Math.min(rows, from + perTransaction - 1);
+        st.execute(
+            "INSERT INTO items (id, payload) SELECT g, md5(g::text) FROM generate_series("
+                + from + ", " + to + ") g");
+      }
+    }
+    awaitRow(s, rows, Duration.ofMinutes(10));
+    return rows / seconds(System.nanoTime() - start);
+  }
+
+  private void smallTransactions(Duration load) throws Exception {
+    for (String kind : List.of("insert", "update")) {
+      double plain;
+      {
+        Setup s = plain();
+        plain = pgbench(s, kind, load, 0).tps;
+      }
+      Setup rs = replicador(1, true);
+      double rep = pgbench(rs, kind, load, 0).tps;
+      rs.close();
+      Setup ns = nativeReplication(1, true);
+      double nat = pgbench(ns, kind, load, 0).tps;
+      ns.close();
+      record("3 primary TPS, 4 clients single-row " + kind + "s, vs no capture", rep / plain,
+          nat / plain);
+      results.add(new String[] {"  (no capture: " + fmt(plain) + " TPS)", fmt(rep), fmt(nat), ""});
+    }
+    // lag at a fixed rate of 1,000 transactions per second
+    Setup rs = replicador(1, true);
+    pgbench(rs, "insert", load, 1000);
+    double[] repLag = lag(rs);
+    rs.close();
+    Setup ns = nativeReplication(1, true);
+    pgbench(ns, "insert", load, 1000);
+    double[] natLag = lag(ns);
+    ns.close();
+    String[] names = {"p50", "p99", "max"};
+    for (int i = 0; i < 3; i++) {
+      results.add(
+          new String[] {
+            "3 lag " + names[i] + " at 1,000 inserts/s (ms)",
+            fmt(repLag[i]),
+            fmt(natLag[i]),
+            ratio(repLag[i], natLag[i])
+          });
+    }
+  }
+
+  private void fanOut(Duration load) throws Exception {
+    double[] rep = new double[2];
+    double[] nat = new double[2];
+    int[] counts = {1, 4};
+    for (int i = 0; i < 2; i++) {
+      Setup rs = replicador(counts[i], false);
+      rep[i] = pgbench(rs, "insert", load, 0).tps;
+      rs.close();
+      Setup ns = nativeReplication(counts[i], false);
+      nat[i] = pgbench(ns, "insert", load, 0).tps;
+      ns.close();
+      record("4 primary TPS with " + counts[i] + " replica(s)", rep[i], nat[i]);
+    }
+    record("4 TPS with 4 replicas / with 1", rep[1] / rep[0], nat[1] / nat[0]);
+  }
+
+  // ---------------------------------------------------------------- setups
+
+  private static final String TABLE =
+      "CREATE TABLE items (id bigint PRIMARY KEY, ts timestamptz NOT NULL DEFAULT clock_timestamp(),"
+          + " n int NOT NULL DEFAULT 0, payload text)";
+  private static final String LAG_TRIGGER =
+      "CREATE TABLE lag (id bigint, primary_ts timestamptz, replica_ts timestamptz);"
+          + "CREATE FUNCTION note_lag() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+          + " INSERT INTO public.lag VALUES (NEW.id, NEW.ts, clock_timestamp()); RETURN NULL; END $$;"
+          + "CREATE TRIGGER note_lag AFTER INSERT OR UPDATE ON items FOR EACH ROW"
+          + " EXECUTE FUNCTION note_lag();"
+          + "ALTER TABLE items ENABLE ALWAYS TRIGGER note_lag;";
+
+  private Setup plain() {
+    Setup s = new Setup();
+    s.primaryDb = primary.createDatabase("bench_" + (++databases));
+    exec(primary, s.primaryDb, TABLE, "CREATE SEQUENCE ids");
+    return s;
+  }
+
+  private Setup replicador(int replicaCount, boolean lag) throws Exception {
+    Setup s = plain();
+    for (int i = 0; i < replicaCount; i++) {
+      String db = replicas.createDatabase(s.primaryDb + "_r" + i);
+      exec(replicas, db, TABLE);
+      if (lag) {
+        exec(replicas, db, LAG_TRIGGER);
+      }
+      s.replicaDbs.add(db);
+    }
+    try (Connection c = primary.connect(s.primaryDb)) {
+      new CaptureInstaller(c).install(List.of(TableName.parse("items")));
+    }
+    String exchange = "replicador-bench." + s.primaryDb + "." + System.nanoTime();
+    s.exchange = exchange;
+    BrokerAddress broker = BrokerAddress.parse(TestEnvironment.amqpUri());
+    for (String db : s.replicaDbs) {
+      ReplicaListener l =
+          new ReplicaListener(
+              new ListenerSettings(
+                  PostgresAddress.parse("replica", replicas.uri(db)),
+                  broker,
+                  exchange,
+                  db,
+                  QueueType.QUORUM,
+                  Set.of(),
+                  500,
+                  250));
+      s.start(l);
+      s.queues.add(db);
+    }
+    // listeners first: their queues must exist before the publisher ships
+    waitForQueues(s);
+    s.start(
+        new ChangePublisher(
+            PublisherSettings.defaults(
+                PostgresAddress.parse("primary", primary.uri(s.primaryDb)), broker, exchange)));
+    return s;
+  }
+
+  private Setup nativeReplication(int replicaCount, boolean lag) throws Exception {
+    Setup s = plain();
+    exec(primary, s.primaryDb, "CREATE PUBLICATION bench FOR TABLE items");
+    for (int i = 0; i < replicaCount; i++) {
+      String db = replicas.createDatabase(s.primaryDb + "_r" + i);
+      exec(replicas, db, TABLE);
+      if (lag) {
+        exec(replicas, db, LAG_TRIGGER);
+      }
+      exec(
+          replicas,
+          db,
+          "CREATE SUBSCRIPTION bench_" + i + "_" + s.primaryDb + " CONNECTION 'host=127.0.0.1 port="
+              + primary.port() + " dbname=" + s.primaryDb + " user=postgres'"
+              + " PUBLICATION bench WITH (copy_data = false)");
+      s.replicaDbs.add(db);
+      s.subscriptions.add(db);
+    }
+    for (String db : s.replicaDbs) {
+      awaitTrue(
+          replicas,
+          db,
+          "SELECT count(*) = 1 FROM pg_stat_subscription WHERE pid IS NOT NULL",
+          Duration.ofSeconds(60));
+    }
+    return s;
+  }
+
+  private void waitForQueues(Setup s) throws Exception {
+    com.rabbitmq.client.ConnectionFactory f = BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    try (com.rabbitmq.client.Connection c = f.newConnection()) {
+      for (String q : s.queues) {
+        while (true) {
+          try (com.rabbitmq.client.Channel ch = c.createChannel()) {
+            ch.queueDeclarePassive("replicador." + q);
+            break;
+          } catch (IOException e) {
+            if (System.nanoTime() > deadline) {
+              throw new IllegalStateException("queue for " + q + " never appeared", e);
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+          }
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- measuring
+
+  private record PgbenchResult(double tps) {}
+
+  private PgbenchResult pgbench(Setup s, String kind, Duration duration, int rate)
+      throws Exception {
+    Path script = Files.createTempFile("bench-" + kind, ".sql");
+    if (kind.equals("insert")) {
+      Files.writeString(script, "INSERT INTO items (id, payload) VALUES (nextval('ids'), 'x');\n");
+    } else {
+      exec(
+          primary,
+          s.primaryDb,
+          "INSERT INTO items (id, payload) SELECT g, 'x' FROM generate_series(1, 100000) g",
+          "SELECT setval('ids', 100000)");
+      awaitRow(s, 100_000, Duration.ofMinutes(5));
+      Files.writeString(
+          script,
+          "\\set id random(1, 100000)\n"
+              + "UPDATE items SET n = n + 1, ts = clock_timestamp() WHERE id = :id;\n");
+    }
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                primary.bin().resolve("pgbench").toString(),
+                "-n", "-h", "127.0.0.1", "-p", String.valueOf(primary.port()), "-U", "postgres",
+                "-c", "4", "-j", "2", "-T", String.valueOf(duration.toSeconds()),
+                "-f", script.toString()));
+    if (rate > 0) {
+      cmd.addAll(List.of("-R", String.valueOf(rate)));
+    }
+    cmd.add(s.primaryDb);
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    p.waitFor();
+    Matcher m = Pattern.compile("tps = ([0-9.]+)").matcher(out);
+    if (!m.find()) {
+      throw new IllegalStateException("pgbench failed:\n" + out);
+    }
+    if (kind.equals("insert")) {
+      long last = Long.parseLong(query(primary, s.primaryDb, "SELECT last_value FROM ids"));
+      awaitRow(s, last, Duration.ofMinutes(5));
+    }
+    return new PgbenchResult(Double.parseDouble(m.group(1)));
+  }
+
+  /** p50, p99 and max of commit-to-visible lag in ms, over the replicas' lag tables. */
+  private double[] lag(Setup s) {
+    String db = s.replicaDbs.get(0);
+    String row =
+        query(
+            replicas,
+            db,
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) || ',' ||"
+                + " percentile_cont(0.99) WITHIN GROUP (ORDER BY d) || ',' || max(d)"
+                + " FROM (SELECT extract(epoch FROM replica_ts - primary_ts) * 1000 AS d"
+                + " FROM lag) x");
+    String[] parts = row.split(",");
+    return new double[] {
+      Double.parseDouble(parts[0]), Double.parseDouble(parts[1]), Double.parseDouble(parts[2])
+    };
+  }
+
+  private void awaitRow(Setup s, long id, Duration timeout) throws Exception {
+    for (String db : s.replicaDbs) {
+      awaitTrue(replicas, db, "SELECT EXISTS (SELECT 1 FROM items WHERE id = " + id + ")", timeout);
+    }
+  }
+
+  private static void awaitTrue(PgCluster cluster, String db, String sql, Duration timeout)
+      throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (Connection c = cluster.connect(db);
+        Statement st = c.createStatement()) {
+      while (true) {
+        try (ResultSet rs = st.executeQuery(sql)) {
+          if (rs.next() && rs.getBoolean(1)) {
+            return;
+          }
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("timed out waiting for: " + sql + " on " + db);
+        }
+        TimeUnit.MILLISECONDS.sleep(5);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private final class Setup implements AutoCloseable {
+    String primaryDb;
+    String exchange;
+    final List<String> replicaDbs = new ArrayList<>();
+    final List<String> queues = new ArrayList<>();
+    final List<String> subscriptions = new ArrayList<>();
+    final List<AutoCloseable> services = new ArrayList<>();
+
+    <T extends Runnable & AutoCloseable> void start(T service) {
+      Thread t = new Thread(service, "bench-" + service.getClass().getSimpleName());
+      t.setDaemon(true);
+      t.start();
+      services.add(service);
+      running.add(service);
+    }
+
+    @Override
+    public void close() throws Exception {
+      for (AutoCloseable c : services) {
+        c.close();
+      }
+      for (String db : subscriptions) {
+        exec(replicas, db, "DROP SUBSCRIPTION IF EXISTS bench_" + subscriptions.indexOf(db) + "_" + primaryDb);
+      }
+      if (exchange != null) {
+        TestEnvironment.deleteBrokerObjects(exchange, queues.toArray(String[]::new));
+      }
+    }
+  }
+
+  private void record(String title, double rep, double nat) {
+    results.add(new String[] {title, fmt(rep), fmt(nat), ratio(rep, nat)});
+    System.out.printf(Locale.ROOT, "  %s: Replicador %s, native %s%n", title, fmt(rep), fmt(nat));
+  }
+
+  private static String ratio(double a, double b) {
+    return b == 0 ? "-" : String.format(Locale.ROOT, "%.2fx", a / b);
+  }
+
+  private static String fmt(double v) {
+    if (v >= 100) {
+      return String.format(Locale.ROOT, "%,.0f", v);
+    }
+    return String.format(Locale.ROOT, "%.2f", v);
+  }
+
+  private static double seconds(long nanos) {
+    return nanos / 1e9;
+  }
+
+  private static void exec(PgCluster cluster, String db, String... sql) {
+    try (Connection c = cluster.connect(db);
+        Statement st = c.createStatement()) {
+      for (String s : sql) {
+        st.execute(s);
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  private static String query(PgCluster cluster, String db, String sql) {
+    try (Connection c = cluster.connect(db);
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery(sql)) {
+      return rs.next() ? rs.getString(1) : null;
+    } catch (SQLException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+}
