@@ -70,6 +70,9 @@ final class ReplicationFixture implements AutoCloseable {
                 tables,
                 200,
                 100));
+    // The queue exists when this returns, as snapshot would leave it: changes written right
+    // after reach it even if the publisher ships before the listener thread has declared it.
+    TestEnvironment.declareReplicaQueue(exchange, replicaName(replica), QueueType.QUORUM);
     start(l, "listener-" + replica);
     return l;
   }

@@ -4,6 +4,8 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueType;
+import io.replicador.broker.Topology;
 import io.replicador.embedded.EmbeddedBroker;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -67,7 +69,7 @@ public final class TestEnvironment {
     if (rabbitMq == null) {
       try (Connection c = BrokerAddress.parse(amqpUri()).factory().newConnection("replicador-test");
           Channel ch = c.createChannel()) {
-        rabbitMq = io.replicador.broker.Topology.isRabbitMq(ch);
+        rabbitMq = Topology.isRabbitMq(ch);
       } catch (Exception e) {
         throw new IllegalStateException("Cannot reach the test broker " + amqpUri(), e);
       }
@@ -89,6 +91,19 @@ public final class TestEnvironment {
     return (base + "_" + UUID.randomUUID().toString().substring(0, 8))
         .toLowerCase(Locale.ROOT)
         .replaceAll("[^a-z0-9_]", "_");
+  }
+
+  /**
+   * Declares a replica's queue (and the exchange) as its listener will, so that changes published
+   * before the listener thread gets going are not lost to a queue that does not exist yet.
+   */
+  public static void declareReplicaQueue(String exchange, String replicaName, QueueType type) {
+    try (Connection c = BrokerAddress.parse(amqpUri()).factory().newConnection("replicador-test");
+        Channel ch = c.createChannel()) {
+      Topology.declareReplicaQueue(ch, exchange, replicaName, type);
+    } catch (Exception e) {
+      throw new IllegalStateException("Cannot declare the queue of replica " + replicaName, e);
+    }
   }
 
   /** Deletes a test's exchange and replica queues. */
