@@ -22,7 +22,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -305,27 +304,23 @@ public final class ReplicaApplier {
     return switch (change.op()) {
       case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key());
       case UPDATE ->
-          keyOfIdentityChanged(change, settable)
-              ? "-- key change of an identity column\n" + ApplyStatements.delete(r.table(), r.key())
+          keyChanged(change)
+              ? KEY_CHANGE + ApplyStatements.delete(r.table(), r.key())
               : ApplyStatements.update(r.table(), settable, r.key());
       case DELETE -> ApplyStatements.delete(r.table(), r.key());
       case TRUNCATE -> ApplyStatements.truncate(r.table());
     };
   }
 
-  /** An identity column that cannot be SET changed its value: delete and re-insert instead. */
-  private static boolean keyOfIdentityChanged(Change change, List<String> settable) {
-    Relation r = change.relation();
-    for (int k = 0; k < r.key().size(); k++) {
-      String column = r.key().get(k);
-      if (!settable.contains(column)) {
-        String newValue = change.values().get(r.columns().indexOf(column));
-        if (!Objects.equals(newValue, change.key().get(k))) {
-          return true;
-        }
-      }
-    }
-    return false;
+  /**
+   * Marks a run of key-changing updates, applied as delete of the old key plus upsert of the new
+   * row. An UPDATE of the key would fail on a replica that already holds the new key (a snapshot
+   * replaying changes it already contains) and cannot set an identity column GENERATED ALWAYS.
+   */
+  private static final String KEY_CHANGE = "-- key change\n";
+
+  private static boolean keyChanged(Change change) {
+    return !change.key().equals(insertedKey(change));
   }
 
   private void flush() throws SQLException, ApplyException {
@@ -341,7 +336,7 @@ public final class ReplicaApplier {
         try (Statement st = connection.createStatement()) {
           st.execute(runSql);
         }
-      } else if (runSql.startsWith("-- key change")) {
+      } else if (runSql.startsWith(KEY_CHANGE)) {
         for (Change c : run) {
           bindAndRun(runSql, c.key());
           upsert(c);
