@@ -62,6 +62,7 @@ public final class ReplicaApplier {
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
   private final Map<String, PreparedStatement> statements = new HashMap<>();
+  private final SequenceCatchUp sequences = new SequenceCatchUp();
   private Map<String, Long> positions = new HashMap<>();
 
   /**
@@ -79,6 +80,15 @@ public final class ReplicaApplier {
     try (Statement st = connection.createStatement()) {
       st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
       st.execute(SETUP);
+    }
+    connection.commit();
+    try (Statement st = connection.createStatement()) {
+      // Values arrive as text printed under capture's fixed settings; read them under matching
+      // ones, whatever the replica's defaults: xmloption = document would reject XML content
+      // fragments, lc_monetary sets money's scale, intervalstyle sql_standard re-reads signs.
+      st.execute(
+          "SET xmloption = content; SET intervalstyle = postgres; SET lc_monetary = 'C';"
+              + " SET datestyle = 'ISO, YMD'");
     }
     connection.commit();
     try (Statement st = connection.createStatement()) {
@@ -154,11 +164,13 @@ public final class ReplicaApplier {
           lastXid.put(source, tx.xid());
         }
       }
+      sequences.advance(connection);
       savePositions(next, lastXid);
       connection.commit();
       positions = next;
     } catch (SQLException | ApplyException | RuntimeException e) {
       rollbackQuietly();
+      sequences.clear();
       replicaTables.clear();
       closeStatements();
       throw e;
@@ -258,6 +270,7 @@ public final class ReplicaApplier {
         continue;
       }
       String sql = sqlFor(change);
+      sequences.note(change, replicaTable(change.table()));
       if (!sql.equals(runSql)) {
         flush(tx);
         runSql = sql;
@@ -269,16 +282,26 @@ public final class ReplicaApplier {
 
   private String sqlFor(Change change) throws SQLException, ApplyException {
     Relation r = change.relation();
-    List<String> settable = replicaTable(r.table()).check(r, replicaName);
+    ReplicaTable table = replicaTable(r.table());
+    List<String> settable = table.check(r, replicaName);
     return switch (change.op()) {
-      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key());
+      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key(), table.alwaysIdentity(r));
       case UPDATE ->
-          keyOfIdentityChanged(change, settable)
+          settable.isEmpty() || keyOfIdentityChanged(change, settable)
               ? "-- key change of an identity column\n" + ApplyStatements.delete(r.table(), r.key())
-              : ApplyStatements.update(r.table(), settable, r.key());
+              : ApplyStatements.update(r.table(), settable, r.key(), guards(table, r));
       case DELETE -> ApplyStatements.delete(r.table(), r.key());
       case TRUNCATE -> ApplyStatements.truncate(r.table());
     };
+  }
+
+  /**
+   * Non-key columns that are GENERATED ALWAYS identity columns on the replica: an UPDATE cannot
+   * set them, so it matches them instead, and a row whose value changed on the primary (SET ...
+   * = DEFAULT) is deleted and re-inserted by the fallback.
+   */
+  private static List<String> guards(ReplicaTable table, Relation r) {
+    return table.alwaysIdentity(r).stream().filter(c -> !r.key().contains(c)).toList();
   }
 
   /** An identity column that cannot be SET changed its value: delete and re-insert instead. */
@@ -321,7 +344,11 @@ public final class ReplicaApplier {
         if (first.op() == Operation.UPDATE) {
           for (int i = 0; i < counts.length; i++) {
             if (counts[i] == 0) {
-              upsert(run.get(i)); // the row was not there (e.g. before a snapshot caught up)
+              // The row was not there (e.g. before a snapshot caught up), or a GENERATED ALWAYS
+              // identity column that UPDATE cannot set changed: replace the row.
+              bindAndRun(ApplyStatements.delete(first.table(), first.relation().key()),
+                  run.get(i).key());
+              upsert(run.get(i));
             }
           }
         }
@@ -341,21 +368,27 @@ public final class ReplicaApplier {
       case INSERT -> c.values();
       case DELETE -> c.key();
       case UPDATE -> {
-        List<String> settable = replicaTable(c.table()).check(c.relation(), replicaName);
-        List<String> values = new ArrayList<>(settable.size() + c.key().size());
+        ReplicaTable table = replicaTable(c.table());
+        List<String> settable = table.check(c.relation(), replicaName);
+        List<String> guards = guards(table, c.relation());
+        List<String> values = new ArrayList<>(settable.size() + c.key().size() + guards.size());
         for (String column : settable) {
           values.add(c.values().get(c.relation().columns().indexOf(column)));
         }
         values.addAll(c.key());
+        for (String column : guards) {
+          values.add(c.values().get(c.relation().columns().indexOf(column)));
+        }
         yield values;
       }
       case TRUNCATE -> List.of();
     };
   }
 
-  private void upsert(Change c) throws SQLException {
+  private void upsert(Change c) throws SQLException, ApplyException {
     Relation r = c.relation();
-    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key()), c.values());
+    List<String> keep = replicaTable(r.table()).alwaysIdentity(r);
+    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key(), keep), c.values());
   }
 
   private void bindAndRun(String sql, List<String> values) throws SQLException {
@@ -405,7 +438,9 @@ public final class ReplicaApplier {
             "Replica " + replicaName + ": table " + table + " does not exist; create it (or run"
                 + " snapshot), or leave it out with --tables, and the listener continues");
       }
-      t = new ReplicaTable(table, catalog.columns(ref.get().oid()));
+      t =
+          new ReplicaTable(
+              table, catalog.columns(ref.get().oid()), catalog.ownedSequences(ref.get().oid()));
       replicaTables.put(table, t);
     }
     return t;
