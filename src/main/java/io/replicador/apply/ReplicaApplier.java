@@ -1,6 +1,7 @@
 package io.replicador.apply;
 
 import io.replicador.change.Change;
+import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
 import io.replicador.change.Operation;
 import io.replicador.change.Relation;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -412,11 +414,53 @@ public final class ReplicaApplier {
   private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
     String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst()
         .orElse("");
+    String column = failingColumn(e);
     return new ApplyException(
         "Replica " + replicaName + ": cannot apply " + change.op().wireName() + " on "
-            + change.table() + " at position " + tx.position() + " (transaction " + tx.xid()
-            + "): " + detail + " [SQLSTATE " + e.getSQLState() + "]",
+            + change.table() + (column == null ? "" : " column " + Identifiers.quote(column))
+            + " at position " + tx.position() + " (transaction " + tx.xid() + "): " + detail
+            + " [SQLSTATE " + e.getSQLState() + "]",
         e);
+  }
+
+  /**
+   * The column a failed statement of the current run tripped on, or null. The server names it
+   * for some errors (NOT NULL); for a value its input function rejects (class 22, or a domain's
+   * check) it does not, so each value of the run is read again on its own with the column's
+   * type until one fails. Only on this failure path; rolls back the (already failed)
+   * transaction.
+   */
+  private String failingColumn(SQLException e) {
+    if (e instanceof PSQLException p
+        && p.getServerErrorMessage() != null
+        && p.getServerErrorMessage().getColumn() != null) {
+      return p.getServerErrorMessage().getColumn();
+    }
+    String state = e.getSQLState();
+    if (state == null || !(state.startsWith("22") || state.equals("23514"))) {
+      return null;
+    }
+    rollbackQuietly();
+    for (Change c : run) {
+      ReplicaTable table = replicaTables.get(c.table());
+      List<String> columns = c.op() == Operation.DELETE ? c.relation().key() : c.relation().columns();
+      List<String> values = c.op() == Operation.DELETE ? c.key() : c.values();
+      for (int i = 0; table != null && i < columns.size(); i++) {
+        String type = table.type(columns.get(i));
+        if (type == null || values.get(i) == null) {
+          continue;
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT ?::" + type)) {
+          ps.setObject(1, values.get(i), Types.OTHER);
+          ps.executeQuery().close();
+        } catch (SQLException rejected) {
+          rollbackQuietly();
+          return columns.get(i);
+        }
+      }
+    }
+    rollbackQuietly();
+    return null;
   }
 
   private PreparedStatement statement(String sql) throws SQLException {

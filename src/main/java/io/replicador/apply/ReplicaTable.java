@@ -29,6 +29,12 @@ final class ReplicaTable {
     this.sequences = Map.copyOf(sequences);
   }
 
+  /** The column's type as {@code format_type} prints it (a valid, quoted type name), or null. */
+  String type(String column) {
+    ColumnInfo c = columns.get(column);
+    return c == null ? null : c.type();
+  }
+
   /** Column name to the replica sequence (identity or serial) that feeds it. */
   Map<String, String> sequences() {
     return sequences;

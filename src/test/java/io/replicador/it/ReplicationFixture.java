@@ -132,9 +132,7 @@ final class ReplicationFixture implements AutoCloseable {
   }
 
   private static ConnectionFactory amqpFactory() throws Exception {
-    ConnectionFactory f = new ConnectionFactory();
-    f.setUri(TestEnvironment.amqpUri());
-    return f;
+    return BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
   }
 
   @Override
