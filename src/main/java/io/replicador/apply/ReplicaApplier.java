@@ -1,6 +1,7 @@
 package io.replicador.apply;
 
 import io.replicador.change.Change;
+import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
 import io.replicador.change.Operation;
 import io.replicador.change.Relation;
@@ -23,6 +24,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,6 +66,7 @@ public final class ReplicaApplier {
   private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
   private final Map<String, PreparedStatement> statements = new HashMap<>();
   private final BulkInserter bulk;
+  private final SequenceCatchUp sequences = new SequenceCatchUp();
   private Map<String, Long> positions = new HashMap<>();
 
   /**
@@ -82,6 +85,15 @@ public final class ReplicaApplier {
     try (Statement st = connection.createStatement()) {
       st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
       st.execute(SETUP);
+    }
+    connection.commit();
+    try (Statement st = connection.createStatement()) {
+      // Values arrive as text printed under capture's fixed settings; read them under matching
+      // ones, whatever the replica's defaults: xmloption = document would reject XML content
+      // fragments, lc_monetary sets money's scale, intervalstyle sql_standard re-reads signs.
+      st.execute(
+          "SET xmloption = content; SET intervalstyle = postgres; SET lc_monetary = 'C';"
+              + " SET datestyle = 'ISO, YMD'");
     }
     connection.commit();
     try (Statement st = connection.createStatement()) {
@@ -158,6 +170,7 @@ public final class ReplicaApplier {
         }
       }
       flush();
+      sequences.advance(connection);
       savePositions(next, lastXid);
       connection.commit();
       positions = next;
@@ -166,6 +179,7 @@ public final class ReplicaApplier {
       run.clear();
       runKeys.clear();
       runSql = null;
+      sequences.clear();
       replicaTables.clear();
       bulk.reset();
       closeStatements();
@@ -273,6 +287,7 @@ public final class ReplicaApplier {
         continue;
       }
       String sql = sqlFor(change);
+      sequences.note(change, replicaTable(change.table()));
       // an insert run must not name a key twice: ON CONFLICT cannot touch a row twice
       List<String> key = change.op() == Operation.INSERT ? insertedKey(change) : null;
       if (!sql.equals(runSql)
@@ -300,13 +315,14 @@ public final class ReplicaApplier {
 
   private String sqlFor(Change change) throws SQLException, ApplyException {
     Relation r = change.relation();
-    List<String> settable = replicaTable(r.table()).check(r, replicaName);
+    ReplicaTable table = replicaTable(r.table());
+    List<String> settable = table.check(r, replicaName);
     return switch (change.op()) {
-      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key());
+      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key(), table.alwaysIdentity(r));
       case UPDATE ->
-          keyChanged(change)
+          settable.isEmpty() || keyChanged(change)
               ? KEY_CHANGE + ApplyStatements.delete(r.table(), r.key())
-              : ApplyStatements.update(r.table(), settable, r.key());
+              : ApplyStatements.update(r.table(), settable, r.key(), guards(table, r));
       case DELETE -> ApplyStatements.delete(r.table(), r.key());
       case TRUNCATE -> ApplyStatements.truncate(r.table());
     };
@@ -323,6 +339,15 @@ public final class ReplicaApplier {
     return !change.key().equals(insertedKey(change));
   }
 
+  /**
+   * Non-key columns that are GENERATED ALWAYS identity columns on the replica: an UPDATE cannot
+   * set them, so it matches them instead, and a row whose value changed on the primary (SET ...
+   * = DEFAULT) is deleted and re-inserted by the fallback.
+   */
+  private static List<String> guards(ReplicaTable table, Relation r) {
+    return table.alwaysIdentity(r).stream().filter(c -> !r.key().contains(c)).toList();
+  }
+
   private void flush() throws SQLException, ApplyException {
     if (run.isEmpty()) {
       return;
@@ -331,7 +356,7 @@ public final class ReplicaApplier {
     SourceTransaction tx = runTx;
     try {
       if (first.op() == Operation.INSERT && run.size() >= BULK_MIN_ROWS) {
-        bulk.insert(run);
+        bulk.insert(run, replicaTable(first.table()).alwaysIdentity(first.relation()));
       } else if (first.op() == Operation.TRUNCATE) {
         try (Statement st = connection.createStatement()) {
           st.execute(runSql);
@@ -351,7 +376,11 @@ public final class ReplicaApplier {
         if (first.op() == Operation.UPDATE) {
           for (int i = 0; i < counts.length; i++) {
             if (counts[i] == 0) {
-              upsert(run.get(i)); // the row was not there (e.g. before a snapshot caught up)
+              // The row was not there (e.g. before a snapshot caught up), or a GENERATED ALWAYS
+              // identity column that UPDATE cannot set changed: replace the row.
+              bindAndRun(ApplyStatements.delete(first.table(), first.relation().key()),
+                  run.get(i).key());
+              upsert(run.get(i));
             }
           }
         }
@@ -375,21 +404,27 @@ public final class ReplicaApplier {
       case INSERT -> c.values();
       case DELETE -> c.key();
       case UPDATE -> {
-        List<String> settable = replicaTable(c.table()).check(c.relation(), replicaName);
-        List<String> values = new ArrayList<>(settable.size() + c.key().size());
+        ReplicaTable table = replicaTable(c.table());
+        List<String> settable = table.check(c.relation(), replicaName);
+        List<String> guards = guards(table, c.relation());
+        List<String> values = new ArrayList<>(settable.size() + c.key().size() + guards.size());
         for (String column : settable) {
           values.add(c.values().get(c.relation().columns().indexOf(column)));
         }
         values.addAll(c.key());
+        for (String column : guards) {
+          values.add(c.values().get(c.relation().columns().indexOf(column)));
+        }
         yield values;
       }
       case TRUNCATE -> List.of();
     };
   }
 
-  private void upsert(Change c) throws SQLException {
+  private void upsert(Change c) throws SQLException, ApplyException {
     Relation r = c.relation();
-    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key()), c.values());
+    List<String> keep = replicaTable(r.table()).alwaysIdentity(r);
+    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key(), keep), c.values());
   }
 
   private void bindAndRun(String sql, List<String> values) throws SQLException {
@@ -413,11 +448,53 @@ public final class ReplicaApplier {
   private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
     String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst()
         .orElse("");
+    String column = failingColumn(e);
     return new ApplyException(
         "Replica " + replicaName + ": cannot apply " + change.op().wireName() + " on "
-            + change.table() + " at position " + tx.position() + " (transaction " + tx.xid()
-            + "): " + detail + " [SQLSTATE " + e.getSQLState() + "]",
+            + change.table() + (column == null ? "" : " column " + Identifiers.quote(column))
+            + " at position " + tx.position() + " (transaction " + tx.xid() + "): " + detail
+            + " [SQLSTATE " + e.getSQLState() + "]",
         e);
+  }
+
+  /**
+   * The column a failed statement of the current run tripped on, or null. The server names it
+   * for some errors (NOT NULL); for a value its input function rejects (class 22, or a domain's
+   * check) it does not, so each value of the run is read again on its own with the column's
+   * type until one fails. Only on this failure path; rolls back the (already failed)
+   * transaction.
+   */
+  private String failingColumn(SQLException e) {
+    if (e instanceof PSQLException p
+        && p.getServerErrorMessage() != null
+        && p.getServerErrorMessage().getColumn() != null) {
+      return p.getServerErrorMessage().getColumn();
+    }
+    String state = e.getSQLState();
+    if (state == null || !(state.startsWith("22") || state.equals("23514"))) {
+      return null;
+    }
+    rollbackQuietly();
+    for (Change c : run) {
+      ReplicaTable table = replicaTables.get(c.table());
+      List<String> columns = c.op() == Operation.DELETE ? c.relation().key() : c.relation().columns();
+      List<String> values = c.op() == Operation.DELETE ? c.key() : c.values();
+      for (int i = 0; table != null && i < columns.size(); i++) {
+        String type = table.type(columns.get(i));
+        if (type == null || values.get(i) == null) {
+          continue;
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT ?::" + type)) {
+          ps.setObject(1, values.get(i), Types.OTHER);
+          ps.executeQuery().close();
+        } catch (SQLException rejected) {
+          rollbackQuietly();
+          return columns.get(i);
+        }
+      }
+    }
+    rollbackQuietly();
+    return null;
   }
 
   private PreparedStatement statement(String sql) throws SQLException {
@@ -439,7 +516,9 @@ public final class ReplicaApplier {
             "Replica " + replicaName + ": table " + table + " does not exist; create it (or run"
                 + " snapshot), or leave it out with --tables, and the listener continues");
       }
-      t = new ReplicaTable(table, catalog.columns(ref.get().oid()));
+      t =
+          new ReplicaTable(
+              table, catalog.columns(ref.get().oid()), catalog.ownedSequences(ref.get().oid()));
       replicaTables.put(table, t);
     }
     return t;
