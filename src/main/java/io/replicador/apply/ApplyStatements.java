@@ -14,10 +14,19 @@ final class ApplyStatements {
    * it instead. Identity columns take the primary's values.
    */
   static String upsert(TableName table, List<String> columns, List<String> key) {
+    return upsert(table, columns, key, List.of());
+  }
+
+  /**
+   * An upsert whose conflict branch leaves {@code keep} alone: the replica's {@code GENERATED
+   * ALWAYS} identity columns, which an UPDATE (even ON CONFLICT's) may only set to DEFAULT.
+   */
+  static String upsert(TableName table, List<String> columns, List<String> key, List<String> keep) {
     String cols = columns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
     String params = columns.stream().map(c -> "?").collect(Collectors.joining(", "));
     String keyCols = key.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
-    List<String> nonKey = columns.stream().filter(c -> !key.contains(c)).toList();
+    List<String> nonKey =
+        columns.stream().filter(c -> !key.contains(c) && !keep.contains(c)).toList();
     String onConflict =
         nonKey.isEmpty()
             ? "DO NOTHING"
@@ -32,11 +41,24 @@ final class ApplyStatements {
 
   /** Sets {@code setColumns} of the row found by its old key. */
   static String update(TableName table, List<String> setColumns, List<String> key) {
+    return update(table, setColumns, key, List.of());
+  }
+
+  /**
+   * Sets {@code setColumns} of the row found by its old key, if its {@code guard} columns
+   * (which cannot be SET) already hold the new values; parameters: set values, key, guards.
+   */
+  static String update(
+      TableName table, List<String> setColumns, List<String> key, List<String> guard) {
     String set =
         setColumns.stream()
             .map(c -> Identifiers.quote(c) + " = ?")
             .collect(Collectors.joining(", "));
-    return "UPDATE " + table.quoted() + " SET " + set + " WHERE " + keyMatch(key);
+    String guards =
+        guard.stream()
+            .map(c -> " AND " + Identifiers.quote(c) + " IS NOT DISTINCT FROM ?")
+            .collect(Collectors.joining());
+    return "UPDATE " + table.quoted() + " SET " + set + " WHERE " + keyMatch(key) + guards;
   }
 
   static String delete(TableName table, List<String> key) {

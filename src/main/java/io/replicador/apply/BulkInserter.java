@@ -33,9 +33,12 @@ final class BulkInserter {
   }
 
   /** Inserts (or, for keys already there, updates) the rows; all changes are inserts of one relation. */
-  void insert(List<Change> run) throws SQLException, IOException {
+  /**
+   * @param keep columns the conflict branch must not set (GENERATED ALWAYS identity columns)
+   */
+  void insert(List<Change> run, List<String> keep) throws SQLException, IOException {
     Relation r = run.get(0).relation();
-    Staging s = staging(r);
+    Staging s = staging(r, keep);
     StringBuilder data = new StringBuilder(run.size() * 64);
     for (Change c : run) {
       List<String> values = c.values();
@@ -55,8 +58,10 @@ final class BulkInserter {
     }
   }
 
-  private Staging staging(Relation r) throws SQLException {
-    String key = r.table().quoted() + "|" + String.join("\u0001", r.columns());
+  private Staging staging(Relation r, List<String> keep) throws SQLException {
+    String key =
+        r.table().quoted() + "|" + String.join("\u0001", r.columns()) + "|"
+            + String.join("\u0001", keep);
     Staging s = stagings.get(key);
     if (s == null) {
       String name = Identifiers.quote("replicador_bulk_" + stagings.size());
@@ -68,7 +73,7 @@ final class BulkInserter {
         st.execute("DROP TABLE IF EXISTS pg_temp." + name);
         st.execute("CREATE TEMPORARY TABLE " + name + " (" + columns + ")");
       }
-      s = new Staging("pg_temp." + name, insertSql(r, "pg_temp." + name, typesWithoutModifier(r)));
+      s = new Staging("pg_temp." + name, insertSql(r, "pg_temp." + name, typesWithoutModifier(r), keep));
       stagings.put(key, s);
     }
     return s;
@@ -95,13 +100,14 @@ final class BulkInserter {
     return types;
   }
 
-  static String insertSql(Relation r, String staging, Map<String, String> types) {
+  static String insertSql(
+      Relation r, String staging, Map<String, String> types, List<String> keep) {
     TableName t = r.table();
     String casts =
         r.columns().stream()
             .map(c -> Identifiers.quote(c) + "::" + types.get(c))
             .collect(Collectors.joining(", "));
-    String upsert = ApplyStatements.upsert(t, r.columns(), r.key());
+    String upsert = ApplyStatements.upsert(t, r.columns(), r.key(), keep);
     String conflict = upsert.substring(upsert.indexOf(" ON CONFLICT "));
     String cols = r.columns().stream().map(Identifiers::quote).collect(Collectors.joining(", "));
     return "INSERT INTO " + t.quoted() + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + casts

@@ -1,6 +1,7 @@
 package io.replicador.apply;
 
 import io.replicador.change.Change;
+import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
 import io.replicador.change.Operation;
 import io.replicador.change.Relation;
@@ -22,8 +23,8 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
+import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,6 +66,7 @@ public final class ReplicaApplier {
   private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
   private final Map<String, PreparedStatement> statements = new HashMap<>();
   private final BulkInserter bulk;
+  private final SequenceCatchUp sequences = new SequenceCatchUp();
   private Map<String, Long> positions = new HashMap<>();
 
   /**
@@ -83,6 +85,15 @@ public final class ReplicaApplier {
     try (Statement st = connection.createStatement()) {
       st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
       st.execute(SETUP);
+    }
+    connection.commit();
+    try (Statement st = connection.createStatement()) {
+      // Values arrive as text printed under capture's fixed settings; read them under matching
+      // ones, whatever the replica's defaults: xmloption = document would reject XML content
+      // fragments, lc_monetary sets money's scale, intervalstyle sql_standard re-reads signs.
+      st.execute(
+          "SET xmloption = content; SET intervalstyle = postgres; SET lc_monetary = 'C';"
+              + " SET datestyle = 'ISO, YMD'");
     }
     connection.commit();
     try (Statement st = connection.createStatement()) {
@@ -159,6 +170,7 @@ public final class ReplicaApplier {
         }
       }
       flush();
+      sequences.advance(connection);
       savePositions(next, lastXid);
       connection.commit();
       positions = next;
@@ -167,6 +179,7 @@ public final class ReplicaApplier {
       run.clear();
       runKeys.clear();
       runSql = null;
+      sequences.clear();
       replicaTables.clear();
       bulk.reset();
       closeStatements();
@@ -274,6 +287,7 @@ public final class ReplicaApplier {
         continue;
       }
       String sql = sqlFor(change);
+      sequences.note(change, replicaTable(change.table()));
       // an insert run must not name a key twice: ON CONFLICT cannot touch a row twice
       List<String> key = change.op() == Operation.INSERT ? insertedKey(change) : null;
       if (!sql.equals(runSql)
@@ -301,31 +315,37 @@ public final class ReplicaApplier {
 
   private String sqlFor(Change change) throws SQLException, ApplyException {
     Relation r = change.relation();
-    List<String> settable = replicaTable(r.table()).check(r, replicaName);
+    ReplicaTable table = replicaTable(r.table());
+    List<String> settable = table.check(r, replicaName);
     return switch (change.op()) {
-      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key());
+      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key(), table.alwaysIdentity(r));
       case UPDATE ->
-          keyOfIdentityChanged(change, settable)
-              ? "-- key change of an identity column\n" + ApplyStatements.delete(r.table(), r.key())
-              : ApplyStatements.update(r.table(), settable, r.key());
+          settable.isEmpty() || keyChanged(change)
+              ? KEY_CHANGE + ApplyStatements.delete(r.table(), r.key())
+              : ApplyStatements.update(r.table(), settable, r.key(), guards(table, r));
       case DELETE -> ApplyStatements.delete(r.table(), r.key());
       case TRUNCATE -> ApplyStatements.truncate(r.table());
     };
   }
 
-  /** An identity column that cannot be SET changed its value: delete and re-insert instead. */
-  private static boolean keyOfIdentityChanged(Change change, List<String> settable) {
-    Relation r = change.relation();
-    for (int k = 0; k < r.key().size(); k++) {
-      String column = r.key().get(k);
-      if (!settable.contains(column)) {
-        String newValue = change.values().get(r.columns().indexOf(column));
-        if (!Objects.equals(newValue, change.key().get(k))) {
-          return true;
-        }
-      }
-    }
-    return false;
+  /**
+   * Marks a run of key-changing updates, applied as delete of the old key plus upsert of the new
+   * row. An UPDATE of the key would fail on a replica that already holds the new key (a snapshot
+   * replaying changes it already contains) and cannot set an identity column GENERATED ALWAYS.
+   */
+  private static final String KEY_CHANGE = "-- key change\n";
+
+  private static boolean keyChanged(Change change) {
+    return !change.key().equals(insertedKey(change));
+  }
+
+  /**
+   * Non-key columns that are GENERATED ALWAYS identity columns on the replica: an UPDATE cannot
+   * set them, so it matches them instead, and a row whose value changed on the primary (SET ...
+   * = DEFAULT) is deleted and re-inserted by the fallback.
+   */
+  private static List<String> guards(ReplicaTable table, Relation r) {
+    return table.alwaysIdentity(r).stream().filter(c -> !r.key().contains(c)).toList();
   }
 
   private void flush() throws SQLException, ApplyException {
@@ -336,12 +356,12 @@ public final class ReplicaApplier {
     SourceTransaction tx = runTx;
     try {
       if (first.op() == Operation.INSERT && run.size() >= BULK_MIN_ROWS) {
-        bulk.insert(run);
+        bulk.insert(run, replicaTable(first.table()).alwaysIdentity(first.relation()));
       } else if (first.op() == Operation.TRUNCATE) {
         try (Statement st = connection.createStatement()) {
           st.execute(runSql);
         }
-      } else if (runSql.startsWith("-- key change")) {
+      } else if (runSql.startsWith(KEY_CHANGE)) {
         for (Change c : run) {
           bindAndRun(runSql, c.key());
           upsert(c);
@@ -356,7 +376,11 @@ public final class ReplicaApplier {
         if (first.op() == Operation.UPDATE) {
           for (int i = 0; i < counts.length; i++) {
             if (counts[i] == 0) {
-              upsert(run.get(i)); // the row was not there (e.g. before a snapshot caught up)
+              // The row was not there (e.g. before a snapshot caught up), or a GENERATED ALWAYS
+              // identity column that UPDATE cannot set changed: replace the row.
+              bindAndRun(ApplyStatements.delete(first.table(), first.relation().key()),
+                  run.get(i).key());
+              upsert(run.get(i));
             }
           }
         }
@@ -380,21 +404,27 @@ public final class ReplicaApplier {
       case INSERT -> c.values();
       case DELETE -> c.key();
       case UPDATE -> {
-        List<String> settable = replicaTable(c.table()).check(c.relation(), replicaName);
-        List<String> values = new ArrayList<>(settable.size() + c.key().size());
+        ReplicaTable table = replicaTable(c.table());
+        List<String> settable = table.check(c.relation(), replicaName);
+        List<String> guards = guards(table, c.relation());
+        List<String> values = new ArrayList<>(settable.size() + c.key().size() + guards.size());
         for (String column : settable) {
           values.add(c.values().get(c.relation().columns().indexOf(column)));
         }
         values.addAll(c.key());
+        for (String column : guards) {
+          values.add(c.values().get(c.relation().columns().indexOf(column)));
+        }
         yield values;
       }
       case TRUNCATE -> List.of();
     };
   }
 
-  private void upsert(Change c) throws SQLException {
+  private void upsert(Change c) throws SQLException, ApplyException {
     Relation r = c.relation();
-    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key()), c.values());
+    List<String> keep = replicaTable(r.table()).alwaysIdentity(r);
+    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key(), keep), c.values());
   }
 
   private void bindAndRun(String sql, List<String> values) throws SQLException {
@@ -418,11 +448,53 @@ public final class ReplicaApplier {
   private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
     String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst()
         .orElse("");
+    String column = failingColumn(e);
     return new ApplyException(
         "Replica " + replicaName + ": cannot apply " + change.op().wireName() + " on "
-            + change.table() + " at position " + tx.position() + " (transaction " + tx.xid()
-            + "): " + detail + " [SQLSTATE " + e.getSQLState() + "]",
+            + change.table() + (column == null ? "" : " column " + Identifiers.quote(column))
+            + " at position " + tx.position() + " (transaction " + tx.xid() + "): " + detail
+            + " [SQLSTATE " + e.getSQLState() + "]",
         e);
+  }
+
+  /**
+   * The column a failed statement of the current run tripped on, or null. The server names it
+   * for some errors (NOT NULL); for a value its input function rejects (class 22, or a domain's
+   * check) it does not, so each value of the run is read again on its own with the column's
+   * type until one fails. Only on this failure path; rolls back the (already failed)
+   * transaction.
+   */
+  private String failingColumn(SQLException e) {
+    if (e instanceof PSQLException p
+        && p.getServerErrorMessage() != null
+        && p.getServerErrorMessage().getColumn() != null) {
+      return p.getServerErrorMessage().getColumn();
+    }
+    String state = e.getSQLState();
+    if (state == null || !(state.startsWith("22") || state.equals("23514"))) {
+      return null;
+    }
+    rollbackQuietly();
+    for (Change c : run) {
+      ReplicaTable table = replicaTables.get(c.table());
+      List<String> columns = c.op() == Operation.DELETE ? c.relation().key() : c.relation().columns();
+      List<String> values = c.op() == Operation.DELETE ? c.key() : c.values();
+      for (int i = 0; table != null && i < columns.size(); i++) {
+        String type = table.type(columns.get(i));
+        if (type == null || values.get(i) == null) {
+          continue;
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT ?::" + type)) {
+          ps.setObject(1, values.get(i), Types.OTHER);
+          ps.executeQuery().close();
+        } catch (SQLException rejected) {
+          rollbackQuietly();
+          return columns.get(i);
+        }
+      }
+    }
+    rollbackQuietly();
+    return null;
   }
 
   private PreparedStatement statement(String sql) throws SQLException {
@@ -444,7 +516,9 @@ public final class ReplicaApplier {
             "Replica " + replicaName + ": table " + table + " does not exist; create it (or run"
                 + " snapshot), or leave it out with --tables, and the listener continues");
       }
-      t = new ReplicaTable(table, catalog.columns(ref.get().oid()));
+      t =
+          new ReplicaTable(
+              table, catalog.columns(ref.get().oid()), catalog.ownedSequences(ref.get().oid()));
       replicaTables.put(table, t);
     }
     return t;

@@ -75,6 +75,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
               settings.name(),
               Failures.describe(e),
               backoff.toSeconds());
+          log.debug("Listener failure", e);
           if (!pause(backoff)) {
             break;
           }

@@ -16,12 +16,43 @@ import java.util.Map;
 final class ReplicaTable {
   private final TableName name;
   private final Map<String, ColumnInfo> columns = new LinkedHashMap<>();
+  private final Map<String, String> sequences;
 
-  ReplicaTable(TableName name, List<ColumnInfo> columns) {
+  /**
+   * @param sequences column name to the replica sequence that feeds it
+   */
+  ReplicaTable(TableName name, List<ColumnInfo> columns, Map<String, String> sequences) {
     this.name = name;
     for (ColumnInfo c : columns) {
       this.columns.put(c.name(), c);
     }
+    this.sequences = Map.copyOf(sequences);
+  }
+
+  /** The column's type as {@code format_type} prints it (a valid, quoted type name), or null. */
+  String type(String column) {
+    ColumnInfo c = columns.get(column);
+    return c == null ? null : c.type();
+  }
+
+  /** Column name to the replica sequence (identity or serial) that feeds it. */
+  Map<String, String> sequences() {
+    return sequences;
+  }
+
+  /**
+   * The relation's columns that are {@code GENERATED ALWAYS} identity columns here: an UPDATE
+   * cannot set them, so the applier leaves them out of SET and checks them instead.
+   */
+  List<String> alwaysIdentity(Relation relation) {
+    List<String> out = new ArrayList<>();
+    for (String column : relation.columns()) {
+      ColumnInfo c = columns.get(column);
+      if (c != null && c.identityAlways()) {
+        out.add(column);
+      }
+    }
+    return out;
   }
 
   /** Checks that the relation fits; returns the columns an UPDATE may set. */

@@ -135,11 +135,17 @@ public final class ChangeMessageCodec {
     String source = text(root, "source");
     List<Relation> relations = new ArrayList<>();
     for (JsonNode r : array(root, "relations")) {
-      relations.add(
+      Relation relation =
           new Relation(
               TableName.of(text(r, "schema"), text(r, "table")),
               nonNullStrings(r, "columns"),
-              nonNullStrings(r, "key")));
+              nonNullStrings(r, "key"));
+      if (relation.key().isEmpty() || !relation.columns().containsAll(relation.key())) {
+        throw new MalformedMessageException(
+            "relation " + relation.table() + " has key " + relation.key()
+                + " that is empty or not among its columns");
+      }
+      relations.add(relation);
     }
     List<SourceTransaction> transactions = new ArrayList<>();
     for (JsonNode t : array(root, "transactions")) {

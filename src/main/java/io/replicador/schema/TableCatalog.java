@@ -6,7 +6,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -79,6 +81,29 @@ public final class TableCatalog {
           key.add(rs.getString(1));
         }
         return key;
+      }
+    }
+  }
+
+  /**
+   * The sequences that feed the table's columns (identity columns and serial or OWNED BY
+   * sequences): column name to the sequence's name as regclass prints it (quoted as needed).
+   */
+  public Map<String, String> ownedSequences(long relid) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT a.attname, d.objid::regclass::text FROM pg_depend d"
+                + " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+                + " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+                + " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+                + " AND d.refobjid = ?::int8::oid AND d.deptype IN ('a', 'i')")) {
+      ps.setLong(1, relid);
+      try (ResultSet rs = ps.executeQuery()) {
+        Map<String, String> sequences = new HashMap<>();
+        while (rs.next()) {
+          sequences.put(rs.getString(1), rs.getString(2));
+        }
+        return sequences;
       }
     }
   }

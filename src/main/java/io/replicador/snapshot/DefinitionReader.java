@@ -2,6 +2,7 @@ package io.replicador.snapshot;
 
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
+import io.replicador.schema.TableCatalog;
 import io.replicador.config.ConfigException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -49,23 +50,12 @@ public final class DefinitionReader {
 
   /** The table's definition, or empty when it does not exist. */
   public Optional<TableDefinition> table(TableName name) throws SQLException {
-    long oid;
-    char kind;
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT c.oid::int8, c.relkind::text FROM pg_class c"
-                + " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
-      ps.setString(1, name.schema());
-      ps.setString(2, name.name());
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        oid = rs.getLong(1);
-        kind = rs.getString(2).charAt(0);
-      }
+    Optional<TableCatalog.TableRef> ref = new TableCatalog(connection).find(name);
+    if (ref.isEmpty() || (ref.get().kind() != 'r' && ref.get().kind() != 'p')) {
+      return Optional.empty();
     }
+    long oid = ref.get().oid();
+    char kind = ref.get().kind();
     List<ColumnDefinition> columns = new ArrayList<>();
     try (PreparedStatement ps = connection.prepareStatement(COLUMNS)) {
       ps.setLong(1, oid);

@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS replicador.captured_tables (
 
 -- Row values are stored as the row's text form under fixed output settings, so the replica's
 -- input functions read back exactly what was written, whatever the writer's session settings.
+-- lc_monetary = C prints money with two fractional digits whatever the database's locale, so
+-- the amount's internal integer survives (the listener reads it under C too).
 CREATE OR REPLACE FUNCTION replicador.capture_row() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -66,6 +68,7 @@ SET datestyle = 'ISO, YMD'
 SET intervalstyle = 'postgres'
 SET extra_float_digits = 3
 SET bytea_output = 'hex'
+SET lc_monetary = 'C'
 AS $fn$
 BEGIN
     IF TG_OP = 'INSERT' THEN

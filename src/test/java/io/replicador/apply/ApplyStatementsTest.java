@@ -92,4 +92,28 @@ class ApplyStatementsTest {
             "DELETE FROM \"public\".\"t\"\"; DROP TABLE x; --\""
                 + " WHERE \"id\"\" = 1 OR \"\"1\" = ?");
   }
+
+  @Test
+  void upsertLeavesGeneratedAlwaysIdentityColumnsOutOfTheConflictUpdate() {
+    String sql =
+        ApplyStatements.upsert(
+            TableName.of("public", "t"), List.of("k", "n", "v"), List.of("k"), List.of("n"));
+
+    assertThat(sql)
+        .isEqualTo(
+            "INSERT INTO \"public\".\"t\" (\"k\", \"n\", \"v\") OVERRIDING SYSTEM VALUE"
+                + " VALUES (?, ?, ?) ON CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\"");
+  }
+
+  @Test
+  void updateMatchesGuardColumnsAfterTheKey() {
+    String sql =
+        ApplyStatements.update(
+            TableName.of("public", "t"), List.of("v"), List.of("k"), List.of("n m"));
+
+    assertThat(sql)
+        .isEqualTo(
+            "UPDATE \"public\".\"t\" SET \"v\" = ? WHERE \"k\" = ?"
+                + " AND \"n m\" IS NOT DISTINCT FROM ?");
+  }
 }

@@ -1,5 +1,8 @@
 package io.replicador.bench;
 
+import static io.replicador.testing.Db.exec;
+import static io.replicador.testing.Db.query;
+
 import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
@@ -16,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -424,26 +426,5 @@ public final class Benchmark {
 
   private static double seconds(long nanos) {
     return nanos / 1e9;
-  }
-
-  private static void exec(PgCluster cluster, String db, String... sql) {
-    try (Connection c = cluster.connect(db);
-        Statement st = c.createStatement()) {
-      for (String s : sql) {
-        st.execute(s);
-      }
-    } catch (SQLException e) {
-      throw new IllegalStateException(e.getMessage(), e);
-    }
-  }
-
-  private static String query(PgCluster cluster, String db, String sql) {
-    try (Connection c = cluster.connect(db);
-        Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery(sql)) {
-      return rs.next() ? rs.getString(1) : null;
-    } catch (SQLException e) {
-      throw new IllegalStateException(e.getMessage(), e);
-    }
   }
 }

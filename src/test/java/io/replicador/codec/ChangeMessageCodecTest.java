@@ -247,6 +247,16 @@ class ChangeMessageCodecTest {
   }
 
   @Test
+  void rejectsARelationWhoseKeyIsNotAmongItsColumns() {
+    String message =
+        oneChange("{\"op\":\"delete\",\"relation\":0,\"key\":[\"1\"]}")
+            .replace("\"key\":[\"id\"]", "\"key\":[\"uid\"]");
+    assertThatThrownBy(() -> codec.decode(json(message)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("not among its columns");
+  }
+
+  @Test
   void rejectsUnknownOperation() {
     assertThatThrownBy(
             () -> codec.decode(json(oneChange("{\"op\":\"merge\",\"relation\":0}"))))

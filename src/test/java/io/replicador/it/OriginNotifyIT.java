@@ -176,7 +176,9 @@ class OriginNotifyIT {
     assertThat(replica("SELECT bio FROM users WHERE id = 1"))
         .isEqualTo("quote ' backslash \\ \"dq\" ✓");
     assertThat(replica("SELECT count(*) FROM users WHERE id = 3")).isEqualTo("0");
-    assertThat(replica("SELECT count(*) FROM apply_log WHERE op = 'INSERT'")).isEqualTo("54");
+    // every inserted row inserted once; the key change (3 to 100) is applied as delete + insert
+    assertThat(replica("SELECT count(*) FROM apply_log WHERE op = 'INSERT' AND id <> 100"))
+        .isEqualTo("54");
     // the origin trigger is left alone; only the changelog schema was added (no triggers)
     assertThat(
             query(

@@ -8,10 +8,19 @@ import io.replicador.change.TableName;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
 import io.replicador.testing.PgCluster;
 import io.replicador.testing.TestEnvironment;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -82,6 +91,51 @@ final class ReplicationFixture implements AutoCloseable {
     t.setDaemon(true);
     t.start();
     running.add(service);
+  }
+
+  /**
+   * Every row's text form ({@code ROW(r.*)::text}, which cannot be mistaken for a column named
+   * {@code r}), one per line in {@code orderBy} order, under fixed output settings so that two
+   * databases with different defaults print equal values alike.
+   */
+  static String rowsText(PgCluster cluster, String database, String table, String orderBy) {
+    try (java.sql.Connection c = cluster.connect(database);
+        Statement st = c.createStatement()) {
+      st.execute(
+          "SET datestyle = 'ISO, YMD'; SET intervalstyle = 'postgres'; SET timezone = 'UTC';"
+              + " SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'");
+      try (ResultSet rs =
+          st.executeQuery(
+              "SELECT count(*) || E'\\n' || coalesce(string_agg(ROW(r.*)::text, E'\\n' ORDER BY "
+                  + orderBy + "), '') FROM " + table + " r")) {
+        rs.next();
+        return rs.getString(1);
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  /** Publishes a raw message to this test's exchange, as a foreign producer would. */
+  void publishRaw(byte[] body, AMQP.BasicProperties props) throws Exception {
+    try (Connection c = amqpFactory().newConnection();
+        Channel ch = c.createChannel()) {
+      ch.confirmSelect();
+      ch.basicPublish(exchange, "changes", props, body);
+      ch.waitForConfirmsOrDie(30_000);
+    }
+  }
+
+  /** Takes one message from a queue (acknowledging it), if there is one. */
+  Optional<GetResponse> take(String queue) throws Exception {
+    try (Connection c = amqpFactory().newConnection();
+        Channel ch = c.createChannel()) {
+      return Optional.ofNullable(ch.basicGet(queue, true));
+    }
+  }
+
+  private static ConnectionFactory amqpFactory() throws Exception {
+    return BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
   }
 
   @Override

@@ -108,9 +108,8 @@ public final class TestEnvironment {
 
   /** Deletes a test's exchange and replica queues. */
   public static void deleteBrokerObjects(String exchange, String... replicaNames) {
-    ConnectionFactory f = new ConnectionFactory();
     try {
-      f.setUri(amqpUri());
+      ConnectionFactory f = io.replicador.broker.BrokerAddress.parse(amqpUri()).factory();
       try (Connection c = f.newConnection();
           Channel ch = c.createChannel()) {
         for (String name : replicaNames) {
