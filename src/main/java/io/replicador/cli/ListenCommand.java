@@ -8,7 +8,6 @@ import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import java.util.LinkedHashSet;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,8 +16,6 @@ import picocli.CommandLine.Option;
     name = "listen",
     description = "Apply changes from RabbitMQ to one replica (runs until stopped).")
 final class ListenCommand implements Callable<Integer> {
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,100}");
-
   @Mixin Main.CommonOptions common;
 
   @Option(names = "--replica", paramLabel = "URL", description = "The replica database.")
@@ -62,17 +59,8 @@ final class ListenCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (name == null || !NAME.matcher(name).matches()) {
-      throw new ConfigException(
-          "--name is " + (name == null ? "missing" : "'" + name + "'")
-              + "; give the replica a name of letters, digits, '.', '_' or '-'");
-    }
-    QueueType type;
-    try {
-      type = QueueType.valueOf(queueType.strip().toUpperCase(java.util.Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException("--queue-type is '" + queueType + "'; use quorum or classic");
-    }
+    ReplicaNames.checkName("--name", name);
+    QueueType type = ReplicaNames.queueType(queueType);
     if (prefetch < 1) {
       throw new ConfigException("--prefetch must be at least 1, got " + prefetch);
     }

@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "replicador",
     mixinStandardHelpOptions = true,
+    scope = CommandLine.ScopeType.INHERIT,
     versionProvider = Main.Version.class,
     description = "Replicates PostgreSQL tables to other PostgreSQL databases through RabbitMQ.",
     subcommands = {
