@@ -84,25 +84,7 @@ public final class DefinitionReader {
         }
       }
     }
-    return Optional.of(new TableDefinition(name, columns, primaryKey(oid), kind == 'p'));
-  }
-
-  private List<String> primaryKey(long oid) throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT a.attname FROM pg_index i"
-                + " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
-                + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-                + " WHERE i.indrelid = ?::int8::oid AND i.indisprimary ORDER BY k.ord")) {
-      ps.setLong(1, oid);
-      List<String> key = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          key.add(rs.getString(1));
-        }
-      }
-      return key;
-    }
+    return Optional.of(new TableDefinition(name, columns, new TableCatalog(connection).primaryKey(oid), kind == 'p'));
   }
 
   /**
