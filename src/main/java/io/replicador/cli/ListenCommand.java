@@ -2,7 +2,6 @@ package io.replicador.cli;
 
 import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
-import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
@@ -18,37 +17,16 @@ import picocli.CommandLine.Option;
 final class ListenCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
+  @Mixin ReplicaQueueOptions queue;
+
   @Option(names = "--replica", paramLabel = "URL", description = "The replica database.")
   String replica;
-
-  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
-  String amqp;
-
-  @Option(
-      names = "--name",
-      paramLabel = "NAME",
-      description = "The replica's name; its queue is replicador.NAME.")
-  String name;
 
   @Option(
       names = "--tables",
       paramLabel = "S.T[,S.T...]",
       description = "Apply only these tables (default: all).")
   String tables;
-
-  @Option(
-      names = "--exchange",
-      paramLabel = "NAME",
-      defaultValue = "replicador",
-      description = "Exchange the publisher uses (default: ${DEFAULT-VALUE}).")
-  String exchange;
-
-  @Option(
-      names = "--queue-type",
-      paramLabel = "TYPE",
-      defaultValue = "quorum",
-      description = "quorum or classic (default: ${DEFAULT-VALUE}).")
-  String queueType;
 
   @Option(
       names = "--prefetch",
@@ -59,8 +37,8 @@ final class ListenCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    ReplicaNames.checkName("--name", name);
-    QueueType type = ReplicaNames.queueType(queueType);
+    String name = queue.name();
+    QueueType type = queue.queueType();
     if (prefetch < 1) {
       throw new ConfigException("--prefetch must be at least 1, got " + prefetch);
     }
@@ -69,8 +47,8 @@ final class ListenCommand implements Callable<Integer> {
     ListenerSettings settings =
         new ListenerSettings(
             PostgresAddress.parse("replica", replica),
-            BrokerAddress.parse(amqp),
-            exchange,
+            queue.broker(),
+            queue.exchange,
             name,
             type,
             new LinkedHashSet<>(selection.named()),

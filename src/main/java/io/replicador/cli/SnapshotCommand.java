@@ -1,6 +1,5 @@
 package io.replicador.cli;
 
-import io.replicador.broker.BrokerAddress;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
@@ -21,40 +20,19 @@ import picocli.CommandLine.Option;
 final class SnapshotCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
+  @Mixin ReplicaQueueOptions queue;
+
   @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
   String primary;
 
   @Option(names = "--replica", paramLabel = "URL", description = "The replica database.")
   String replica;
 
-  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
-  String amqp;
-
-  @Option(
-      names = "--name",
-      paramLabel = "NAME",
-      description = "The replica's name, as 'listen --name' will use it.")
-  String name;
-
   @Option(
       names = "--tables",
       paramLabel = "S.T[,S.T...]",
       description = "Copy only these tables (default: every table captured on the primary).")
   String tables;
-
-  @Option(
-      names = "--exchange",
-      paramLabel = "NAME",
-      defaultValue = "replicador",
-      description = "Exchange the publisher uses (default: ${DEFAULT-VALUE}).")
-  String exchange;
-
-  @Option(
-      names = "--queue-type",
-      paramLabel = "TYPE",
-      defaultValue = "quorum",
-      description = "quorum or classic, as listen uses (default: ${DEFAULT-VALUE}).")
-  String queueType;
 
   @Option(
       names = "--jobs",
@@ -65,7 +43,7 @@ final class SnapshotCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    ReplicaNames.checkName("--name", name);
+    String name = queue.name();
     if (jobs < 1) {
       throw new ConfigException("--jobs must be at least 1, got " + jobs);
     }
@@ -75,10 +53,10 @@ final class SnapshotCommand implements Callable<Integer> {
         new SnapshotSettings(
             PostgresAddress.parse("primary", primary),
             PostgresAddress.parse("replica", replica),
-            BrokerAddress.parse(amqp),
-            exchange,
+            queue.broker(),
+            queue.exchange,
             name,
-            ReplicaNames.queueType(queueType),
+            queue.queueType(),
             selection.named(),
             jobs);
     Snapshotter.Result result =

@@ -1,0 +1,48 @@
+package io.replicador.cli;
+
+import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueType;
+import picocli.CommandLine.Option;
+
+/**
+ * The broker and replica-queue options that {@code listen} and {@code snapshot} share: they must
+ * name the same queue the same way, so they are declared once.
+ */
+final class ReplicaQueueOptions {
+  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
+  String amqp;
+
+  @Option(
+      names = "--exchange",
+      paramLabel = "NAME",
+      defaultValue = "replicador",
+      description = "Exchange the publisher uses (default: ${DEFAULT-VALUE}).")
+  String exchange;
+
+  @Option(
+      names = "--name",
+      paramLabel = "NAME",
+      description = "The replica's name; its queue is replicador.NAME (snapshot and listen use the"
+          + " same name).")
+  String name;
+
+  @Option(
+      names = "--queue-type",
+      paramLabel = "TYPE",
+      defaultValue = "quorum",
+      description = "quorum or classic (default: ${DEFAULT-VALUE}).")
+  String queueType;
+
+  BrokerAddress broker() {
+    return BrokerAddress.parse(amqp);
+  }
+
+  /** The validated replica name. */
+  String name() {
+    return ReplicaNames.checkName("--name", name);
+  }
+
+  QueueType queueType() {
+    return ReplicaNames.queueType(queueType);
+  }
+}
