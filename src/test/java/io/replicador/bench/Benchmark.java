@@ -38,14 +38,16 @@ import java.util.regex.Pattern;
  */
 public final class Benchmark {
   private final boolean quick;
+  private final Set<String> only;
   private final PgCluster primary;
   private final PgCluster replicas;
   private final List<String[]> results = new ArrayList<>();
   private final List<AutoCloseable> running = new ArrayList<>();
   private int databases;
 
-  private Benchmark(boolean quick) {
+  private Benchmark(boolean quick, Set<String> only) {
     this.quick = quick;
+    this.only = only;
     Map<String, String> durable =
         Map.of(
             "fsync", "on",
@@ -60,7 +62,12 @@ public final class Benchmark {
 
   public static void main(String[] args) throws Exception {
     boolean quick = List.of(args).contains("--quick");
-    Benchmark b = new Benchmark(quick);
+    // --only 1,3 runs just those scenarios (for working on one of them)
+    int at = List.of(args).indexOf("--only");
+    Set<String> only = at >= 0 && at + 1 < args.length
+        ? Set.of(args[at + 1].split(","))
+        : Set.of("1", "2", "3", "4");
+    Benchmark b = new Benchmark(quick, only);
     try {
       b.runAll();
     } finally {
@@ -81,10 +88,18 @@ public final class Benchmark {
         primary.bin(),
         TestEnvironment.amqpUri());
 
-    bulk("1 bulk: " + rows + " rows in 10,000-row transactions (rows/s)", rows, 10_000);
-    bulk("2 one " + rows + "-row transaction (rows/s)", rows, rows);
-    smallTransactions(load);
-    fanOut(load);
+    if (only.contains("1")) {
+      bulk("1 bulk: " + rows + " rows in 10,000-row transactions (rows/s)", rows, 10_000);
+    }
+    if (only.contains("2")) {
+      bulk("2 one " + rows + "-row transaction (rows/s)", rows, rows);
+    }
+    if (only.contains("3")) {
+      smallTransactions(load);
+    }
+    if (only.contains("4")) {
+      fanOut(load);
+    }
 
     System.out.println();
     System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", "scenario", "Replicador", "native", "ratio");
@@ -122,8 +137,15 @@ public final class Benchmark {
                 + from + ", " + to + ") g");
       }
     }
+    long written = System.nanoTime();
     awaitRow(s, rows, Duration.ofMinutes(10));
-    return rows / seconds(System.nanoTime() - start);
+    long end = System.nanoTime();
+    System.out.printf(
+        Locale.ROOT,
+        "    written on the primary in %.1f s, last row on the replica %.1f s after the first write%n",
+        seconds(written - start),
+        seconds(end - start));
+    return rows / seconds(end - start);
   }
 
   private void smallTransactions(Duration load) throws Exception {
