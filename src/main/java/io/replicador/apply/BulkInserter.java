@@ -16,29 +16,69 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyManager;
 
 /**
- * Applies a run of inserts into one table set-based: the rows go by COPY into a temporary table of
- * text columns, then one {@code INSERT ... SELECT ... ON CONFLICT} moves them, each value cast to
- * its column type (the same input function a bound parameter would meet). Several times faster
- * than row-by-row statements for bulk loads. Temporary tables live as long as the connection;
- * not thread-safe.
+ * Applies a run of inserts into one table set-based. The rows go by COPY straight into the
+ * table, inside a savepoint; if some key is already there (a snapshot overlap), that is rolled
+ * back and the rows go by COPY into a temporary table of text columns instead, from which one
+ * {@code INSERT ... SELECT ... ON CONFLICT} moves them, each value cast to its column type (the
+ * same input function COPY or a bound parameter would meet). Either way many times faster than
+ * row-by-row statements for bulk loads. Temporary tables live as long as the connection; not
+ * thread-safe.
  */
 final class BulkInserter {
+  /** After a conflict, this many runs of the table go the upsert way before COPY is tried again. */
+  private static final int UPSERT_RUNS_AFTER_CONFLICT = 100;
+  private static final String UNIQUE_VIOLATION = "23505";
+
   private final Connection connection;
-  private final Map<String, Staging> stagings = new HashMap<>();
+  private final Map<String, Target> targets = new HashMap<>();
+  private int stagingCount;
 
   BulkInserter(Connection connection) {
     this.connection = connection;
   }
 
-  /** Inserts (or, for keys already there, updates) the rows; all changes are inserts of one relation. */
   /**
+   * Inserts (or, for keys already there, updates) the rows; all changes are inserts of one
+   * relation.
+   *
    * @param keep columns the conflict branch must not set (GENERATED ALWAYS identity columns)
    */
   void insert(List<Change> run, List<String> keep) throws SQLException, IOException {
     Relation r = run.get(0).relation();
-    Staging s = staging(r, keep);
+    Target t = target(r, keep);
+    String data = copyText(run);
+    CopyManager copy = connection.unwrap(PGConnection.class).getCopyAPI();
+    try (Statement st = connection.createStatement()) {
+      if (t.upsertRuns == 0) {
+        st.execute("SAVEPOINT replicador_bulk");
+        try {
+          copy.copyIn(t.directCopy, new StringReader(data));
+          st.execute("RELEASE SAVEPOINT replicador_bulk");
+          return;
+        } catch (SQLException e) {
+          if (!UNIQUE_VIOLATION.equals(e.getSQLState())) {
+            throw e;
+          }
+          st.execute("ROLLBACK TO SAVEPOINT replicador_bulk");
+          st.execute("RELEASE SAVEPOINT replicador_bulk");
+          t.upsertRuns = UPSERT_RUNS_AFTER_CONFLICT;
+        }
+      } else {
+        t.upsertRuns--;
+      }
+      if (t.staging == null) {
+        t.staging = createStaging(r, keep);
+      }
+      copy.copyIn("COPY " + t.staging.name + " FROM STDIN", new StringReader(data));
+      st.executeUpdate(t.staging.insertSql);
+      st.execute("TRUNCATE " + t.staging.name);
+    }
+  }
+
+  private static String copyText(List<Change> run) {
     StringBuilder data = new StringBuilder(run.size() * 64);
     for (Change c : run) {
       List<String> values = c.values();
@@ -50,33 +90,34 @@ final class BulkInserter {
       }
       data.append('\n');
     }
-    PGConnection pg = connection.unwrap(PGConnection.class);
-    pg.getCopyAPI().copyIn("COPY " + s.name + " FROM STDIN", new StringReader(data.toString()));
-    try (Statement st = connection.createStatement()) {
-      st.executeUpdate(s.insertSql);
-      st.execute("TRUNCATE " + s.name);
-    }
+    return data.toString();
   }
 
-  private Staging staging(Relation r, List<String> keep) throws SQLException {
+  private Target target(Relation r, List<String> keep) {
     String key =
         r.table().quoted() + "|" + String.join("\u0001", r.columns()) + "|"
             + String.join("\u0001", keep);
-    Staging s = stagings.get(key);
-    if (s == null) {
-      String name = Identifiers.quote("replicador_bulk_" + stagings.size());
-      String columns =
-          r.columns().stream()
-              .map(c -> Identifiers.quote(c) + " text")
-              .collect(Collectors.joining(", "));
-      try (Statement st = connection.createStatement()) {
-        st.execute("DROP TABLE IF EXISTS pg_temp." + name);
-        st.execute("CREATE TEMPORARY TABLE " + name + " (" + columns + ")");
-      }
-      s = new Staging("pg_temp." + name, insertSql(r, "pg_temp." + name, typesWithoutModifier(r), keep));
-      stagings.put(key, s);
+    return targets.computeIfAbsent(
+        key,
+        k ->
+            new Target(
+                "COPY " + r.table().quoted() + " ("
+                    + r.columns().stream().map(Identifiers::quote).collect(Collectors.joining(", "))
+                    + ") FROM STDIN"));
+  }
+
+  private Staging createStaging(Relation r, List<String> keep) throws SQLException {
+    String name = Identifiers.quote("replicador_bulk_" + stagingCount++);
+    String columns =
+        r.columns().stream()
+            .map(c -> Identifiers.quote(c) + " text")
+            .collect(Collectors.joining(", "));
+    try (Statement st = connection.createStatement()) {
+      st.execute("DROP TABLE IF EXISTS pg_temp." + name);
+      st.execute("CREATE TEMPORARY TABLE " + name + " (" + columns + ")");
     }
-    return s;
+    return new Staging(
+        "pg_temp." + name, insertSql(r, "pg_temp." + name, typesWithoutModifier(r), keep));
   }
 
   /**
@@ -134,8 +175,20 @@ final class BulkInserter {
 
   /** Forgets the temporary tables (after the connection was replaced or a rollback dropped them). */
   void reset() {
-    stagings.clear();
+    targets.clear();
+    stagingCount = 0;
   }
 
   private record Staging(String name, String insertSql) {}
+
+  /** One relation's ways in: COPY straight into the table, or through its staging table. */
+  private static final class Target {
+    final String directCopy;
+    Staging staging;
+    int upsertRuns;
+
+    Target(String directCopy) {
+      this.directCopy = directCopy;
+    }
+  }
 }

@@ -11,8 +11,8 @@ import java.util.Set;
  *
  * @param name the replica's name; its queue is {@code replicador.NAME}
  * @param tables the tables to apply; empty for all
- * @param prefetch unacknowledged messages the broker may send ahead
- * @param batchMessages messages applied in one replica transaction at most
+ * @param prefetch unacknowledged messages the broker may send ahead; also the most messages one
+ *     replica transaction applies, since none is acknowledged before that transaction commits
  */
 public record ListenerSettings(
     PostgresAddress replica,
@@ -21,8 +21,12 @@ public record ListenerSettings(
     String name,
     QueueType queueType,
     Set<TableName> tables,
-    int prefetch,
-    int batchMessages) {
+    int prefetch) {
+  /**
+   * Enough to apply bulk loads in large replica transactions, few enough that the messages held
+   * (up to 1 MiB each, decoded) stay well within a 256 MB heap.
+   */
+  public static final int DEFAULT_PREFETCH = 64;
 
   public ListenerSettings {
     tables = Set.copyOf(tables);

@@ -140,6 +140,17 @@ public final class ReplicaApplier {
   public void apply(List<Incoming> batch) throws SQLException, ApplyException {
     Map<String, Long> next = new HashMap<>(positions);
     Map<String, String> lastXid = new HashMap<>();
+    // Parts of a transaction that ends within this batch are applied directly with its last
+    // part; only parts whose transaction goes on past the batch are staged on the replica.
+    Set<String> endingHere = new HashSet<>();
+    for (Incoming in : batch) {
+      for (SourceTransaction tx : in.message().transactions()) {
+        if (tx.last() && tx.part() > 0) {
+          endingHere.add(in.message().source() + ":" + tx.position());
+        }
+      }
+    }
+    Map<String, List<SourceTransaction>> held = new HashMap<>();
     try {
       for (Incoming in : batch) {
         for (SourceTransaction tx : in.message().transactions()) {
@@ -157,12 +168,30 @@ public final class ReplicaApplier {
                 tx.position() - 1,
                 source);
           }
+          String transaction = source + ":" + tx.position();
           if (!tx.last()) {
-            stage(source, tx, in.body());
+            if (endingHere.contains(transaction)) {
+              held.computeIfAbsent(transaction, k -> new ArrayList<>()).add(tx);
+            } else {
+              stage(source, tx, in.body());
+            }
             continue;
           }
-          if (tx.part() > 0 && !applyStagedParts(source, tx, applied)) {
-            continue;
+          if (tx.part() > 0) {
+            List<SourceTransaction> parts = held.getOrDefault(transaction, List.of());
+            int firstHeld = parts.isEmpty() ? tx.part() : parts.get(0).part();
+            if (!applyStagedParts(source, tx, applied, firstHeld)) {
+              continue;
+            }
+            for (int i = 0; i < parts.size(); i++) {
+              if (parts.get(i).part() != firstHeld + i) {
+                throw new ApplyException(
+                    "Replica " + replicaName + ": parts of position " + tx.position()
+                        + " (transaction " + tx.xid() + ") arrived out of order (part "
+                        + parts.get(i).part() + " where " + (firstHeld + i) + " belongs)");
+              }
+              applyChanges(parts.get(i));
+            }
           }
           applyChanges(tx);
           next.put(source, tx.position());
@@ -181,6 +210,9 @@ public final class ReplicaApplier {
       runSql = null;
       sequences.clear();
       replicaTables.clear();
+      plans.clear();
+      lastRelation = null;
+      lastPlan = null;
       bulk.reset();
       closeStatements();
       throw e;
@@ -201,8 +233,11 @@ public final class ReplicaApplier {
     }
   }
 
-  /** Applies parts 0..n-1 from staging, one at a time; false when they are not all there. */
-  private boolean applyStagedParts(String source, SourceTransaction last, long applied)
+  /**
+   * Applies parts 0..upTo-1 from staging, one at a time, and clears the staging of the
+   * transaction; false when they are not all there.
+   */
+  private boolean applyStagedParts(String source, SourceTransaction last, long applied, int upTo)
       throws SQLException, ApplyException {
     try (PreparedStatement ps =
         connection.prepareStatement(
@@ -211,7 +246,7 @@ public final class ReplicaApplier {
       ps.setString(1, replicaName);
       ps.setString(2, source);
       ps.setLong(3, last.position());
-      for (int part = 0; part < last.part(); part++) {
+      for (int part = 0; part < upTo; part++) {
         ps.setInt(4, part);
         byte[] body;
         try (ResultSet rs = ps.executeQuery()) {
@@ -277,25 +312,33 @@ public final class ReplicaApplier {
   private static final int MAX_RUN_ROWS = 10_000;
 
   private final List<Change> run = new ArrayList<>();
-  private final Set<List<String>> runKeys = new HashSet<>();
+  private final Set<Object> runKeys = new HashSet<>();
   private SourceTransaction runTx;
   private String runSql;
+  private TablePlan runPlan;
+  private final Map<Relation, TablePlan> plans = new HashMap<>();
+  private Relation lastRelation;
+  private TablePlan lastPlan;
 
   private void applyChanges(SourceTransaction tx) throws SQLException, ApplyException {
     for (Change change : tx.changes()) {
       if (!tables.isEmpty() && !tables.contains(change.table())) {
         continue;
       }
-      String sql = sqlFor(change);
-      sequences.note(change, replicaTable(change.table()));
+      TablePlan plan = plan(change.relation());
+      String sql = plan.statement(change);
+      if (change.op() == Operation.INSERT || change.op() == Operation.UPDATE) {
+        plan.noteSequences(change, sequences);
+      }
       // an insert run must not name a key twice: ON CONFLICT cannot touch a row twice
-      List<String> key = change.op() == Operation.INSERT ? insertedKey(change) : null;
+      Object key = change.op() == Operation.INSERT ? plan.insertedKey(change) : null;
       if (!sql.equals(runSql)
           || (key != null && runKeys.contains(key))
           || run.size() >= MAX_RUN_ROWS) {
         flush();
         runSql = sql;
         runTx = tx;
+        runPlan = plan;
       }
       if (key != null) {
         runKeys.add(key);
@@ -304,72 +347,33 @@ public final class ReplicaApplier {
     }
   }
 
-  private static List<String> insertedKey(Change change) {
-    Relation r = change.relation();
-    List<String> key = new ArrayList<>(r.key().size());
-    for (String column : r.key()) {
-      key.add(change.values().get(r.columns().indexOf(column)));
-    }
-    return key;
-  }
-
-  private String sqlFor(Change change) throws SQLException, ApplyException {
-    Relation r = change.relation();
-    ReplicaTable table = replicaTable(r.table());
-    List<String> settable = table.check(r, replicaName);
-    return switch (change.op()) {
-      case INSERT -> ApplyStatements.upsert(r.table(), r.columns(), r.key(), table.alwaysIdentity(r));
-      case UPDATE ->
-          settable.isEmpty() || keyChanged(change)
-              ? KEY_CHANGE + ApplyStatements.delete(r.table(), r.key())
-              : ApplyStatements.update(r.table(), settable, r.key(), guards(table, r));
-      case DELETE -> ApplyStatements.delete(r.table(), r.key());
-      case TRUNCATE -> ApplyStatements.truncate(r.table());
-    };
-  }
-
-  /**
-   * Marks a run of key-changing updates, applied as delete of the old key plus upsert of the new
-   * row. An UPDATE of the key would fail on a replica that already holds the new key (a snapshot
-   * replaying changes it already contains) and cannot set an identity column GENERATED ALWAYS.
-   */
-  private static final String KEY_CHANGE = "-- key change\n";
-
-  private static boolean keyChanged(Change change) {
-    return !change.key().equals(insertedKey(change));
-  }
-
-  /**
-   * Non-key columns that are GENERATED ALWAYS identity columns on the replica: an UPDATE cannot
-   * set them, so it matches them instead, and a row whose value changed on the primary (SET ...
-   * = DEFAULT) is deleted and re-inserted by the fallback.
-   */
-  private static List<String> guards(ReplicaTable table, Relation r) {
-    return table.alwaysIdentity(r).stream().filter(c -> !r.key().contains(c)).toList();
-  }
-
   private void flush() throws SQLException, ApplyException {
     if (run.isEmpty()) {
       return;
     }
     Change first = run.get(0);
     SourceTransaction tx = runTx;
+    TablePlan plan = runPlan;
     try {
       if (first.op() == Operation.INSERT && run.size() >= BULK_MIN_ROWS) {
-        bulk.insert(run, replicaTable(first.table()).alwaysIdentity(first.relation()));
+        bulk.insert(run, plan.alwaysIdentity);
       } else if (first.op() == Operation.TRUNCATE) {
         try (Statement st = connection.createStatement()) {
           st.execute(runSql);
         }
-      } else if (runSql.startsWith(KEY_CHANGE)) {
+      } else if (runSql.startsWith(TablePlan.KEY_CHANGE)) {
         for (Change c : run) {
-          bindAndRun(runSql, c.key());
-          upsert(c);
+          bindAndRun(plan.delete, c.key());
+          bindAndRun(plan.upsert, c.values());
         }
       } else {
         PreparedStatement ps = statement(runSql);
         for (Change c : run) {
-          bind(ps, bindValues(c));
+          bind(ps, switch (c.op()) {
+            case INSERT -> c.values();
+            case UPDATE -> plan.updateParameters(c);
+            default -> c.key();
+          });
           ps.addBatch();
         }
         int[] counts = ps.executeBatch();
@@ -378,9 +382,8 @@ public final class ReplicaApplier {
             if (counts[i] == 0) {
               // The row was not there (e.g. before a snapshot caught up), or a GENERATED ALWAYS
               // identity column that UPDATE cannot set changed: replace the row.
-              bindAndRun(ApplyStatements.delete(first.table(), first.relation().key()),
-                  run.get(i).key());
-              upsert(run.get(i));
+              bindAndRun(plan.delete, run.get(i).key());
+              bindAndRun(plan.upsert, run.get(i).values());
             }
           }
         }
@@ -396,35 +399,23 @@ public final class ReplicaApplier {
       runKeys.clear();
       runSql = null;
       runTx = null;
+      runPlan = null;
     }
   }
 
-  private List<String> bindValues(Change c) throws SQLException, ApplyException {
-    return switch (c.op()) {
-      case INSERT -> c.values();
-      case DELETE -> c.key();
-      case UPDATE -> {
-        ReplicaTable table = replicaTable(c.table());
-        List<String> settable = table.check(c.relation(), replicaName);
-        List<String> guards = guards(table, c.relation());
-        List<String> values = new ArrayList<>(settable.size() + c.key().size() + guards.size());
-        for (String column : settable) {
-          values.add(c.values().get(c.relation().columns().indexOf(column)));
-        }
-        values.addAll(c.key());
-        for (String column : guards) {
-          values.add(c.values().get(c.relation().columns().indexOf(column)));
-        }
-        yield values;
-      }
-      case TRUNCATE -> List.of();
-    };
-  }
-
-  private void upsert(Change c) throws SQLException, ApplyException {
-    Relation r = c.relation();
-    List<String> keep = replicaTable(r.table()).alwaysIdentity(r);
-    bindAndRun(ApplyStatements.upsert(r.table(), r.columns(), r.key(), keep), c.values());
+  /** The plan for the relation; the last one is kept at hand, as changes come in runs. */
+  private TablePlan plan(Relation relation) throws SQLException, ApplyException {
+    if (relation == lastRelation) {
+      return lastPlan;
+    }
+    TablePlan plan = plans.get(relation);
+    if (plan == null) {
+      plan = new TablePlan(relation, replicaTable(relation.table()), replicaName);
+      plans.put(relation, plan);
+    }
+    lastRelation = relation;
+    lastPlan = plan;
+    return plan;
   }
 
   private void bindAndRun(String sql, List<String> values) throws SQLException {

@@ -40,6 +40,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   public static final String REASON_HEADER = "x-replicador-reason";
+  /** How long a batch that ends inside a large transaction waits for that transaction's next part. */
+  private static final Duration PART_WAIT = Duration.ofMillis(200);
 
   private final ListenerSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
@@ -121,7 +123,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
             @Override
             public void handleDelivery(
                 String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              deliveries.add(new Delivery(envelope.getDeliveryTag(), props, body));
+              // decoded here, on the client's dispatch thread, while the listener applies
+              deliveries.add(Delivery.decode(codec, envelope.getDeliveryTag(), props, body));
             }
           });
       log.info(
@@ -139,10 +142,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           }
           continue;
         }
-        List<Delivery> batch = new ArrayList<>();
-        batch.add(first);
-        deliveries.drainTo(batch, settings.batchMessages() - 1);
-        List<Incoming> incoming = decode(batch, deadLetters);
+        List<Delivery> batch = gather(first, deliveries);
+        List<Incoming> incoming = sortOut(batch, deadLetters);
         applyWithRetry(applier, incoming);
         channel.basicAck(batch.get(batch.size() - 1).tag(), true);
         appliedMessages.addAndGet(batch.size());
@@ -151,26 +152,47 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
     }
   }
 
-  private List<Incoming> decode(List<Delivery> batch, Channel deadLetters)
+  /**
+   * One replica transaction's worth of deliveries: what has arrived, up to the prefetch. When
+   * the last one leaves a large source transaction unfinished, waits briefly for its remaining
+   * parts, so that it is applied directly rather than staged on the replica.
+   */
+  private List<Delivery> gather(Delivery first, BlockingQueue<Delivery> deliveries)
+      throws InterruptedException {
+    List<Delivery> batch = new ArrayList<>();
+    batch.add(first);
+    deliveries.drainTo(batch, settings.prefetch() - batch.size());
+    while (batch.size() < settings.prefetch() && batch.get(batch.size() - 1).endsMidTransaction()) {
+      Delivery next = deliveries.poll(PART_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      if (next == null) {
+        break;
+      }
+      batch.add(next);
+      deliveries.drainTo(batch, settings.prefetch() - batch.size());
+    }
+    return batch;
+  }
+
+  /** The change messages of the batch; anything else goes to the dead-letter queue. */
+  private List<Incoming> sortOut(List<Delivery> batch, Channel deadLetters)
       throws IOException, InterruptedException, TimeoutException {
     List<Incoming> incoming = new ArrayList<>(batch.size());
     boolean sentDead = false;
     for (Delivery d : batch) {
-      try {
-        ChangeMessage message = codec.decode(d.body());
-        incoming.add(new Incoming(message, d.body(), d.tag()));
-      } catch (MalformedMessageException e) {
+      if (d.message() != null) {
+        incoming.add(new Incoming(d.message(), d.body(), d.tag()));
+      } else {
         log.error(
             "Listener {}: message {} is not a change message ({}); moved to queue '{}'",
             settings.name(),
             d.props().getMessageId(),
-            e.getMessage(),
+            d.malformed(),
             Topology.deadLetterQueueName(settings.name()));
         Map<String, Object> headers = new HashMap<>();
         if (d.props().getHeaders() != null) {
           headers.putAll(d.props().getHeaders());
         }
-        headers.put(REASON_HEADER, e.getMessage());
+        headers.put(REASON_HEADER, d.malformed());
         AMQP.BasicProperties props = d.props().builder().headers(headers).deliveryMode(2).build();
         deadLetters.basicPublish("", Topology.deadLetterQueueName(settings.name()), props, d.body());
         deadLettered.incrementAndGet();
@@ -250,5 +272,23 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
     }
   }
 
-  private record Delivery(long tag, AMQP.BasicProperties props, byte[] body) {}
+  /** A delivery, decoded: {@code message} or else the reason it is not a change message. */
+  private record Delivery(
+      long tag, AMQP.BasicProperties props, byte[] body, ChangeMessage message, String malformed) {
+    static Delivery decode(
+        ChangeMessageCodec codec, long tag, AMQP.BasicProperties props, byte[] body) {
+      try {
+        return new Delivery(tag, props, body, codec.decode(body), null);
+      } catch (MalformedMessageException e) {
+        return new Delivery(tag, props, body, null, e.getMessage());
+      }
+    }
+
+    boolean endsMidTransaction() {
+      if (message == null || message.transactions().isEmpty()) {
+        return false;
+      }
+      return !message.transactions().get(message.transactions().size() - 1).last();
+    }
+  }
 }

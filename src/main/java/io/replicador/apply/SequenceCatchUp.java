@@ -1,12 +1,9 @@
 package io.replicador.apply;
 
-import io.replicador.change.Change;
-import io.replicador.change.Operation;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -27,21 +24,13 @@ final class SequenceCatchUp {
 
   private final Map<String, Long> highest = new HashMap<>();
 
-  /** Notes the values an insert or update writes into sequence-fed columns of its table. */
-  void note(Change change, ReplicaTable table) {
-    if (change.op() != Operation.INSERT && change.op() != Operation.UPDATE) {
-      return;
-    }
-    List<String> columns = change.relation().columns();
-    for (Map.Entry<String, String> e : table.sequences().entrySet()) {
-      int i = columns.indexOf(e.getKey());
-      String value = i < 0 ? null : change.values().get(i);
-      if (value != null) {
-        try {
-          highest.merge(e.getValue(), Long.parseLong(value), Math::max);
-        } catch (NumberFormatException notAnInteger) {
-          // a sequence feeding a non-integer column: nothing sensible to advance to
-        }
+  /** Notes a value an insert or update writes into a column fed by {@code sequence}. */
+  void note(String sequence, String value) {
+    if (value != null) {
+      try {
+        highest.merge(sequence, Long.parseLong(value), Math::max);
+      } catch (NumberFormatException notAnInteger) {
+        // a sequence feeding a non-integer column: nothing sensible to advance to
       }
     }
   }

@@ -31,8 +31,10 @@ final class ListenCommand implements Callable<Integer> {
   @Option(
       names = "--prefetch",
       paramLabel = "N",
-      defaultValue = "500",
-      description = "Messages the broker sends ahead (default: ${DEFAULT-VALUE}).")
+      defaultValue = "" + ListenerSettings.DEFAULT_PREFETCH,
+      description =
+          "Messages the broker sends ahead of acknowledgement; also the most one replica"
+              + " transaction applies (default: ${DEFAULT-VALUE}).")
   int prefetch;
 
   @Override
@@ -52,8 +54,7 @@ final class ListenCommand implements Callable<Integer> {
             name,
             type,
             new LinkedHashSet<>(selection.named()),
-            prefetch,
-            Math.max(1, prefetch / 2));
+            prefetch);
     ReplicaListener listener = new ReplicaListener(settings);
     Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
     listener.run();

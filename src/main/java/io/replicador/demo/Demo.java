@@ -131,8 +131,7 @@ public final class Demo {
                   queueName(names.get(i)),
                   QueueType.QUORUM,
                   Set.of(),
-                  200,
-                  100));
+                  ListenerSettings.DEFAULT_PREFETCH));
       startThread(listener, "replicador-demo-listen-" + names.get(i));
       watched.add(new ProgressProbe.Replica(names.get(i), replica.connect(DATABASE), listener));
     }

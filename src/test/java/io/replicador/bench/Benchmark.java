@@ -248,8 +248,7 @@ public final class Benchmark {
                   db,
                   QueueType.QUORUM,
                   Set.of(),
-                  500,
-                  250));
+                  ListenerSettings.DEFAULT_PREFETCH));
       s.start(l);
       s.queues.add(db);
     }

@@ -152,8 +152,7 @@ class FaultIT {
                   name,
                   QueueType.QUORUM,
                   Set.of(),
-                  100,
-                  50));
+                  ListenerSettings.DEFAULT_PREFETCH));
       // declared before anything ships, so no change can miss the replica's queue
       TestEnvironment.declareReplicaQueue(exchange, name, QueueType.QUORUM);
       ChangePublisher publisher =

@@ -68,6 +68,10 @@ final class ReplicationFixture implements AutoCloseable {
   }
 
   ReplicaListener startListener(String replica, Set<TableName> tables) {
+    return startListener(replica, tables, ListenerSettings.DEFAULT_PREFETCH);
+  }
+
+  ReplicaListener startListener(String replica, Set<TableName> tables, int prefetch) {
     ReplicaListener l =
         new ReplicaListener(
             new ListenerSettings(
@@ -77,8 +81,7 @@ final class ReplicationFixture implements AutoCloseable {
                 replicaName(replica),
                 QueueType.QUORUM,
                 tables,
-                200,
-                100));
+                prefetch));
     // The queue exists when this returns, as snapshot would leave it: changes written right
     // after reach it even if the publisher ships before the listener thread has declared it.
     TestEnvironment.declareReplicaQueue(exchange, replicaName(replica), QueueType.QUORUM);

@@ -1,0 +1,132 @@
+package io.replicador.apply;
+
+import io.replicador.change.Change;
+import io.replicador.change.Relation;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * How the changes of one relation are applied to its replica table: the statements and where
+ * each of their parameters sits in a change, worked out once per relation rather than per change.
+ * Immutable.
+ */
+final class TablePlan {
+  /**
+   * Marks key-changing updates, applied as delete of the old key plus upsert of the new row. An
+   * UPDATE of the key would fail on a replica that already holds the new key (a snapshot
+   * replaying changes it already contains) and cannot set an identity column GENERATED ALWAYS.
+   */
+  static final String KEY_CHANGE = "-- key change\n";
+
+  final Relation relation;
+  final ReplicaTable table;
+  /** GENERATED ALWAYS identity columns of the replica among the relation's columns. */
+  final List<String> alwaysIdentity;
+  final String upsert;
+  final String update;
+  final String keyChange;
+  final String delete;
+  final String truncate;
+  private final int[] keyIndexes;
+  private final int[] setIndexes;
+  private final int[] guardIndexes;
+  private final String[] sequenceNames;
+  private final int[] sequenceIndexes;
+
+  TablePlan(Relation relation, ReplicaTable table, String replicaName) throws ApplyException {
+    this.relation = relation;
+    this.table = table;
+    List<String> columns = relation.columns();
+    List<String> settable = table.check(relation, replicaName);
+    this.alwaysIdentity = table.alwaysIdentity(relation);
+    // identity columns an UPDATE cannot set: matched instead (see ApplyStatements.update)
+    List<String> guards = alwaysIdentity.stream().filter(c -> !relation.key().contains(c)).toList();
+    this.upsert =
+        ApplyStatements.upsert(relation.table(), columns, relation.key(), alwaysIdentity);
+    this.delete = ApplyStatements.delete(relation.table(), relation.key());
+    this.keyChange = KEY_CHANGE + delete;
+    this.update =
+        settable.isEmpty()
+            ? keyChange
+            : ApplyStatements.update(relation.table(), settable, relation.key(), guards);
+    this.truncate = ApplyStatements.truncate(relation.table());
+    this.keyIndexes = indexes(columns, relation.key());
+    this.setIndexes = indexes(columns, settable);
+    this.guardIndexes = indexes(columns, guards);
+    List<String> names = new ArrayList<>();
+    List<String> sequenced = new ArrayList<>();
+    for (Map.Entry<String, String> e : table.sequences().entrySet()) {
+      if (columns.contains(e.getKey())) {
+        sequenced.add(e.getKey());
+        names.add(e.getValue());
+      }
+    }
+    this.sequenceNames = names.toArray(String[]::new);
+    this.sequenceIndexes = indexes(columns, sequenced);
+  }
+
+  /** The statement for the change; equal strings mean changes that batch together. */
+  String statement(Change change) {
+    return switch (change.op()) {
+      case INSERT -> upsert;
+      case UPDATE -> keyChanged(change) ? keyChange : update;
+      case DELETE -> delete;
+      case TRUNCATE -> truncate;
+    };
+  }
+
+  /** The new row's key, as one value for a one-column key (the common case), else a list. */
+  Object insertedKey(Change change) {
+    List<String> values = change.values();
+    if (keyIndexes.length == 1) {
+      return values.get(keyIndexes[0]);
+    }
+    return Arrays.asList(pick(values, keyIndexes));
+  }
+
+  private boolean keyChanged(Change change) {
+    List<String> values = change.values();
+    List<String> oldKey = change.key();
+    for (int k = 0; k < keyIndexes.length; k++) {
+      if (!oldKey.get(k).equals(values.get(keyIndexes[k]))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Parameters of {@link #update}: the settable values, the old key, the guard values. */
+  List<String> updateParameters(Change change) {
+    List<String> values = change.values();
+    List<String> out = new ArrayList<>(setIndexes.length + keyIndexes.length + guardIndexes.length);
+    out.addAll(Arrays.asList(pick(values, setIndexes)));
+    out.addAll(change.key());
+    out.addAll(Arrays.asList(pick(values, guardIndexes)));
+    return out;
+  }
+
+  /** Notes the values the change writes into columns a replica sequence feeds. */
+  void noteSequences(Change change, SequenceCatchUp sequences) {
+    for (int i = 0; i < sequenceIndexes.length; i++) {
+      sequences.note(sequenceNames[i], change.values().get(sequenceIndexes[i]));
+    }
+  }
+
+  private static String[] pick(List<String> values, int[] indexes) {
+    String[] out = new String[indexes.length];
+    for (int i = 0; i < indexes.length; i++) {
+      out[i] = values.get(indexes[i]);
+    }
+    return out;
+  }
+
+  private static int[] indexes(List<String> columns, List<String> names) {
+    int[] out = new int[names.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = columns.indexOf(names.get(i));
+    }
+    return out;
+  }
+}
