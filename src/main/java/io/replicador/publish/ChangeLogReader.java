@@ -8,9 +8,14 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The publisher's side of the changelog on the primary: claiming committed transactions in a
@@ -29,6 +34,9 @@ public final class ChangeLogReader {
 
   private final Connection connection;
   private final int windowRows;
+  private long shippedRows;
+  /** The highest changelog id claimed by this reader. */
+  private long claimedThrough;
 
   public ChangeLogReader(Connection connection, int windowRows) {
     this.connection = connection;
@@ -97,69 +105,60 @@ public final class ChangeLogReader {
   }
 
   /**
-   * Claims the next committed transactions, at most {@code maxRows} changes in all unless the
-   * first transaction alone is larger, and records the claim with its positions.
+   * In one transaction: deletes the rows of {@code shipped} batches, claims the next committed
+   * transactions (at most {@code maxRows} changes in all unless the first transaction alone is
+   * larger, none of {@code inFlight}), and records what is pending with its positions. The
+   * commit waits for the disk only when it claims: a claim must be durable before its messages
+   * leave, while a lost deletion just ships those batches again with the same positions.
+   *
+   * @param shipped batches the broker confirmed, oldest first
+   * @param inFlight batches published but not yet confirmed, oldest first
    */
-  public Optional<ClaimedBatch> claim(int maxRows, int maxTransactions) throws SQLException {
+  public Optional<ClaimedBatch> claim(
+      int maxRows, int maxTransactions, List<ClaimedBatch> shipped, List<ClaimedBatch> inFlight)
+      throws SQLException {
     try {
-      long minId;
-      String firstTxid;
-      try (Statement st = connection.createStatement();
-          ResultSet rs =
-              st.executeQuery(
-                  "SELECT id, txid::text FROM replicador.changelog ORDER BY id LIMIT 1")) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        minId = rs.getLong(1);
-        firstTxid = rs.getString(2);
-      }
-      long cutoff = minId + windowRows;
-      try (PreparedStatement ps =
-          connection.prepareStatement(
-              "SELECT max(id) FROM replicador.changelog WHERE txid = ?::xid8")) {
-        ps.setString(1, firstTxid);
-        try (ResultSet rs = ps.executeQuery()) {
-          rs.next();
-          cutoff = Math.max(cutoff, rs.getLong(1));
-        }
-      }
-      // Only transactions wholly inside the window: a transaction's last id decides its order.
-      List<String> txids = new ArrayList<>();
-      try (PreparedStatement ps =
-          connection.prepareStatement(
-              "SELECT c.txid::text, count(*) FROM replicador.changelog c WHERE c.id <= ?"
-                  + " GROUP BY c.txid HAVING NOT EXISTS (SELECT 1 FROM replicador.changelog c2"
-                  + " WHERE c2.txid = c.txid AND c2.id > ?) ORDER BY max(c.id) LIMIT ?")) {
-        ps.setLong(1, cutoff);
-        ps.setLong(2, cutoff);
-        ps.setInt(3, maxTransactions);
-        try (ResultSet rs = ps.executeQuery()) {
-          long rows = 0;
-          while (rs.next()) {
-            long n = rs.getLong(2);
-            if (!txids.isEmpty() && rows + n > maxRows) {
-              break;
-            }
-            txids.add(rs.getString(1));
-            rows += n;
-          }
-        }
-      }
-      if (txids.isEmpty()) {
+      long deleted = delete(shipped);
+      List<String> txids = maxTransactions > 0 ? next(maxRows, maxTransactions, inFlight) : List.of();
+      if (txids.isEmpty() && shipped.isEmpty()) {
         return Optional.empty();
       }
+      List<String> pending = new ArrayList<>();
+      inFlight.forEach(b -> pending.addAll(b.txids()));
+      pending.addAll(txids);
+      Long expected =
+          !shipped.isEmpty() ? Long.valueOf(shipped.get(0).firstPosition())
+              : !inFlight.isEmpty() ? Long.valueOf(inFlight.get(0).firstPosition()) : null;
       try (PreparedStatement ps =
           connection.prepareStatement(
-              "UPDATE replicador.publisher SET pending_first = next_position,"
-                  + " pending_txids = ?::text[]::xid8[], next_position = next_position + ?"
-                  + " RETURNING pending_first")) {
-        ps.setArray(1, connection.createArrayOf("text", txids.toArray()));
-        ps.setInt(2, txids.size());
+              "UPDATE replicador.publisher SET next_position = next_position + ?,"
+                  + " pending_first = CASE WHEN ? THEN coalesce(?, next_position) END,"
+                  + " pending_txids = ?::text[]::xid8[]"
+                  + " WHERE pending_first IS NOT DISTINCT FROM ? RETURNING next_position - ?")) {
+        ps.setInt(1, txids.size());
+        ps.setBoolean(2, !pending.isEmpty());
+        ps.setObject(3, inFlight.isEmpty() ? null : inFlight.get(0).firstPosition(), Types.BIGINT);
+        ps.setArray(4, pending.isEmpty() ? null : connection.createArrayOf("text", pending.toArray()));
+        ps.setObject(5, expected, Types.BIGINT);
+        ps.setInt(6, txids.size());
         try (ResultSet rs = ps.executeQuery()) {
-          rs.next();
+          if (!rs.next()) {
+            connection.rollback();
+            throw new SQLException(
+                "The publisher state no longer shows position " + expected + " as pending;"
+                    + " another publisher took over");
+          }
+          if (txids.isEmpty()) {
+            try (Statement st = connection.createStatement()) {
+              st.execute("SET LOCAL synchronous_commit = off");
+            }
+            connection.commit();
+            shippedRows += deleted;
+            return Optional.empty();
+          }
           long first = rs.getLong(1);
           connection.commit();
+          shippedRows += deleted;
           return Optional.of(new ClaimedBatch(first, txids));
         }
       }
@@ -168,57 +167,166 @@ public final class ChangeLogReader {
     }
   }
 
-  /** Streams the batch's rows, transaction by transaction in claim order, each in id order. */
-  public void read(ClaimedBatch batch, RowSink sink) throws Exception {
+  /** Rows deleted after shipping so far; the publisher vacuums after many. */
+  public long shippedRows() {
+    return shippedRows;
+  }
+
+  private long delete(List<ClaimedBatch> shipped) throws SQLException {
+    if (shipped.isEmpty()) {
+      return 0;
+    }
+    List<String> txids = new ArrayList<>();
+    shipped.forEach(b -> txids.addAll(b.txids()));
     try (PreparedStatement ps =
         connection.prepareStatement(
-            "SELECT c.txid::text, c.relid::int8, c.schema_name, c.table_name, c.op::text,"
-                + " c.new_row, c.old_row"
-                + " FROM unnest(?::text[]::xid8[]) WITH ORDINALITY AS t(txid, ord)"
-                + " JOIN replicador.changelog c ON c.txid = t.txid ORDER BY t.ord, c.id")) {
-      ps.setArray(1, connection.createArrayOf("text", batch.txids().toArray()));
-      ps.setFetchSize(1000);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          sink.accept(
-              new ChangeLogRow(
-                  rs.getString(1),
-                  rs.getLong(2),
-                  TableName.of(rs.getString(3), rs.getString(4)),
-                  Operation.fromCode(rs.getString(5).charAt(0)),
-                  rs.getString(6),
-                  rs.getString(7)));
-        }
-      }
-    } finally {
-      endTransaction();
+            "DELETE FROM replicador.changelog WHERE txid = ANY (?::text[]::xid8[])")) {
+      ps.setArray(1, connection.createArrayOf("text", txids.toArray()));
+      return ps.executeUpdate();
     }
   }
 
-  /** Deletes the batch's rows and clears the claim, in one transaction. */
-  public long finish(ClaimedBatch batch) throws SQLException {
-    try {
-      long deleted;
-      try (PreparedStatement ps =
-          connection.prepareStatement(
-              "DELETE FROM replicador.changelog WHERE txid = ANY (?::text[]::xid8[])")) {
-        ps.setArray(1, connection.createArrayOf("text", batch.txids().toArray()));
-        deleted = ps.executeUpdate();
+  /** The committed transactions to claim next, in order of their last changelog id. */
+  private List<String> next(int maxRows, int maxTransactions, List<ClaimedBatch> inFlight)
+      throws SQLException {
+    Set<String> exclude = new HashSet<>();
+    inFlight.forEach(b -> exclude.addAll(b.txids()));
+    long minId;
+    String firstTxid;
+    try (Statement st = connection.createStatement();
+        ResultSet rs =
+            st.executeQuery("SELECT id, txid::text FROM replicador.changelog ORDER BY id LIMIT 1")) {
+      if (!rs.next()) {
+        return List.of();
       }
-      try (PreparedStatement ps =
-          connection.prepareStatement(
-              "UPDATE replicador.publisher SET pending_first = NULL, pending_txids = NULL"
-                  + " WHERE pending_first = ?")) {
-        ps.setLong(1, batch.firstPosition());
-        if (ps.executeUpdate() != 1) {
-          connection.rollback();
-          throw new SQLException(
-              "The claimed batch at position " + batch.firstPosition()
-                  + " is no longer pending; another publisher took over");
+      minId = rs.getLong(1);
+      firstTxid = rs.getString(2);
+    }
+    // The window starts past what is in flight, and covers at least the oldest transaction.
+    long cutoff = Math.max(minId, claimedThrough) + windowRows;
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT max(id) FROM replicador.changelog WHERE txid = ?::xid8")) {
+      ps.setString(1, firstTxid);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        cutoff = Math.max(cutoff, rs.getLong(1));
+      }
+    }
+    // Only transactions wholly inside the window: a transaction's last id decides its order.
+    List<String> txids = new ArrayList<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT c.txid::text, count(*), max(c.id) FROM replicador.changelog c WHERE c.id <= ?"
+                + " GROUP BY c.txid HAVING NOT EXISTS (SELECT 1 FROM replicador.changelog c2"
+                + " WHERE c2.txid = c.txid AND c2.id > ?) ORDER BY max(c.id) LIMIT ?")) {
+      ps.setLong(1, cutoff);
+      ps.setLong(2, cutoff);
+      ps.setInt(3, maxTransactions + exclude.size());
+      try (ResultSet rs = ps.executeQuery()) {
+        long rows = 0;
+        while (rs.next() && txids.size() < maxTransactions) {
+          if (exclude.contains(rs.getString(1))) {
+            continue;
+          }
+          long n = rs.getLong(2);
+          if (!txids.isEmpty() && rows + n > maxRows) {
+            break;
+          }
+          txids.add(rs.getString(1));
+          rows += n;
+          claimedThrough = Math.max(claimedThrough, rs.getLong(3));
         }
       }
-      connection.commit();
-      return deleted;
+    }
+    return txids;
+  }
+
+  /**
+   * Streams the batch's rows, transaction by transaction in claim order, each in id order.
+   *
+   * <p>One ordered scan of the primary key over the id range the batch spans: rows of other
+   * transactions in that range are skipped, and rows of a transaction that comes later in claim
+   * order than the one being streamed are held until it is its turn (concurrent transactions
+   * interleave their ids; a batch holds at most its claimed rows, and a larger transaction is
+   * claimed alone, so it always streams straight through).
+   */
+  public void read(ClaimedBatch batch, RowSink sink) throws Exception {
+    try {
+      Map<String, Integer> order = new HashMap<>();
+      for (String txid : batch.txids()) {
+        order.put(txid, order.size());
+      }
+      long[] remaining = new long[order.size()];
+      long low = Long.MAX_VALUE;
+      long high = Long.MIN_VALUE;
+      try (PreparedStatement ps =
+          connection.prepareStatement(
+              "SELECT txid::text, count(*), min(id), max(id) FROM replicador.changelog"
+                  + " WHERE txid = ANY (?::text[]::xid8[]) GROUP BY txid")) {
+        ps.setArray(1, connection.createArrayOf("text", batch.txids().toArray()));
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            remaining[order.get(rs.getString(1))] = rs.getLong(2);
+            low = Math.min(low, rs.getLong(3));
+            high = Math.max(high, rs.getLong(4));
+          }
+        }
+      }
+      List<List<ChangeLogRow>> held = new ArrayList<>();
+      for (int i = 0; i < remaining.length; i++) {
+        held.add(new ArrayList<>());
+      }
+      int head = 0;
+      while (head < remaining.length && remaining[head] == 0) {
+        head++; // a claimed transaction without rows: nothing to stream for it
+      }
+      try (PreparedStatement ps =
+          connection.prepareStatement(
+              "SELECT txid::text, relid::int8, schema_name, table_name, op::text, new_row, old_row"
+                  + " FROM replicador.changelog WHERE id BETWEEN ? AND ? ORDER BY id")) {
+        ps.setLong(1, low);
+        ps.setLong(2, high);
+        ps.setFetchSize(1000);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            Integer tx = order.get(rs.getString(1));
+            if (tx == null || tx < head) {
+              continue; // another transaction's row in the range
+            }
+            ChangeLogRow row =
+                new ChangeLogRow(
+                    rs.getString(1),
+                    rs.getLong(2),
+                    TableName.of(rs.getString(3), rs.getString(4)),
+                    Operation.fromCode(rs.getString(5).charAt(0)),
+                    rs.getString(6),
+                    rs.getString(7));
+            if (tx > head) {
+              held.get(tx).add(row);
+              continue;
+            }
+            sink.accept(row);
+            remaining[head]--;
+            while (head < remaining.length && remaining[head] == 0) {
+              head++;
+              if (head < remaining.length) {
+                for (ChangeLogRow h : held.get(head)) {
+                  sink.accept(h);
+                  remaining[head]--;
+                }
+                held.get(head).clear();
+              }
+            }
+          }
+        }
+      }
+      if (head < remaining.length) {
+        throw new IllegalStateException(
+            "Rows of transaction " + batch.txids().get(head) + " (position "
+                + (batch.firstPosition() + head) + ") changed while they were read; the"
+                + " changelog was changed by something other than the publisher");
+      }
     } finally {
       endTransaction();
     }

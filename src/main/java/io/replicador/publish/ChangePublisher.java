@@ -51,6 +51,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   static final String DOORBELL_CHANNEL = "replicador";
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   private static final Duration VACUUM_EVERY = Duration.ofSeconds(10);
+  private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(60);
+  /** Batches published and not yet confirmed, at most. */
+  private static final int MAX_IN_FLIGHT = 4;
 
   private final PublisherSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
@@ -128,8 +131,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
           Channel channel = amqp.createChannel()) {
         Topology.declareExchange(channel, settings.exchange());
         channel.confirmSelect();
-        AtomicBoolean returned = new AtomicBoolean();
-        channel.addReturnListener(r -> returned.set(true));
+        Confirms confirms = new Confirms();
+        channel.addConfirmListener(confirms);
+        channel.addReturnListener(r -> confirms.markReturned());
         active.set(true);
         log.info(
             "Publisher {} active on {}: shipping source {} to exchange '{}' at {}",
@@ -144,7 +148,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
                   + " while no publisher listens are lost (see docs/origin-notify-mode.md)",
               settings.notifyChannels());
         }
-        loop(pg, reader, new Shipper(channel, returned, source, reader, pg));
+        loop(pg, reader, new Shipper(channel, confirms, source, reader, pg));
       } finally {
         active.set(false);
       }
@@ -167,20 +171,28 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     }
   }
 
+  /**
+   * Claims, publishes and settles batches. Publishing is pipelined: the next batch is claimed
+   * and published while earlier ones await the broker's confirms (up to {@link #MAX_IN_FLIGHT}
+   * batches), and confirmed batches are deleted in the transaction of the next claim, so a busy
+   * publisher waits for the primary's disk once per batch.
+   */
   private void loop(java.sql.Connection pg, ChangeLogReader reader, Shipper shipper)
       throws Exception {
+    List<ClaimedBatch> inFlight = new ArrayList<>();
     Optional<ClaimedBatch> pending = reader.pending();
     if (pending.isPresent()) {
       log.info(
           "Resuming unfinished batch at positions {}..{}",
           pending.get().firstPosition(),
           pending.get().lastPosition());
-      shipper.ship(pending.get());
+      shipper.publish(pending.get());
+      inFlight.add(pending.get());
     }
     boolean armed = false;
     Instant lastWork = clock.instant();
     Instant lastVacuum = clock.instant();
-    long deletedSinceVacuum = 0;
+    long vacuumedAt = 0;
     PGConnection notifications = pg.unwrap(PGConnection.class);
     OriginChangeWriter origin = new OriginChangeWriter(pg);
     while (running.get()) {
@@ -189,20 +201,42 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       if (handle(notifications.getNotifications(), origin, pg) > 0) {
         lastWork = clock.instant();
       }
-      Optional<ClaimedBatch> batch = reader.claim(settings.batchRows(), 10_000);
+      if (reader.shippedRows() > vacuumedAt && clock.instant().isAfter(lastVacuum.plus(VACUUM_EVERY))) {
+        // deleted rows would otherwise slow every claim until autovacuum comes round
+        reader.vacuum();
+        lastVacuum = clock.instant();
+        vacuumedAt = reader.shippedRows();
+      }
+      List<ClaimedBatch> shipped = shipper.confirmed(inFlight);
+      // looked at after the confirms: the broker returns an unroutable message before it
+      // confirms it, so a confirmed batch that came back is caught here
+      if (shipper.returned()) {
+        shipper.republish(inFlight);
+        continue;
+      }
+      inFlight.removeAll(shipped);
+      boolean room = inFlight.size() < MAX_IN_FLIGHT;
+      Optional<ClaimedBatch> batch =
+          reader.claim(settings.batchRows(), room ? 10_000 : 0, shipped, inFlight);
+      shipper.count(shipped);
       if (batch.isPresent()) {
         if (armed) {
           reader.armDoorbell(false);
           armed = false;
         }
-        deletedSinceVacuum += shipper.ship(batch.get());
+        shipper.publish(batch.get());
+        inFlight.add(batch.get());
         lastWork = clock.instant();
         continue;
       }
-      if (deletedSinceVacuum > 0 && clock.instant().isAfter(lastVacuum.plus(VACUUM_EVERY))) {
-        reader.vacuum();
-        lastVacuum = clock.instant();
-        deletedSinceVacuum = 0;
+      if (!inFlight.isEmpty()) {
+        if (!shipper.awaitConfirm(inFlight.get(0), room ? Duration.ofMillis(2) : CONFIRM_TIMEOUT)
+            && !room) {
+          throw new TimeoutException(
+              "The broker did not confirm published changes within "
+                  + CONFIRM_TIMEOUT.toSeconds() + " s");
+        }
+        continue;
       }
       if (clock.instant().isBefore(lastWork.plus(settings.linger()))) {
         handle(notifications.getNotifications(2), origin, pg);
@@ -214,6 +248,14 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
             notifications.getNotifications((int) settings.idlePoll().toMillis()), origin, pg);
       }
     }
+    // stopping: settle what the broker has confirmed; the rest stays pending for the next one
+    if (!inFlight.isEmpty()) {
+      shipper.awaitConfirm(inFlight.get(inFlight.size() - 1), Duration.ofSeconds(5));
+    }
+    List<ClaimedBatch> shipped = shipper.confirmed(inFlight);
+    inFlight.removeAll(shipped);
+    reader.claim(0, 0, shipped, inFlight);
+    shipper.count(shipped);
   }
 
   /**
@@ -245,74 +287,113 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     return written;
   }
 
-  /** Publishes one claimed batch and deletes it once confirmed. */
+  /** Publishes claimed batches and tracks the broker's confirms. */
   private final class Shipper {
     private final Channel channel;
-    private final AtomicBoolean returned;
+    private final Confirms confirms;
     private final String source;
     private final ChangeLogReader reader;
     private final RelationCache relations;
+    private final Map<ClaimedBatch, Long> lastSequence = new java.util.IdentityHashMap<>();
+    private final Map<ClaimedBatch, Long> changes = new java.util.IdentityHashMap<>();
 
     Shipper(
         Channel channel,
-        AtomicBoolean returned,
+        Confirms confirms,
         String source,
         ChangeLogReader reader,
         java.sql.Connection pg) {
       this.channel = channel;
-      this.returned = returned;
+      this.confirms = confirms;
       this.source = source;
       this.reader = reader;
       this.relations = new RelationCache(new TableCatalog(pg), clock);
     }
 
-    long ship(ClaimedBatch batch) throws Exception {
-      while (true) {
-        returned.set(false);
-        AtomicLong changes = new AtomicLong();
-        MessageAssembler assembler =
-            new MessageAssembler(
-                source,
-                batch.firstPosition(),
-                settings.messageChanges(),
-                settings.messageBytes(),
-                this::publish);
-        reader.read(
-            batch,
-            row -> {
-              assembler.add(row.txid(), relations.toChange(row), row.approximateBytes());
-              changes.incrementAndGet();
-            });
-        long last = assembler.finish();
-        if (last != batch.lastPosition()) {
-          throw new IllegalStateException(
-              "Batch at position " + batch.firstPosition() + " has rows for positions up to "
-                  + last + " but claimed up to " + batch.lastPosition()
-                  + "; the changelog was changed by something other than the publisher");
-        }
-        channel.waitForConfirmsOrDie(Duration.ofSeconds(60).toMillis());
-        if (returned.get()) {
-          // mandatory publish came back: no queue is bound, so nobody would get these changes
-          log.warn(
-              "No replica queue is bound to exchange '{}' yet; keeping positions {}..{} in the"
-                  + " changelog until a listener has declared its queue",
-              settings.exchange(),
+    /** Reads the batch from the changelog and publishes it, without waiting for confirms. */
+    void publish(ClaimedBatch batch) throws Exception {
+      AtomicLong count = new AtomicLong();
+      MessageAssembler assembler =
+          new MessageAssembler(
+              source,
               batch.firstPosition(),
-              batch.lastPosition());
-          if (!pause(Duration.ofSeconds(5))) {
-            throw new InterruptedException("stopping with the batch unshipped (it stays pending)");
-          }
-          continue;
+              settings.messageChanges(),
+              settings.messageBytes(),
+              this::publish);
+      reader.read(
+          batch,
+          row -> {
+            assembler.add(row.txid(), relations.toChange(row), row.approximateBytes());
+            count.incrementAndGet();
+          });
+      long last = assembler.finish();
+      if (last != batch.lastPosition()) {
+        throw new IllegalStateException(
+            "Batch at position " + batch.firstPosition() + " has rows for positions up to "
+                + last + " but claimed up to " + batch.lastPosition()
+                + "; the changelog was changed by something other than the publisher");
+      }
+      lastSequence.put(batch, channel.getNextPublishSeqNo() - 1);
+      changes.put(batch, count.get());
+    }
+
+    /** The oldest batches, in order, whose messages the broker has all confirmed. */
+    List<ClaimedBatch> confirmed(List<ClaimedBatch> inFlight) throws IOException {
+      List<ClaimedBatch> done = new ArrayList<>();
+      for (ClaimedBatch b : inFlight) {
+        if (!confirms.confirmed(lastSequence.get(b))) {
+          break;
         }
-        long deleted = reader.finish(batch);
-        shippedTransactions.addAndGet(batch.txids().size());
-        shippedChanges.addAndGet(changes.get());
-        log.debug(
-            "Shipped positions {}..{} ({} changes)",
-            batch.firstPosition(),
-            batch.lastPosition(),
-            changes.get());
-        return deleted;
+        done.add(b);
+      }
+      return done;
+    }
+
+    /** Waits until the batch is confirmed; false if it is not within the timeout. */
+    boolean awaitConfirm(ClaimedBatch batch, Duration timeout)
+        throws IOException, InterruptedException {
+      return confirms.await(lastSequence.get(batch), timeout);
+    }
+
+    /** Counts batches whose deletion was committed. */
+    void count(List<ClaimedBatch> shipped) {
+      for (ClaimedBatch b : shipped) {
+        long n = changes.remove(b);
+        lastSequence.remove(b);
+        shippedTransactions.addAndGet(b.txids().size());
+        shippedChanges.addAndGet(n);
+        log.debug("Shipped positions {}..{} ({} changes)", b.firstPosition(), b.lastPosition(), n);
+      }
+    }
+
+    boolean returned() {
+      return confirms.returned();
+    }
+
+    /**
+     * A message came back: no queue was bound, so nobody would get these changes. Waits until
+     * the broker has answered for everything, then publishes the batches in flight again, in
+     * order and with the same positions, until some queue takes them.
+     */
+    void republish(List<ClaimedBatch> inFlight) throws Exception {
+      if (!inFlight.isEmpty()
+          && !awaitConfirm(inFlight.get(inFlight.size() - 1), CONFIRM_TIMEOUT)) {
+        throw new TimeoutException(
+            "The broker did not confirm published changes within "
+                + CONFIRM_TIMEOUT.toSeconds() + " s");
+      }
+      log.warn(
+          "No replica queue is bound to exchange '{}' yet; keeping positions {}..{} in the"
+              + " changelog until a listener has declared its queue",
+          settings.exchange(),
+          inFlight.isEmpty() ? "?" : inFlight.get(0).firstPosition(),
+          inFlight.isEmpty() ? "?" : inFlight.get(inFlight.size() - 1).lastPosition());
+      if (!pause(Duration.ofSeconds(5))) {
+        throw new InterruptedException("stopping with batches unshipped (they stay pending)");
+      }
+      confirms.clearReturned();
+      for (ClaimedBatch b : inFlight) {
+        publish(b);
       }
     }
 
@@ -327,6 +408,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
               .timestamp(new java.util.Date())
               .headers(Map.of("replicador-source", source, "replicador-position", first))
               .build();
+      confirms.published(channel.getNextPublishSeqNo());
       channel.basicPublish(
           settings.exchange(), Topology.ROUTING_KEY, true, props, codec.encode(message));
     }
