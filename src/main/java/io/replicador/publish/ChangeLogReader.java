@@ -98,7 +98,7 @@ public final class ChangeLogReader {
       if (!rs.next()) {
         return Optional.empty();
       }
-      return Optional.of(new ClaimedBatch(rs.getLong(1), strings(rs.getArray(2))));
+      return Optional.of(shape(rs.getLong(1), strings(rs.getArray(2))));
     } finally {
       endTransaction();
     }
@@ -119,7 +119,9 @@ public final class ChangeLogReader {
       throws SQLException {
     try {
       long deleted = delete(shipped);
-      List<String> txids = maxTransactions > 0 ? next(maxRows, maxTransactions, inFlight) : List.of();
+      List<Found> found =
+          maxTransactions > 0 ? next(maxRows, maxTransactions, inFlight) : List.of();
+      List<String> txids = found.stream().map(Found::txid).toList();
       if (txids.isEmpty() && shipped.isEmpty()) {
         return Optional.empty();
       }
@@ -159,7 +161,7 @@ public final class ChangeLogReader {
           long first = rs.getLong(1);
           connection.commit();
           shippedRows += deleted;
-          return Optional.of(new ClaimedBatch(first, txids));
+          return Optional.of(batch(first, found));
         }
       }
     } finally {
@@ -186,60 +188,88 @@ public final class ChangeLogReader {
     }
   }
 
-  /** The committed transactions to claim next, in order of their last changelog id. */
-  private List<String> next(int maxRows, int maxTransactions, List<ClaimedBatch> inFlight)
+  /** What the claim found of one transaction: its rows and their id range. */
+  private record Found(String txid, long rows, long lowId, long highId) {}
+
+  /**
+   * The committed transactions to claim next, in order of their last changelog id: only those
+   * wholly inside a window of ids that starts past what is in flight and covers at least the
+   * oldest transaction. One statement.
+   */
+  private List<Found> next(int maxRows, int maxTransactions, List<ClaimedBatch> inFlight)
       throws SQLException {
     Set<String> exclude = new HashSet<>();
     inFlight.forEach(b -> exclude.addAll(b.txids()));
-    long minId;
-    String firstTxid;
-    try (Statement st = connection.createStatement();
-        ResultSet rs =
-            st.executeQuery("SELECT id, txid::text FROM replicador.changelog ORDER BY id LIMIT 1")) {
-      if (!rs.next()) {
-        return List.of();
-      }
-      minId = rs.getLong(1);
-      firstTxid = rs.getString(2);
-    }
-    // The window starts past what is in flight, and covers at least the oldest transaction.
-    long cutoff = Math.max(minId, claimedThrough) + windowRows;
+    List<Found> found = new ArrayList<>();
     try (PreparedStatement ps =
         connection.prepareStatement(
-            "SELECT max(id) FROM replicador.changelog WHERE txid = ?::xid8")) {
-      ps.setString(1, firstTxid);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        cutoff = Math.max(cutoff, rs.getLong(1));
-      }
-    }
-    // Only transactions wholly inside the window: a transaction's last id decides its order.
-    List<String> txids = new ArrayList<>();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT c.txid::text, count(*), max(c.id) FROM replicador.changelog c WHERE c.id <= ?"
+            "WITH oldest AS (SELECT id, txid FROM replicador.changelog ORDER BY id LIMIT 1),"
+                + " bounds AS (SELECT greatest(greatest((SELECT id FROM oldest), ?) + ?,"
+                + "   (SELECT max(c.id) FROM replicador.changelog c"
+                + "    WHERE c.txid = (SELECT txid FROM oldest))) AS cutoff)"
+                + " SELECT c.txid::text, count(*), min(c.id), max(c.id)"
+                + " FROM replicador.changelog c"
+                + " WHERE c.id >= (SELECT id FROM oldest) AND c.id <= (SELECT cutoff FROM bounds)"
                 + " GROUP BY c.txid HAVING NOT EXISTS (SELECT 1 FROM replicador.changelog c2"
-                + " WHERE c2.txid = c.txid AND c2.id > ?) ORDER BY max(c.id) LIMIT ?")) {
-      ps.setLong(1, cutoff);
-      ps.setLong(2, cutoff);
+                + "   WHERE c2.txid = c.txid AND c2.id > (SELECT cutoff FROM bounds))"
+                + " ORDER BY max(c.id) LIMIT ?")) {
+      ps.setLong(1, claimedThrough);
+      ps.setLong(2, windowRows);
       ps.setInt(3, maxTransactions + exclude.size());
       try (ResultSet rs = ps.executeQuery()) {
         long rows = 0;
-        while (rs.next() && txids.size() < maxTransactions) {
+        while (rs.next() && found.size() < maxTransactions) {
           if (exclude.contains(rs.getString(1))) {
             continue;
           }
           long n = rs.getLong(2);
-          if (!txids.isEmpty() && rows + n > maxRows) {
+          if (!found.isEmpty() && rows + n > maxRows) {
             break;
           }
-          txids.add(rs.getString(1));
+          found.add(new Found(rs.getString(1), n, rs.getLong(3), rs.getLong(4)));
           rows += n;
-          claimedThrough = Math.max(claimedThrough, rs.getLong(3));
+          claimedThrough = Math.max(claimedThrough, rs.getLong(4));
         }
       }
     }
-    return txids;
+    return found;
+  }
+
+  /** The rows and id range of each of these transactions, for a batch claimed earlier. */
+  private ClaimedBatch shape(long firstPosition, List<String> txids) throws SQLException {
+    Map<String, Found> byTxid = new HashMap<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT txid::text, count(*), min(id), max(id) FROM replicador.changelog"
+                + " WHERE txid = ANY (?::text[]::xid8[]) GROUP BY txid")) {
+      ps.setArray(1, connection.createArrayOf("text", txids.toArray()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          byTxid.put(
+              rs.getString(1),
+              new Found(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4)));
+        }
+      }
+    }
+    List<Found> found = new ArrayList<>();
+    for (String txid : txids) {
+      found.add(byTxid.getOrDefault(txid, new Found(txid, 0, Long.MAX_VALUE, Long.MIN_VALUE)));
+    }
+    return batch(firstPosition, found);
+  }
+
+  private static ClaimedBatch batch(long firstPosition, List<Found> found) {
+    List<String> txids = new ArrayList<>();
+    List<Long> rows = new ArrayList<>();
+    long low = Long.MAX_VALUE;
+    long high = Long.MIN_VALUE;
+    for (Found f : found) {
+      txids.add(f.txid());
+      rows.add(f.rows());
+      low = Math.min(low, f.lowId());
+      high = Math.max(high, f.highId());
+    }
+    return new ClaimedBatch(firstPosition, txids, rows, low, high);
   }
 
   /**
@@ -257,22 +287,7 @@ public final class ChangeLogReader {
       for (String txid : batch.txids()) {
         order.put(txid, order.size());
       }
-      long[] remaining = new long[order.size()];
-      long low = Long.MAX_VALUE;
-      long high = Long.MIN_VALUE;
-      try (PreparedStatement ps =
-          connection.prepareStatement(
-              "SELECT txid::text, count(*), min(id), max(id) FROM replicador.changelog"
-                  + " WHERE txid = ANY (?::text[]::xid8[]) GROUP BY txid")) {
-        ps.setArray(1, connection.createArrayOf("text", batch.txids().toArray()));
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            remaining[order.get(rs.getString(1))] = rs.getLong(2);
-            low = Math.min(low, rs.getLong(3));
-            high = Math.max(high, rs.getLong(4));
-          }
-        }
-      }
+      long[] remaining = batch.rows().stream().mapToLong(Long::longValue).toArray();
       List<List<ChangeLogRow>> held = new ArrayList<>();
       for (int i = 0; i < remaining.length; i++) {
         held.add(new ArrayList<>());
@@ -285,8 +300,8 @@ public final class ChangeLogReader {
           connection.prepareStatement(
               "SELECT txid::text, relid::int8, schema_name, table_name, op::text, new_row, old_row"
                   + " FROM replicador.changelog WHERE id BETWEEN ? AND ? ORDER BY id")) {
-        ps.setLong(1, low);
-        ps.setLong(2, high);
+        ps.setLong(1, batch.lowId());
+        ps.setLong(2, batch.highId());
         ps.setFetchSize(1000);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
