@@ -52,6 +52,8 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   private static final Duration VACUUM_EVERY = Duration.ofSeconds(10);
   private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(60);
+  /** How often a busy publisher looks for notifications (fence requests) in trigger mode. */
+  private static final Duration LOOK_EVERY = Duration.ofMillis(100);
   /** Batches published and not yet confirmed, at most. */
   private static final int MAX_IN_FLIGHT = 4;
 
@@ -192,20 +194,21 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     boolean armed = false;
     Instant lastWork = clock.instant();
     Instant lastVacuum = clock.instant();
+    Instant lastLook = clock.instant();
     long vacuumedAt = 0;
     PGConnection notifications = pg.unwrap(PGConnection.class);
     OriginChangeWriter origin = new OriginChangeWriter(pg);
+    boolean originMode = !settings.notifyChannels().isEmpty();
     while (running.get()) {
       // Origin payloads that arrived meanwhile go into the changelog before the next claim, so
-      // they are not overtaken by changes captured after them.
-      if (handle(notifications.getNotifications(), origin, pg) > 0) {
-        lastWork = clock.instant();
-      }
-      if (reader.shippedRows() > vacuumedAt && clock.instant().isAfter(lastVacuum.plus(VACUUM_EVERY))) {
-        // deleted rows would otherwise slow every claim until autovacuum comes round
-        reader.vacuum();
-        lastVacuum = clock.instant();
-        vacuumedAt = reader.shippedRows();
+      // they are not overtaken by changes captured after them. Otherwise notifications are only
+      // fence requests (and doorbells, which a busy publisher does not need): looking for them
+      // costs a wait on the socket, so a busy publisher looks now and then.
+      if (originMode || clock.instant().isAfter(lastLook.plus(LOOK_EVERY))) {
+        lastLook = clock.instant();
+        if (handle(notifications.getNotifications(), origin, pg) > 0) {
+          lastWork = clock.instant();
+        }
       }
       List<ClaimedBatch> shipped = shipper.confirmed(inFlight);
       // looked at after the confirms: the broker returns an unroutable message before it
@@ -228,6 +231,14 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         inFlight.add(batch.get());
         lastWork = clock.instant();
         continue;
+      }
+      if (inFlight.isEmpty()
+          && reader.shippedRows() > vacuumedAt
+          && clock.instant().isAfter(lastVacuum.plus(VACUUM_EVERY))) {
+        // when idle: a VACUUM in a busy stream holds up every change behind it
+        reader.vacuum();
+        lastVacuum = clock.instant();
+        vacuumedAt = reader.shippedRows();
       }
       if (!inFlight.isEmpty()) {
         if (!shipper.awaitConfirm(inFlight.get(0), room ? Duration.ofMillis(2) : CONFIRM_TIMEOUT)
