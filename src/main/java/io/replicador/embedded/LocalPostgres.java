@@ -133,13 +133,18 @@ public final class LocalPostgres implements AutoCloseable {
         List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
   }
 
+  /** The running server's postmaster process id. */
+  public long postmasterPid() throws IOException {
+    return Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip());
+  }
+
   /**
    * SIGKILL to the postmaster, as a crash would; returns once its server processes are gone, so
    * {@link #restart} can follow at once.
    */
   public void kill() {
     try {
-      long pid = Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip());
+      long pid = postmasterPid();
       List<ProcessHandle> processes = new ArrayList<>();
       ProcessHandle.of(pid).ifPresent(processes::add);
       ProcessHandle.of(pid).ifPresent(p -> p.descendants().forEach(processes::add));

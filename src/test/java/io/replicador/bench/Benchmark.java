@@ -127,6 +127,8 @@ public final class Benchmark {
   }
 
   private double timedBulkLoad(Setup s, long rows, long perTransaction) throws Exception {
+    CpuMeter cpu = new CpuMeter(Map.of("primary", primary, "replicas", replicas));
+    Map<String, Double> cpuBefore = cpu.sample();
     long start = System.nanoTime();
     try (Connection c = primary.connect(s.primaryDb);
         Statement st = c.createStatement()) {
@@ -145,6 +147,7 @@ public final class Benchmark {
         "    written on the primary in %.1f s, last row on the replica %.1f s after the first write%n",
         seconds(written - start),
         seconds(end - start));
+    System.out.printf(Locale.ROOT, "    CPU: %s%n", CpuMeter.difference(cpuBefore, cpu.sample()));
     return rows / seconds(end - start);
   }
 

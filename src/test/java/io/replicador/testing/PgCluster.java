@@ -2,6 +2,8 @@ package io.replicador.testing;
 
 import io.replicador.embedded.LocalPostgres;
 import io.replicador.embedded.PostgresBinaries;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -48,6 +50,15 @@ public final class PgCluster implements AutoCloseable {
    */
   public void kill() {
     server.kill();
+  }
+
+  /** The running server's postmaster process id. */
+  public long postmasterPid() {
+    try {
+      return server.postmasterPid();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /**
