@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Installs and removes change capture on the primary: the {@code replicador} schema, its
- * changelog and trigger functions, and three triggers per table. Each call is one transaction:
+ * changelog and trigger functions, and the capture triggers of each table (see capture-v1.sql;
+ * installing again moves a table to the current ones). Each call is one transaction:
  * it installs everything asked for or nothing. Does not close the connection.
  */
 public final class CaptureInstaller {

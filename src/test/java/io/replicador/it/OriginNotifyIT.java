@@ -355,7 +355,8 @@ class OriginNotifyIT {
                 fx.primaryDb,
                 "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger"
                     + " WHERE tgrelid = 'users'::regclass"))
-        .isEqualTo("replicador_capture,replicador_doorbell,replicador_truncate");
+        .isEqualTo(
+            "replicador_capture,replicador_capture_insert,replicador_doorbell,replicador_truncate");
     await()
         .atMost(Duration.ofSeconds(60))
         .until(

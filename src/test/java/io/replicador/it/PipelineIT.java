@@ -205,6 +205,48 @@ class PipelineIT {
   }
 
   @Test
+  void installAgainMovesATableFromTheRowTriggersOfEarlierVersions() {
+    // what capture_table created before inserts were captured per statement
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "DROP TRIGGER replicador_capture ON users",
+        "DROP TRIGGER replicador_capture_insert ON users",
+        "DROP TRIGGER replicador_doorbell ON users",
+        "CREATE TRIGGER replicador_capture AFTER INSERT OR UPDATE OR DELETE ON users"
+            + " FOR EACH ROW EXECUTE FUNCTION replicador.capture_row('public', 'users')",
+        "CREATE TRIGGER replicador_doorbell AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users"
+            + " FOR EACH STATEMENT EXECUTE FUNCTION replicador.ring_doorbell()",
+        "INSERT INTO users SELECT g, 'before ' || g, NULL FROM generate_series(1, 10) g");
+    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();
+    String triggers =
+        "SELECT string_agg(tgname || ':' || (tgtype & 1), ',' ORDER BY tgname) FROM pg_trigger"
+            + " WHERE tgrelid = 'users'::regclass";
+    assertThat(query(fx.primaryCluster, fx.primaryDb, triggers))
+        .as("name:1 for a row trigger, name:0 for a statement trigger")
+        .isEqualTo(
+            "replicador_capture:1,replicador_capture_insert:0,replicador_doorbell:0,"
+                + "replicador_truncate:0");
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO users SELECT g, 'after ' || g, NULL FROM generate_series(11, 20) g",
+        "UPDATE users SET bio = 'updated' WHERE id % 3 = 0",
+        "DELETE FROM users WHERE id % 4 = 0");
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT string_agg(op::text || count, ',' ORDER BY op) FROM"
+                    + " (SELECT op, count(*) FROM replicador.changelog GROUP BY op) c"))
+        .isEqualTo("D5,I20,U6");
+    startAll();
+    awaitEqual(r1, USERS, "id");
+    assertThat(Main.run("uninstall", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();
+    assertThat(query(fx.primaryCluster, fx.primaryDb, triggers)).isNull();
+  }
+
+  @Test
   void installRefusesATableWithoutPrimaryKeyAndUninstallCleansUp() {
     exec(fx.primaryCluster, fx.primaryDb, "CREATE TABLE public.nokey (a int)");
     PrintStream oldErr = System.err;

@@ -16,8 +16,9 @@ import org.junit.jupiter.api.TestInfo;
 
 /**
  * Table shapes that need care on the replica: awkward identifiers, generated and identity
- * columns, composite keys and key changes, partitioned tables. Each test compares the rows'
- * text forms of primary and replica after inserts, updates and deletes.
+ * columns, composite keys and key changes, partitioned tables, statements that change many rows
+ * or one key twice. Each test compares the rows' text forms of primary and replica after inserts,
+ * updates and deletes.
  */
 class SchemaShapesIT {
   private ReplicationFixture fx;
@@ -161,6 +162,60 @@ class SchemaShapesIT {
   }
 
   @Test
+  void bulkStatementsUpsertsAndWritableCtesReplicateInTheirOrder() {
+    // r is the capture function's row alias, tg_relid one of PL/pgSQL's trigger variables
+    both("CREATE TABLE stmts (id int PRIMARY KEY, r int, v text, tg_relid int)");
+    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", "stmts")).isZero();
+    primary(
+        "INSERT INTO stmts (id, r, v)"
+            + " VALUES (5, 50, 'e'), (3, 30, 'c'), (1, 10, 'a'), (4, 40, 'd'), (2, 20, 'b')");
+    // changelog ids follow the statement's row order
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT string_agg(new_row, ' ' ORDER BY id) FROM replicador.changelog"))
+        .isEqualTo("(5,50,e,) (3,30,c,) (1,10,a,) (4,40,d,) (2,20,b,)");
+    primary(
+        "INSERT INTO stmts (id, r, v)"
+            + " SELECT g, g * 10, 'bulk ' || g FROM generate_series(6, 2000) g",
+        "DELETE FROM stmts WHERE id BETWEEN 1000 AND 1500",
+        // updates 6 and 7, inserts 2001 and 2002
+        "INSERT INTO stmts (id, v) VALUES (6, 'upserted'), (2001, 'new'), (7, 'upserted'),"
+            + " (2002, 'new') ON CONFLICT (id) DO UPDATE SET v = excluded.v, r = stmts.r + 1",
+        // moves 8 to 5008, then inserts a new 8: the update must reach the replica first
+        "INSERT INTO stmts (id, v) VALUES (8, 'moved'), (8, 'new 8')"
+            + " ON CONFLICT (id) DO UPDATE SET id = stmts.id + 5000, v = excluded.v",
+        // deletes and re-inserts a key in one statement
+        "WITH d AS (DELETE FROM stmts WHERE id = 1 RETURNING *)"
+            + " INSERT INTO stmts SELECT id, r + 1, v || ' again' FROM d",
+        // the INSERT finishes before the DELETE has deleted its second row
+        "WITH d AS (DELETE FROM stmts WHERE id IN (2, 3) RETURNING *)"
+            + " INSERT INTO stmts SELECT id, r + 1, v || ' back' FROM d LIMIT 1",
+        // a second DELETE on the table finishes after the INSERT that re-inserted 4
+        "WITH d AS (DELETE FROM stmts WHERE id = 4 RETURNING *),"
+            + " i AS (INSERT INTO stmts SELECT id, r + 1, v || ' back' FROM d RETURNING id)"
+            + " DELETE FROM stmts WHERE id IN (SELECT id + 5 FROM i)",
+        "CREATE VIEW stmts_view AS SELECT * FROM stmts",
+        "INSERT INTO stmts_view (id, v) SELECT g, 'via view' FROM generate_series(3000, 3009) g");
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT string_agg(ROW(s.id, s.r, s.v)::text, ' ' ORDER BY s.id) FROM stmts s"
+                    + " WHERE s.id IN (1, 4, 6, 8, 9, 5008)"))
+        .isEqualTo(
+            "(1,11,\"a again\") (4,41,\"d back\") (6,61,upserted) (8,,\"new 8\")"
+                + " (5008,80,moved)");
+    assertThat(
+            query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM stmts WHERE id IN (2, 3)"))
+        .isEqualTo("1");
+    fx.startListener("r1", Set.of());
+    fx.startPublisher();
+    awaitSameRows("stmts", "r.id");
+  }
+
+  @Test
   void partitionedTablesReplicateIncludingRowsThatMoveBetweenPartitions() {
     String parent =
         "CREATE TABLE events (id int NOT NULL, region text NOT NULL, payload text,"
@@ -192,7 +247,20 @@ class SchemaShapesIT {
         "UPDATE events SET region = 'eu', payload = 'moved us->eu' WHERE id IN (5, 7)",
         "UPDATE events SET region = 'us', payload = 'moved eu->us' WHERE id = 6",
         "UPDATE events SET region = 'apac', id = id + 100 WHERE id = 9",
-        "DELETE FROM events WHERE id IN (1, 2)");
+        "DELETE FROM events WHERE id IN (1, 2)",
+        // statements that name a partition fire no statement trigger of the partitioned table
+        "INSERT INTO events_eu VALUES (22, 'eu', 'into the partition')",
+        "INSERT INTO events_us (id, region, payload)"
+            + " SELECT g, 'us', 'bulk into the partition' FROM generate_series(23, 30) g",
+        "DELETE FROM events_us WHERE id = 23");
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT string_agg(tgname || ':' || (tgtype & 1), ',' ORDER BY tgname)"
+                    + " FROM pg_trigger WHERE tgrelid = 'events'::regclass"))
+        .as("a partitioned table keeps its row trigger, which partitions inherit")
+        .isEqualTo("replicador_capture:1,replicador_doorbell:0,replicador_truncate:0");
     awaitSameRows("events", "r.id, r.region");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM events_high"))
         .isEqualTo("1");
