@@ -34,7 +34,7 @@ public final class ChangeMessageCodec {
   private static final ObjectMapper MAPPER = new ObjectMapper(JSON);
 
   public byte[] encode(ChangeMessage message) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(4096);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(sizeEstimate(message));
     try (JsonGenerator g = JSON.createGenerator(out)) {
       Map<Relation, Integer> relationIndex = new IdentityHashMap<>();
       List<Relation> relations = new ArrayList<>();
@@ -91,6 +91,23 @@ public final class ChangeMessageCodec {
       throw new UncheckedIOException("Cannot encode change message", e);
     }
     return out.toByteArray();
+  }
+
+  /** Roughly the encoded size, so the buffer is allocated once rather than grown many times. */
+  private static int sizeEstimate(ChangeMessage message) {
+    long size = 1024;
+    for (SourceTransaction tx : message.transactions()) {
+      for (Change c : tx.changes()) {
+        size += 48;
+        for (String v : c.values()) {
+          size += v == null ? 5 : v.length() + 4;
+        }
+        for (String v : c.key()) {
+          size += v == null ? 5 : v.length() + 4;
+        }
+      }
+    }
+    return (int) Math.min(size + size / 8, Integer.MAX_VALUE - 16);
   }
 
   private static void writeStrings(JsonGenerator g, String field, List<String> values)

@@ -68,13 +68,17 @@ public final class Benchmark {
         ? Set.of(args[at + 1].split(","))
         : Set.of("1", "2", "3", "4");
     Benchmark b = new Benchmark(quick, only);
+    int status = 0;
     try {
       b.runAll();
+    } catch (Exception e) {
+      e.printStackTrace();
+      status = 1;
     } finally {
       b.primary.close();
       b.replicas.close();
     }
-    System.exit(0);
+    System.exit(status); // the broker client's threads would keep the JVM alive
   }
 
   private void runAll() throws Exception {
@@ -88,6 +92,7 @@ public final class Benchmark {
         primary.bin(),
         TestEnvironment.amqpUri());
 
+    warmUp();
     if (only.contains("1")) {
       bulk("1 bulk: " + rows + " rows in 10,000-row transactions (rows/s)", rows, 10_000);
     }
@@ -101,6 +106,18 @@ public final class Benchmark {
       fanOut(load);
     }
 
+    long peak = 0;
+    for (java.lang.management.MemoryPoolMXBean pool :
+        java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+      if (pool.getType() == java.lang.management.MemoryType.HEAP) {
+        peak += pool.getPeakUsage().getUsed();
+      }
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "%nPublisher and listeners ran in this JVM: peak heap use %d MB (heap limit %d MB)%n",
+        peak >> 20,
+        Runtime.getRuntime().maxMemory() >> 20);
     System.out.println();
     System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", "scenario", "Replicador", "native", "ratio");
     for (String[] r : results) {
@@ -109,6 +126,23 @@ public final class Benchmark {
   }
 
   // ---------------------------------------------------------------- scenarios
+
+  /**
+   * Runs the publisher and listener code paths once, unmeasured: in production they run for days,
+   * so the JVM has long compiled them; measured cold, the JIT compiler's own CPU (seconds of it on
+   * two cores) would be charged to the first scenario.
+   */
+  private void warmUp() throws Exception {
+    System.out.println("  warming up (not measured)");
+    try (Setup s = replicador(1, false)) {
+      timedBulkLoad(s, 50_000, 5_000);
+    }
+    for (String kind : List.of("insert", "update")) {
+      try (Setup s = replicador(1, false)) {
+        pgbench(s, kind, Duration.ofSeconds(5), 0);
+      }
+    }
+  }
 
   private void bulk(String title, long rows, long perTransaction) throws Exception {
     double rep;
@@ -344,9 +378,13 @@ public final class Benchmark {
       cmd.addAll(List.of("-R", String.valueOf(rate)));
     }
     cmd.add(s.primaryDb);
+    CpuMeter cpu = new CpuMeter(Map.of("primary", primary, "replicas", replicas));
+    Map<String, Double> cpuBefore = cpu.sample();
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     p.waitFor();
+    System.out.printf(
+        Locale.ROOT, "    pgbench %s: CPU %s%n", kind, CpuMeter.difference(cpuBefore, cpu.sample()));
     Matcher m = Pattern.compile("tps = ([0-9.]+)").matcher(out);
     if (!m.find()) {
       throw new IllegalStateException("pgbench failed:\n" + out);
