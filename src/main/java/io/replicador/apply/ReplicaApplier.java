@@ -150,7 +150,7 @@ public final class ReplicaApplier {
         }
       }
     }
-    Map<String, List<SourceTransaction>> held = new HashMap<>();
+    Map<String, Map<Integer, SourceTransaction>> held = new HashMap<>();
     try {
       for (Incoming in : batch) {
         for (SourceTransaction tx : in.message().transactions()) {
@@ -171,27 +171,16 @@ public final class ReplicaApplier {
           String transaction = source + ":" + tx.position();
           if (!tx.last()) {
             if (endingHere.contains(transaction)) {
-              held.computeIfAbsent(transaction, k -> new ArrayList<>()).add(tx);
+              // a part published twice (a publisher resumed its batch) is kept once
+              held.computeIfAbsent(transaction, k -> new HashMap<>()).putIfAbsent(tx.part(), tx);
             } else {
               stage(source, tx, in.body());
             }
             continue;
           }
-          if (tx.part() > 0) {
-            List<SourceTransaction> parts = held.getOrDefault(transaction, List.of());
-            int firstHeld = parts.isEmpty() ? tx.part() : parts.get(0).part();
-            if (!applyStagedParts(source, tx, applied, firstHeld)) {
-              continue;
-            }
-            for (int i = 0; i < parts.size(); i++) {
-              if (parts.get(i).part() != firstHeld + i) {
-                throw new ApplyException(
-                    "Replica " + replicaName + ": parts of position " + tx.position()
-                        + " (transaction " + tx.xid() + ") arrived out of order (part "
-                        + parts.get(i).part() + " where " + (firstHeld + i) + " belongs)");
-              }
-              applyChanges(parts.get(i));
-            }
+          if (tx.part() > 0
+              && !applyEarlierParts(source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
+            continue;
           }
           applyChanges(tx);
           next.put(source, tx.position());
@@ -234,55 +223,84 @@ public final class ReplicaApplier {
   }
 
   /**
-   * Applies parts 0..upTo-1 from staging, one at a time, and clears the staging of the
-   * transaction; false when they are not all there.
+   * Applies parts 0..n-1 of the transaction {@code last} ends, in order, each from this batch
+   * when it is here and else from staging, then clears the transaction's staging. When a part
+   * never arrived, applies nothing: fails if this replica had applied earlier positions (the queue
+   * lost messages), and otherwise returns false (the replica joined within the transaction).
    */
-  private boolean applyStagedParts(String source, SourceTransaction last, long applied, int upTo)
+  private boolean applyEarlierParts(
+      String source, SourceTransaction last, long applied, Map<Integer, SourceTransaction> here)
       throws SQLException, ApplyException {
+    Set<Integer> staged = new HashSet<>();
     try (PreparedStatement ps =
         connection.prepareStatement(
-            "SELECT body FROM replicador.staged WHERE consumer = ? AND source = ?"
-                + " AND position = ? AND part = ?")) {
+            "SELECT part FROM replicador.staged WHERE consumer = ? AND source = ?"
+                + " AND position = ?")) {
       ps.setString(1, replicaName);
       ps.setString(2, source);
       ps.setLong(3, last.position());
-      for (int part = 0; part < upTo; part++) {
-        ps.setInt(4, part);
-        byte[] body;
-        try (ResultSet rs = ps.executeQuery()) {
-          body = rs.next() ? rs.getBytes(1) : null;
-        }
-        if (body == null) {
-          String what =
-              "Replica " + replicaName + ": part " + part + " of position " + last.position()
-                  + " (transaction " + last.xid() + ") never arrived";
-          if (applied > 0) {
-            throw new ApplyException(what + "; the queue lost messages. Snapshot this replica");
-          }
-          log.warn("{}; this replica joined mid-transaction and skips it", what);
-          return false;
-        }
-        ChangeMessage staged;
-        try {
-          staged = codec.decode(body);
-        } catch (MalformedMessageException e) {
-          throw new ApplyException("Replica " + replicaName + ": staged part is unreadable: "
-              + e.getMessage());
-        }
-        for (SourceTransaction tx : staged.transactions()) {
-          applyChanges(tx);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          staged.add(rs.getInt(1));
         }
       }
     }
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?")) {
-      ps.setString(1, replicaName);
-      ps.setString(2, source);
-      ps.setLong(3, last.position());
-      ps.executeUpdate();
+    boolean complete = true;
+    for (int part = 0; part < last.part() && complete; part++) {
+      if (!here.containsKey(part) && !staged.contains(part)) {
+        String what =
+            "Replica " + replicaName + ": part " + part + " of position " + last.position()
+                + " (transaction " + last.xid() + ") never arrived";
+        if (applied > 0) {
+          throw new ApplyException(what + "; the queue lost messages. Snapshot this replica");
+        }
+        log.warn("{}; this replica joined mid-transaction and skips it", what);
+        complete = false;
+      }
     }
-    return true;
+    if (complete) {
+      try (PreparedStatement ps =
+          connection.prepareStatement(
+              "SELECT body FROM replicador.staged WHERE consumer = ? AND source = ?"
+                  + " AND position = ? AND part = ?")) {
+        ps.setString(1, replicaName);
+        ps.setString(2, source);
+        ps.setLong(3, last.position());
+        for (int part = 0; part < last.part(); part++) {
+          if (here.containsKey(part)) {
+            applyChanges(here.get(part));
+            continue;
+          }
+          ps.setInt(4, part);
+          byte[] body;
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            body = rs.getBytes(1);
+          }
+          ChangeMessage message;
+          try {
+            message = codec.decode(body);
+          } catch (MalformedMessageException e) {
+            throw new ApplyException(
+                "Replica " + replicaName + ": staged part is unreadable: " + e.getMessage());
+          }
+          for (SourceTransaction tx : message.transactions()) {
+            applyChanges(tx);
+          }
+        }
+      }
+    }
+    if (!staged.isEmpty()) {
+      try (PreparedStatement ps =
+          connection.prepareStatement(
+              "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?")) {
+        ps.setString(1, replicaName);
+        ps.setString(2, source);
+        ps.setLong(3, last.position());
+        ps.executeUpdate();
+      }
+    }
+    return complete;
   }
 
   private void savePositions(Map<String, Long> next, Map<String, String> lastXid)

@@ -6,9 +6,16 @@ import static io.replicador.testing.Db.query;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.rabbitmq.client.AMQP;
 import io.replicador.apply.ReplicaListener;
+import io.replicador.change.Change;
+import io.replicador.change.ChangeMessage;
+import io.replicador.change.Operation;
+import io.replicador.change.Relation;
+import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
 import io.replicador.cli.Main;
+import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.testing.RequiresRabbitMq;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -16,6 +23,8 @@ import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -181,6 +190,38 @@ class PipelineIT {
     awaitEqual(r1, USERS, "id");
     awaitEqual(r2, USERS, "id");
     assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM replicador.staged")).isEqualTo("0");
+  }
+
+  @Test
+  void partsPublishedTwiceAreAppliedOnce() throws Exception {
+    // a publisher that resumes its claimed batch publishes its first parts again: r1 gets all
+    // parts in one batch, r2 (two messages at a time) stages some and holds others
+    fx.startListener("r1", Set.of());
+    fx.startListener("r2", Set.of(TableName.parse(USERS)), 2);
+    Relation users = new Relation(TableName.parse(USERS), List.of("id", "name", "bio"), List.of("id"));
+    ChangeMessageCodec codec = new ChangeMessageCodec();
+    int[] parts = {0, 1, 0, 1, 2, 3};
+    for (int part : parts) {
+      List<Change> changes = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        int id = part * 100 + i;
+        changes.add(new Change(Operation.INSERT, users, List.of("" + id, "n" + id, "b"), List.of()));
+      }
+      SourceTransaction tx = new SourceTransaction(1, "100", part, part == 3, changes);
+      fx.publishRaw(
+          codec.encode(new ChangeMessage("twice", List.of(tx))),
+          new AMQP.BasicProperties.Builder().deliveryMode(2).build());
+    }
+    for (String replica : List.of(r1, r2)) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .untilAsserted(
+              () ->
+                  assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM users"))
+                      .isEqualTo("400"));
+      assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM replicador.staged"))
+          .isEqualTo("0");
+    }
   }
 
   @Test
