@@ -106,17 +106,9 @@ public final class Benchmark {
       fanOut(load);
     }
 
-    long peak = 0;
-    for (java.lang.management.MemoryPoolMXBean pool :
-        java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-      if (pool.getType() == java.lang.management.MemoryType.HEAP) {
-        peak += pool.getPeakUsage().getUsed();
-      }
-    }
     System.out.printf(
         Locale.ROOT,
-        "%nPublisher and listeners ran in this JVM: peak heap use %d MB (heap limit %d MB)%n",
-        peak >> 20,
+        "%nPublisher and listeners ran in this JVM within a heap limit of %d MB%n",
         Runtime.getRuntime().maxMemory() >> 20);
     System.out.println();
     System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", "scenario", "Replicador", "native", "ratio");
