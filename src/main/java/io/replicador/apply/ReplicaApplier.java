@@ -1,5 +1,6 @@
 package io.replicador.apply;
 
+import io.replicador.Failures;
 import io.replicador.change.Change;
 import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
@@ -94,6 +95,9 @@ public final class ReplicaApplier {
       st.execute(
           "SET xmloption = content; SET intervalstyle = postgres; SET lc_monetary = 'C';"
               + " SET datestyle = 'ISO, YMD'");
+      // Commits do not wait for the disk; the listener acknowledges a batch only once the WAL
+      // holding its commit is flushed (see wal()), or asks for a waiting commit.
+      st.execute("SET synchronous_commit = off");
     }
     connection.commit();
     try (Statement st = connection.createStatement()) {
@@ -127,6 +131,23 @@ public final class ReplicaApplier {
     return loaded;
   }
 
+  /**
+   * The replica's WAL positions: {@code [0]} at or after the end of the last commit, {@code [1]}
+   * up to which everything is on disk.
+   */
+  public long[] wal() throws SQLException {
+    try (Statement st = connection.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT (pg_current_wal_insert_lsn() - '0/0')::int8,"
+                    + " (pg_current_wal_flush_lsn() - '0/0')::int8")) {
+      rs.next();
+      return new long[] {rs.getLong(1), rs.getLong(2)};
+    } finally {
+      connection.commit();
+    }
+  }
+
   /** The last applied position per source, as committed. */
   public Map<String, Long> positions() {
     return Map.copyOf(positions);
@@ -136,8 +157,10 @@ public final class ReplicaApplier {
    * Applies the messages in one replica transaction and commits. On failure rolls back, leaves
    * the positions as they were, and forgets cached table definitions (the fix may be a schema
    * change).
+   *
+   * @param durable whether the commit waits for the replica's disk (the session's commits do not)
    */
-  public void apply(List<Incoming> batch) throws SQLException, ApplyException {
+  public void apply(List<Incoming> batch, boolean durable) throws SQLException, ApplyException {
     Map<String, Long> next = new HashMap<>(positions);
     Map<String, String> lastXid = new HashMap<>();
     // Parts of a transaction that ends within this batch are applied directly with its last
@@ -190,6 +213,11 @@ public final class ReplicaApplier {
       flush();
       sequences.advance(connection);
       savePositions(next, lastXid);
+      if (durable) {
+        try (Statement st = connection.createStatement()) {
+          st.execute("SET LOCAL synchronous_commit = on");
+        }
+      }
       connection.commit();
       positions = next;
     } catch (SQLException | ApplyException | RuntimeException e) {
@@ -406,12 +434,17 @@ public final class ReplicaApplier {
           }
         }
       }
-    } catch (BatchUpdateException e) {
-      throw failure(tx, first, e.getNextException() != null ? e.getNextException() : e);
     } catch (SQLException e) {
-      throw failure(tx, first, e);
+      SQLException cause =
+          e instanceof BatchUpdateException && e.getNextException() != null
+              ? e.getNextException()
+              : e;
+      if (Failures.isConnectionFailure(cause)) {
+        throw cause; // the replica went away: not a problem of this change, reconnect
+      }
+      throw failure(tx, first, cause);
     } catch (IOException e) {
-      throw failure(tx, first, new SQLException("COPY failed: " + e.getMessage(), "08006", e));
+      throw new SQLException("COPY failed: " + e.getMessage(), "08006", e);
     } finally {
       run.clear();
       runKeys.clear();

@@ -134,18 +134,34 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           queue,
           settings.replica(),
           positions);
+      Acknowledgements acks = new Acknowledgements();
       while (running.get()) {
-        Delivery first = deliveries.poll(500, TimeUnit.MILLISECONDS);
+        Delivery first =
+            deliveries.poll(acks.waiting() > 0 ? 20 : 500, TimeUnit.MILLISECONDS);
         if (first == null) {
           if (!channel.isOpen()) {
             throw channel.getCloseReason();
+          }
+          if (acks.waiting() > 0) {
+            acks.acknowledgeFlushed(channel, applier.wal()[1]);
           }
           continue;
         }
         List<Delivery> batch = gather(first, deliveries);
         List<Incoming> incoming = sortOut(batch, deadLetters);
-        applyWithRetry(applier, incoming);
-        channel.basicAck(batch.get(batch.size() - 1).tag(), true);
+        // A replica commit need not wait for the disk: messages are acknowledged once the WAL
+        // holding it is flushed. When half the prefetch awaits that, this commit waits instead,
+        // so the broker never stops sending for want of acknowledgements.
+        boolean durable = acks.waiting() + batch.size() >= Math.max(1, settings.prefetch() / 2);
+        applyWithRetry(applier, incoming, durable);
+        long tag = batch.get(batch.size() - 1).tag();
+        if (durable) {
+          acks.acknowledgeAll(channel, tag);
+        } else {
+          long[] wal = applier.wal();
+          acks.await(wal[0], tag, batch.size());
+          acks.acknowledgeFlushed(channel, wal[1]);
+        }
         appliedMessages.addAndGet(batch.size());
         positions = applier.positions();
       }
@@ -205,12 +221,12 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
     return incoming;
   }
 
-  private void applyWithRetry(ReplicaApplier applier, List<Incoming> incoming)
+  private void applyWithRetry(ReplicaApplier applier, List<Incoming> incoming, boolean durable)
       throws SQLException, InterruptedException {
     Duration backoff = Duration.ofSeconds(1);
     while (true) {
       try {
-        applier.apply(incoming);
+        applier.apply(incoming, durable);
         return;
       } catch (ApplyException e) {
         log.error("{}; retrying in {} s", e.getMessage(), backoff.toSeconds());
@@ -269,6 +285,46 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       stopped.await(30, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Deliveries applied and committed but not yet acknowledged, because the replica's WAL holding
+   * their commit may not be on disk yet. Acknowledging only flushed commits keeps the promise of
+   * acknowledging after commit: if the replica crashes and loses a commit, its messages come
+   * again. Not thread-safe.
+   */
+  private static final class Acknowledgements {
+    private final java.util.ArrayDeque<long[]> awaiting = new java.util.ArrayDeque<>();
+    private int messages;
+
+    int waiting() {
+      return messages;
+    }
+
+    /** Notes deliveries up to {@code tag} whose commit ends at or before WAL position {@code wal}. */
+    void await(long wal, long tag, int count) {
+      awaiting.add(new long[] {wal, tag, count});
+      messages += count;
+    }
+
+    void acknowledgeFlushed(Channel channel, long flushed) throws IOException {
+      long tag = -1;
+      while (!awaiting.isEmpty() && awaiting.peek()[0] <= flushed) {
+        long[] a = awaiting.poll();
+        tag = a[1];
+        messages -= (int) a[2];
+      }
+      if (tag >= 0) {
+        channel.basicAck(tag, true);
+      }
+    }
+
+    /** A commit that waited for the disk made everything before it durable too. */
+    void acknowledgeAll(Channel channel, long tag) throws IOException {
+      awaiting.clear();
+      messages = 0;
+      channel.basicAck(tag, true);
     }
   }
 

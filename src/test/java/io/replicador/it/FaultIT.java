@@ -34,8 +34,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The primary's server crashing, and the broker dropping every connection, in the middle of a
- * stream: the publisher and listener reconnect with backoff and the replica converges, with every
+ * The primary's or the replica's server crashing, and the broker dropping every connection, in
+ * the middle of a stream: the publisher and listener reconnect with backoff and the replica converges, with every
  * row applied once.
  */
 class FaultIT {
@@ -63,6 +63,24 @@ class FaultIT {
     s.awaitReplicaRows(500);
     primary.kill();
     primary.restart();
+    faulted.countDown();
+    writes.get(3, TimeUnit.MINUTES);
+    s.assertConverged();
+  }
+
+  @Test
+  void replicaCrashAndRestartLosesNothing() throws Exception {
+    // The listener's commits do not wait for the replica's disk (and this cluster's own commits
+    // default to not waiting either): a crash loses the last ones, whose messages must therefore
+    // not have been acknowledged yet and come again.
+    PgCluster replica = PgCluster.start("fault-replica");
+    closeAfter.add(replica);
+    Stream s = new Stream(TestEnvironment.primaryCluster(), replica, "replica_crash");
+    s.start();
+    CompletableFuture<Void> writes = s.write();
+    s.awaitReplicaRows(500);
+    replica.kill();
+    replica.restart();
     faulted.countDown();
     writes.get(3, TimeUnit.MINUTES);
     s.assertConverged();
@@ -113,12 +131,17 @@ class FaultIT {
   /** A primary database, a replica, a publisher and a listener, named after the test. */
   private final class Stream {
     final PgCluster primary;
-    final PgCluster replicas = TestEnvironment.replicaCluster();
+    final PgCluster replicas;
     final String name;
     final String exchange;
 
     Stream(PgCluster primary, String test) {
+      this(primary, TestEnvironment.replicaCluster(), test);
+    }
+
+    Stream(PgCluster primary, PgCluster replicas, String test) {
       this.primary = primary;
+      this.replicas = replicas;
       this.name = TestEnvironment.uniqueName(test);
       this.exchange = "replicador-test." + name;
       primary.createDatabase(name);
