@@ -251,6 +251,21 @@ public final class ReplicaApplier {
   }
 
   /**
+   * A statement on this replica's staged parts of one source transaction: {@code head} followed
+   * by the match on consumer, source and position (bound here) and {@code more}.
+   */
+  private PreparedStatement staged(String head, String source, long position, String more)
+      throws SQLException {
+    PreparedStatement ps =
+        connection.prepareStatement(
+            head + " WHERE consumer = ? AND source = ? AND position = ?" + more);
+    ps.setString(1, replicaName);
+    ps.setString(2, source);
+    ps.setLong(3, position);
+    return ps;
+  }
+
+  /**
    * Applies parts 0..n-1 of the transaction {@code last} ends, in order, each from this batch
    * when it is here and else from staging, then clears the transaction's staging. When a part
    * never arrived, applies nothing: fails if this replica had applied earlier positions (the queue
@@ -261,12 +276,7 @@ public final class ReplicaApplier {
       throws SQLException, ApplyException {
     Set<Integer> staged = new HashSet<>();
     try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT part FROM replicador.staged WHERE consumer = ? AND source = ?"
-                + " AND position = ?")) {
-      ps.setString(1, replicaName);
-      ps.setString(2, source);
-      ps.setLong(3, last.position());
+        staged("SELECT part FROM replicador.staged", source, last.position(), "")) {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           staged.add(rs.getInt(1));
@@ -288,12 +298,7 @@ public final class ReplicaApplier {
     }
     if (complete) {
       try (PreparedStatement ps =
-          connection.prepareStatement(
-              "SELECT body FROM replicador.staged WHERE consumer = ? AND source = ?"
-                  + " AND position = ? AND part = ?")) {
-        ps.setString(1, replicaName);
-        ps.setString(2, source);
-        ps.setLong(3, last.position());
+          staged("SELECT body FROM replicador.staged", source, last.position(), " AND part = ?")) {
         for (int part = 0; part < last.part(); part++) {
           if (here.containsKey(part)) {
             applyChanges(here.get(part));
@@ -320,11 +325,7 @@ public final class ReplicaApplier {
     }
     if (!staged.isEmpty()) {
       try (PreparedStatement ps =
-          connection.prepareStatement(
-              "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?")) {
-        ps.setString(1, replicaName);
-        ps.setString(2, source);
-        ps.setLong(3, last.position());
+          staged("DELETE FROM replicador.staged", source, last.position(), "")) {
         ps.executeUpdate();
       }
     }
