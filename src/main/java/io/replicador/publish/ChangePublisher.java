@@ -87,15 +87,18 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     Duration backoff = Duration.ofSeconds(1);
     try {
       while (running.get()) {
+        long shippedBefore = shippedTransactions.get();
         try {
           session();
-          backoff = Duration.ofSeconds(1);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           break;
         } catch (Exception e) {
           if (!running.get()) {
             break;
+          }
+          if (shippedTransactions.get() > shippedBefore) {
+            backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over
           }
           log.warn(
               "Publisher lost its connection or failed ({}); retrying in {} s",
