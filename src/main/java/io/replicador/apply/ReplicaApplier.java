@@ -148,6 +148,18 @@ public final class ReplicaApplier {
     }
   }
 
+  /**
+   * Makes every commit so far durable: a commit that waits for the disk, which only a
+   * transaction with an id writes, flushes the WAL up to itself.
+   */
+  public void syncWal() throws SQLException {
+    try (Statement st = connection.createStatement()) {
+      st.execute("SET LOCAL synchronous_commit = on");
+      st.execute("SELECT pg_current_xact_id()");
+    }
+    connection.commit();
+  }
+
   /** The last applied position per source, as committed. */
   public Map<String, Long> positions() {
     return Map.copyOf(positions);

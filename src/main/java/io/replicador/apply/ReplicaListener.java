@@ -42,6 +42,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   public static final String REASON_HEADER = "x-replicador-reason";
   /** How long a batch that ends inside a large transaction waits for that transaction's next part. */
   private static final Duration PART_WAIT = Duration.ofMillis(200);
+  /** How long an idle listener leaves applied messages unacknowledged for want of a WAL flush. */
+  private static final Duration IDLE_SYNC = Duration.ofSeconds(1);
 
   private final ListenerSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
@@ -51,6 +53,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   private final AtomicLong appliedMessages = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
   private volatile Map<String, Long> positions = Map.of();
+  /** Whether the current session applied anything; its failure then starts the backoff over. */
+  private boolean sessionApplied;
 
   public ListenerSettings settings() {
     return settings;
@@ -67,24 +71,40 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       while (running.get()) {
         try {
           session();
-          backoff = Duration.ofSeconds(1);
-        } catch (SQLException | IOException | TimeoutException | ShutdownSignalException e) {
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        } catch (Exception e) {
           if (!running.get()) {
             break;
           }
-          log.warn(
-              "Listener {} lost a connection ({}); reconnecting in {} s",
-              settings.name(),
-              Failures.describe(e),
-              backoff.toSeconds());
-          log.debug("Listener failure", e);
+          if (sessionApplied) {
+            backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over
+          }
+          if (e instanceof SQLException
+              || e instanceof IOException
+              || e instanceof TimeoutException
+              || e instanceof ShutdownSignalException) {
+            log.warn(
+                "Listener {} lost a connection ({}); reconnecting in {} s",
+                settings.name(),
+                Failures.describe(e),
+                backoff.toSeconds());
+            log.debug("Listener failure", e);
+          } else {
+            // a bug rather than a lost connection: start over (what was not acknowledged comes
+            // again) rather than stop with the replica falling behind
+            log.error(
+                "Listener {} failed ({}); starting over in {} s",
+                settings.name(),
+                Failures.describe(e),
+                backoff.toSeconds(),
+                e);
+          }
           if (!pause(backoff)) {
             break;
           }
           backoff = min(backoff.multipliedBy(2));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          break;
         }
       }
     } finally {
@@ -94,6 +114,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
 
   private void session()
       throws SQLException, IOException, TimeoutException, InterruptedException {
+    sessionApplied = false;
     try (java.sql.Connection replica =
             settings.replica().connect("replicador-listen-" + settings.name());
         Connection amqp =
@@ -145,6 +166,12 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           if (acks.waiting() > 0) {
             acks.acknowledgeFlushed(channel, applier.wal()[1]);
           }
+          if (acks.waitedLongerThan(IDLE_SYNC)) {
+            // idle, and the flush has not reached the WAL position noted after the last commit
+            // (other sessions' WAL may lie beyond it): make everything durable now
+            applier.syncWal();
+            acks.acknowledgeAll(channel);
+          }
           continue;
         }
         List<Delivery> batch = gather(first, deliveries);
@@ -163,7 +190,13 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           acks.acknowledgeFlushed(channel, wal[1]);
         }
         appliedMessages.addAndGet(batch.size());
+        sessionApplied = true;
         positions = applier.positions();
+      }
+      if (acks.waiting() > 0) {
+        // stopping: what was applied is acknowledged rather than delivered again
+        applier.syncWal();
+        acks.acknowledgeAll(channel);
       }
     }
   }
@@ -304,8 +337,12 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
 
     /** Notes deliveries up to {@code tag} whose commit ends at or before WAL position {@code wal}. */
     void await(long wal, long tag, int count) {
-      awaiting.add(new long[] {wal, tag, count});
+      awaiting.add(new long[] {wal, tag, count, System.nanoTime()});
       messages += count;
+    }
+
+    boolean waitedLongerThan(Duration d) {
+      return !awaiting.isEmpty() && System.nanoTime() - awaiting.peek()[3] > d.toNanos();
     }
 
     void acknowledgeFlushed(Channel channel, long flushed) throws IOException {
@@ -325,6 +362,13 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       awaiting.clear();
       messages = 0;
       channel.basicAck(tag, true);
+    }
+
+    /** Everything awaiting, once made durable. */
+    void acknowledgeAll(Channel channel) throws IOException {
+      if (!awaiting.isEmpty()) {
+        acknowledgeAll(channel, awaiting.peekLast()[1]);
+      }
     }
   }
 

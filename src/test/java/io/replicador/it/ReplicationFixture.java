@@ -29,7 +29,7 @@ import java.util.Set;
  */
 final class ReplicationFixture implements AutoCloseable {
   final PgCluster primaryCluster = TestEnvironment.primaryCluster();
-  final PgCluster replicaCluster = TestEnvironment.replicaCluster();
+  final PgCluster replicaCluster;
   final String name;
   final String primaryDb;
   final String exchange;
@@ -37,6 +37,11 @@ final class ReplicationFixture implements AutoCloseable {
   private final List<String> replicaNames = new ArrayList<>();
 
   ReplicationFixture(String testName) {
+    this(testName, TestEnvironment.replicaCluster());
+  }
+
+  ReplicationFixture(String testName, PgCluster replicaCluster) {
+    this.replicaCluster = replicaCluster;
     this.name = TestEnvironment.uniqueName(testName);
     this.primaryDb = primaryCluster.createDatabase(name);
     this.exchange = "replicador-test." + name;
