@@ -328,29 +328,31 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
    * again. Not thread-safe.
    */
   private static final class Acknowledgements {
-    private final java.util.ArrayDeque<long[]> awaiting = new java.util.ArrayDeque<>();
+    /** Deliveries up to {@code tag}, whose commit ends at or before WAL position {@code wal}. */
+    private record Awaiting(long wal, long tag, int count, long sinceNanos) {}
+
+    private final java.util.ArrayDeque<Awaiting> awaiting = new java.util.ArrayDeque<>();
     private int messages;
 
     int waiting() {
       return messages;
     }
 
-    /** Notes deliveries up to {@code tag} whose commit ends at or before WAL position {@code wal}. */
     void await(long wal, long tag, int count) {
-      awaiting.add(new long[] {wal, tag, count, System.nanoTime()});
+      awaiting.add(new Awaiting(wal, tag, count, System.nanoTime()));
       messages += count;
     }
 
     boolean waitedLongerThan(Duration d) {
-      return !awaiting.isEmpty() && System.nanoTime() - awaiting.peek()[3] > d.toNanos();
+      return !awaiting.isEmpty() && System.nanoTime() - awaiting.peek().sinceNanos() > d.toNanos();
     }
 
     void acknowledgeFlushed(Channel channel, long flushed) throws IOException {
       long tag = -1;
-      while (!awaiting.isEmpty() && awaiting.peek()[0] <= flushed) {
-        long[] a = awaiting.poll();
-        tag = a[1];
-        messages -= (int) a[2];
+      while (!awaiting.isEmpty() && awaiting.peek().wal() <= flushed) {
+        Awaiting a = awaiting.poll();
+        tag = a.tag();
+        messages -= a.count();
       }
       if (tag >= 0) {
         channel.basicAck(tag, true);
@@ -367,7 +369,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
     /** Everything awaiting, once made durable. */
     void acknowledgeAll(Channel channel) throws IOException {
       if (!awaiting.isEmpty()) {
-        acknowledgeAll(channel, awaiting.peekLast()[1]);
+        acknowledgeAll(channel, awaiting.peekLast().tag());
       }
     }
   }

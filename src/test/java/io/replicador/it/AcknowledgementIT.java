@@ -9,6 +9,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.Topology;
 import io.replicador.cli.Main;
 import io.replicador.testing.PgCluster;
 import io.replicador.testing.TestEnvironment;
@@ -58,7 +59,7 @@ class AcknowledgementIT {
       try (Connection c =
               BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection();
           Channel ch = c.createChannel()) {
-        assertThat(ch.queueDeclarePassive("replicador." + fx.replicaName("r1")).getMessageCount())
+        assertThat(ch.queueDeclarePassive(Topology.queueName(fx.replicaName("r1"))).getMessageCount())
             .as("messages left in the queue after the listener stopped")
             .isZero();
       }
