@@ -31,6 +31,13 @@ import java.util.Set;
 public final class ChangeLogReader {
   /** Publisher advisory lock: whoever holds it is the active publisher. */
   public static final long PUBLISHER_LOCK = 0x5245504c5055L;
+  /**
+   * The most inserted rows one changelog row of op 'B' holds (capture-v1.sql); a claim counts
+   * such a row as this many changes, so a batch never holds more than it claimed.
+   */
+  static final int MAX_ROWS_PER_ENTRY = 1000;
+  /** The op of a changelog row holding several rows one statement inserted. */
+  private static final String INSERTED_ROWS = "B";
 
   private final Connection connection;
   private final int windowRows;
@@ -188,8 +195,11 @@ public final class ChangeLogReader {
     }
   }
 
-  /** What the claim found of one transaction: its rows and their id range. */
-  private record Found(String txid, long rows, long lowId, long highId) {}
+  /**
+   * What the claim found of one transaction: its changelog rows, at most how many changes they
+   * hold, and their id range.
+   */
+  private record Found(String txid, long rows, long changes, long lowId, long highId) {}
 
   /**
    * The committed transactions to claim next, in order of their last changelog id: only those
@@ -207,7 +217,8 @@ public final class ChangeLogReader {
                 + " bounds AS (SELECT greatest(greatest((SELECT id FROM oldest), ?) + ?,"
                 + "   (SELECT max(c.id) FROM replicador.changelog c"
                 + "    WHERE c.txid = (SELECT txid FROM oldest))) AS cutoff)"
-                + " SELECT c.txid::text, count(*), min(c.id), max(c.id)"
+                + " SELECT c.txid::text, count(*), min(c.id), max(c.id),"
+                + "   sum(CASE WHEN c.op = 'B' THEN ? ELSE 1 END)"
                 + " FROM replicador.changelog c"
                 + " WHERE c.id >= (SELECT id FROM oldest) AND c.id <= (SELECT cutoff FROM bounds)"
                 + " GROUP BY c.txid HAVING NOT EXISTS (SELECT 1 FROM replicador.changelog c2"
@@ -215,19 +226,21 @@ public final class ChangeLogReader {
                 + " ORDER BY max(c.id) LIMIT ?")) {
       ps.setLong(1, claimedThrough);
       ps.setLong(2, windowRows);
-      ps.setInt(3, maxTransactions + exclude.size());
+      ps.setInt(3, MAX_ROWS_PER_ENTRY);
+      ps.setInt(4, maxTransactions + exclude.size());
       try (ResultSet rs = ps.executeQuery()) {
-        long rows = 0;
+        long claimed = 0;
         while (rs.next() && found.size() < maxTransactions) {
           if (exclude.contains(rs.getString(1))) {
             continue;
           }
-          long n = rs.getLong(2);
-          if (!found.isEmpty() && rows + n > maxRows) {
+          long changes = rs.getLong(5);
+          if (!found.isEmpty() && claimed + changes > maxRows) {
             break;
           }
-          found.add(new Found(rs.getString(1), n, rs.getLong(3), rs.getLong(4)));
-          rows += n;
+          found.add(
+              new Found(rs.getString(1), rs.getLong(2), changes, rs.getLong(3), rs.getLong(4)));
+          claimed += changes;
           claimedThrough = Math.max(claimedThrough, rs.getLong(4));
         }
       }
@@ -247,13 +260,14 @@ public final class ChangeLogReader {
         while (rs.next()) {
           byTxid.put(
               rs.getString(1),
-              new Found(rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4)));
+              new Found(rs.getString(1), rs.getLong(2), 0, rs.getLong(3), rs.getLong(4)));
         }
       }
     }
     List<Found> found = new ArrayList<>();
     for (String txid : txids) {
-      found.add(byTxid.getOrDefault(txid, new Found(txid, 0, Long.MAX_VALUE, Long.MIN_VALUE)));
+      found.add(
+          byTxid.getOrDefault(txid, new Found(txid, 0, 0, Long.MAX_VALUE, Long.MIN_VALUE)));
     }
     return batch(firstPosition, found);
   }
@@ -273,13 +287,15 @@ public final class ChangeLogReader {
   }
 
   /**
-   * Streams the batch's rows, transaction by transaction in claim order, each in id order.
+   * Streams the batch's changes, transaction by transaction in claim order, each in id order and,
+   * within a changelog row of several inserted rows (op 'B'), in statement order.
    *
    * <p>One ordered scan of the primary key over the id range the batch spans: rows of other
    * transactions in that range are skipped, and rows of a transaction that comes later in claim
    * order than the one being streamed are held until it is its turn (concurrent transactions
-   * interleave their ids; a batch holds at most its claimed rows, and a larger transaction is
-   * claimed alone, so it always streams straight through).
+   * interleave their ids; a batch holds at most its claimed changes, and a larger transaction is
+   * claimed alone, so it always streams straight through). The server unnests op 'B' rows, so
+   * the fetch size bounds what is in memory, however many rows a statement inserted.
    */
   public void read(ClaimedBatch batch, RowSink sink) throws Exception {
     try {
@@ -287,63 +303,122 @@ public final class ChangeLogReader {
       for (String txid : batch.txids()) {
         order.put(txid, order.size());
       }
-      long[] remaining = batch.rows().stream().mapToLong(Long::longValue).toArray();
-      List<List<ChangeLogRow>> held = new ArrayList<>();
-      for (int i = 0; i < remaining.length; i++) {
-        held.add(new ArrayList<>());
-      }
-      int head = 0;
-      while (head < remaining.length && remaining[head] == 0) {
-        head++; // a claimed transaction without rows: nothing to stream for it
-      }
+      InClaimOrder stream = new InClaimOrder(batch.rows(), sink);
       try (PreparedStatement ps =
           connection.prepareStatement(
-              "SELECT txid::text, relid::int8, schema_name, table_name, op::text, new_row, old_row"
-                  + " FROM replicador.changelog WHERE id BETWEEN ? AND ? ORDER BY id")) {
+              "SELECT c.id, c.txid::text, c.relid::int8, c.schema_name, c.table_name, c.op::text,"
+                  + " coalesce(b.row, c.new_row), c.old_row, b.n"
+                  + " FROM replicador.changelog c"
+                  + " LEFT JOIN LATERAL unnest(c.new_rows) WITH ORDINALITY AS b(row, n) ON true"
+                  + " WHERE c.id BETWEEN ? AND ? ORDER BY c.id")) {
         ps.setLong(1, batch.lowId());
         ps.setLong(2, batch.highId());
         ps.setFetchSize(1000);
         try (ResultSet rs = ps.executeQuery()) {
+          long entry = Long.MIN_VALUE; // the changelog row being read
+          int entryTx = -1; // its transaction's place in the batch; -1: not streamed
+          long element = 0;
           while (rs.next()) {
-            Integer tx = order.get(rs.getString(1));
-            if (tx == null || tx < head) {
+            long id = rs.getLong(1);
+            if (id != entry) {
+              if (entryTx >= 0) {
+                stream.entryDone(entryTx);
+              }
+              Integer tx = order.get(rs.getString(2));
+              entry = id;
+              entryTx = tx != null && stream.wanted(tx) ? tx : -1;
+              element = 0;
+            }
+            if (entryTx < 0) {
               continue; // another transaction's row in the range
             }
-            ChangeLogRow row =
+            long n = rs.getLong(9);
+            if (!rs.wasNull() && n != ++element) {
+              throw new IllegalStateException(
+                  "Inserted rows of changelog row " + id + " arrived out of order (" + n
+                      + " after " + (element - 1) + ")");
+            }
+            String op = rs.getString(6);
+            stream.row(
+                entryTx,
                 new ChangeLogRow(
-                    rs.getString(1),
-                    rs.getLong(2),
-                    TableName.of(rs.getString(3), rs.getString(4)),
-                    Operation.fromCode(rs.getString(5).charAt(0)),
-                    rs.getString(6),
-                    rs.getString(7));
-            if (tx > head) {
-              held.get(tx).add(row);
-              continue;
-            }
-            sink.accept(row);
-            remaining[head]--;
-            while (head < remaining.length && remaining[head] == 0) {
-              head++;
-              if (head < remaining.length) {
-                for (ChangeLogRow h : held.get(head)) {
-                  sink.accept(h);
-                  remaining[head]--;
-                }
-                held.get(head).clear();
-              }
-            }
+                    rs.getString(2),
+                    rs.getLong(3),
+                    TableName.of(rs.getString(4), rs.getString(5)),
+                    op.equals(INSERTED_ROWS) ? Operation.INSERT : Operation.fromCode(op.charAt(0)),
+                    rs.getString(7),
+                    rs.getString(8)));
+          }
+          if (entryTx >= 0) {
+            stream.entryDone(entryTx);
           }
         }
       }
-      if (head < remaining.length) {
+      int unfinished = stream.unfinished();
+      if (unfinished >= 0) {
         throw new IllegalStateException(
-            "Rows of transaction " + batch.txids().get(head) + " (position "
-                + (batch.firstPosition() + head) + ") changed while they were read; the"
+            "Rows of transaction " + batch.txids().get(unfinished) + " (position "
+                + (batch.firstPosition() + unfinished) + ") changed while they were read; the"
                 + " changelog was changed by something other than the publisher");
       }
     } finally {
       endTransaction();
+    }
+  }
+
+  /**
+   * Passes a batch's rows on in claim order: those of the transaction being streamed at once,
+   * those of later ones when their turn comes.
+   */
+  private static final class InClaimOrder {
+    private final long[] remaining; // changelog rows not yet read, per transaction
+    private final List<List<ChangeLogRow>> held = new ArrayList<>();
+    private final RowSink sink;
+    private int head; // the transaction being streamed
+
+    InClaimOrder(List<Long> rows, RowSink sink) throws Exception {
+      this.remaining = rows.stream().mapToLong(Long::longValue).toArray();
+      this.sink = sink;
+      for (int i = 0; i < remaining.length; i++) {
+        held.add(new ArrayList<>());
+      }
+      advance(); // claimed transactions without rows have nothing to stream
+    }
+
+    /** Whether rows of this transaction are still to come (not: already streamed). */
+    boolean wanted(int tx) {
+      return tx >= head;
+    }
+
+    void row(int tx, ChangeLogRow row) throws Exception {
+      if (tx == head) {
+        sink.accept(row);
+      } else {
+        held.get(tx).add(row);
+      }
+    }
+
+    /** Every row of one changelog row of the transaction has been passed to {@link #row}. */
+    void entryDone(int tx) throws Exception {
+      remaining[tx]--;
+      advance();
+    }
+
+    /** The first transaction not wholly read, or -1. */
+    int unfinished() {
+      return head < remaining.length ? head : -1;
+    }
+
+    private void advance() throws Exception {
+      while (head < remaining.length && remaining[head] == 0) {
+        head++;
+        if (head < remaining.length) {
+          for (ChangeLogRow h : held.get(head)) {
+            sink.accept(h);
+          }
+          held.get(head).clear();
+        }
+      }
     }
   }
 

@@ -4,7 +4,7 @@ package io.replicador.status;
  * The primary's side: what waits to be shipped and who ships it. Nullable fields are null when
  * unknown or not applicable.
  *
- * @param backlogChanges changelog rows not yet shipped (committed, not confirmed by the broker)
+ * @param backlogChanges row changes not yet shipped (committed, not confirmed by the broker)
  * @param backlogTransactions distinct source transactions among them
  * @param oldestAgeTransactions how many transactions the server started since the oldest waiting
  *     change's transaction (cheap, always known)

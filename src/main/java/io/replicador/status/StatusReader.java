@@ -83,7 +83,9 @@ public final class StatusReader {
                        CASE WHEN current_setting('track_commit_timestamp') = 'on' THEN
                            extract(epoch FROM now() - pg_xact_commit_timestamp(
                                (o.txid::text::int8 % 4294967296)::text::xid))::float8 END
-                FROM (SELECT count(*) AS changes, count(DISTINCT txid) AS transactions
+                FROM (SELECT coalesce(sum(CASE WHEN op = 'B' THEN cardinality(new_rows)
+                                              ELSE 1 END), 0) AS changes,
+                             count(DISTINCT txid) AS transactions
                       FROM replicador.changelog) b
                 LEFT JOIN LATERAL (SELECT txid FROM replicador.changelog ORDER BY id LIMIT 1) o
                        ON true

@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS replicador.changelog (
         autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0,
         autovacuum_analyze_threshold = 1000);
 CREATE INDEX IF NOT EXISTS changelog_txid ON replicador.changelog (txid, id);
+-- Rows inserted by one statement are stored together, op 'B', in new_rows (see
+-- capture_inserted); new_row holds the single row of op 'I'. EXTERNAL: out of line and not
+-- compressed, since compressing costs the writer more than it saves.
+ALTER TABLE replicador.changelog ADD COLUMN IF NOT EXISTS new_rows text[];
+ALTER TABLE replicador.changelog ALTER COLUMN new_rows SET STORAGE EXTERNAL;
 
 -- The publisher's durable state. A claimed batch (pending_*) is published again, with the same
 -- positions, by whichever publisher comes next, so a crash between publishing and deleting gives
@@ -108,13 +113,16 @@ BEGIN
 END
 $fn$;
 
--- Inserts into an ordinary table: one call per statement writes all its rows with one
--- INSERT ... SELECT, in transition-table order, so changelog ids follow the statement's row order
--- (a row trigger, one plpgsql call per row, makes a bulk INSERT several times slower). Same
--- settings as capture_row, so the row text is the same byte for byte. (r.*) is the whole row even
--- when the table has a column named r; use_variable keeps TG_RELID and TG_ARGV from clashing with
--- columns of those names. The doorbell stays a trigger of its own: ringing it here would save
--- about 2 microseconds per INSERT statement, invisible next to a commit.
+-- Inserts into an ordinary table: one call per statement. A statement that inserted one row
+-- writes one changelog row like capture_row; several rows are written as arrays (op 'B'), in
+-- transition-table order, each of at most 1,000 rows and about 16 MB (plus one row), so the
+-- changelog gets one row per thousand inserted instead of one each: a bulk INSERT then costs the
+-- writer about a third less (measured: 300,000 rows in 10,000-row statements took 1.3 s instead
+-- of 1.9 s, against 0.7 s without capture). The chunk number only grows along the input (a
+-- running count and a running size, in the same window pass), so chunks in id order are
+-- statement order. Same settings as capture_row, so the row text is the same byte for byte. (r.*)
+-- is the whole row even when the table has a column named r; use_variable keeps TG_RELID and
+-- TG_ARGV from clashing with columns of those names.
 --
 -- Why the changelog still has the primary's order: AFTER ROW events are queued as each row
 -- changes; this statement's event is queued when its INSERT finishes (when a query has several
@@ -138,9 +146,21 @@ SET bytea_output = 'hex'
 SET lc_monetary = 'C'
 AS $fn$
 #variable_conflict use_variable
+DECLARE
+    head text[] := ARRAY(SELECT (r.*)::text FROM new_rows AS r LIMIT 2);
 BEGIN
-    INSERT INTO replicador.changelog (relid, schema_name, table_name, op, new_row)
-    SELECT TG_RELID, TG_ARGV[0], TG_ARGV[1], 'I', (r.*)::text FROM new_rows AS r;
+    IF cardinality(head) = 1 THEN
+        INSERT INTO replicador.changelog (relid, schema_name, table_name, op, new_row)
+        VALUES (TG_RELID, TG_ARGV[0], TG_ARGV[1], 'I', head[1]);
+    ELSIF cardinality(head) > 1 THEN
+        INSERT INTO replicador.changelog (relid, schema_name, table_name, op, new_rows)
+        SELECT TG_RELID, TG_ARGV[0], TG_ARGV[1], 'B', array_agg(t ORDER BY n)
+        FROM (SELECT t, row_number() OVER w AS n, sum(octet_length(t)) OVER w AS bytes
+              FROM (SELECT (r.*)::text AS t FROM new_rows AS r) AS s
+              WINDOW w AS (ROWS UNBOUNDED PRECEDING)) AS c
+        GROUP BY (n - 1) / 1000 + bytes / 16777216
+        ORDER BY (n - 1) / 1000 + bytes / 16777216;
+    END IF;
     RETURN NULL;
 END
 $fn$;

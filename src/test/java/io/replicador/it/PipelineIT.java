@@ -136,8 +136,14 @@ class PipelineIT {
         fx.primaryDb,
         "INSERT INTO public.users SELECT g, 'offline ' || g, NULL FROM generate_series(1, 500) g",
         "UPDATE public.users SET name = 'changed' WHERE id < 100");
-    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM replicador.changelog"))
-        .isEqualTo("599");
+    // the 500 rows of one INSERT statement are one changelog row
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT count(*) || ' rows, ' || sum(coalesce(cardinality(new_rows), 1))"
+                    + " || ' changes' FROM replicador.changelog"))
+        .isEqualTo("100 rows, 599 changes");
     fx.startPublisher();
     awaitEqual(r1, USERS, "id");
     await()
@@ -149,6 +155,28 @@ class PipelineIT {
                         fx.primaryCluster,
                         fx.primaryDb,
                         "SELECT count(*) FROM replicador.changelog")));
+  }
+
+  @Test
+  void rowsOfOneInsertStatementTravelInGroupsBoundedByCountAndSize() {
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO public.users SELECT g, 'bulk ' || g, NULL FROM generate_series(1, 2500) g",
+        "INSERT INTO public.users SELECT g, 'big ' || g, repeat(g::text, 2250000)"
+            + " FROM generate_series(3001, 3003) g",
+        "INSERT INTO public.users VALUES (4000, 'single', NULL)");
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT string_agg(op::text || coalesce(cardinality(new_rows), 1), ',' ORDER BY id)"
+                    + " FROM replicador.changelog"))
+        .as("1,000 rows at most, and a group ends once past 16 MB")
+        .isEqualTo("B1000,B1000,B500,B1,B2,I1");
+    startAll();
+    awaitEqual(r1, USERS, "id");
+    awaitEqual(r2, USERS, "id");
   }
 
   @Test
@@ -279,8 +307,10 @@ class PipelineIT {
                 fx.primaryCluster,
                 fx.primaryDb,
                 "SELECT string_agg(op::text || count, ',' ORDER BY op) FROM"
-                    + " (SELECT op, count(*) FROM replicador.changelog GROUP BY op) c"))
-        .isEqualTo("D5,I20,U6");
+                    + " (SELECT op, sum(coalesce(cardinality(new_rows), 1)) AS count"
+                    + "  FROM replicador.changelog GROUP BY op) c"))
+        .as("the old row trigger's 10 inserts, then one statement's 10 as a group")
+        .isEqualTo("B10,D5,I10,U6");
     startAll();
     awaitEqual(r1, USERS, "id");
     assertThat(Main.run("uninstall", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();

@@ -169,13 +169,14 @@ class SchemaShapesIT {
     primary(
         "INSERT INTO stmts (id, r, v)"
             + " VALUES (5, 50, 'e'), (3, 30, 'c'), (1, 10, 'a'), (4, 40, 'd'), (2, 20, 'b')");
-    // changelog ids follow the statement's row order
+    // the statement's rows are one changelog row, in the statement's order
     assertThat(
             query(
                 fx.primaryCluster,
                 fx.primaryDb,
-                "SELECT string_agg(new_row, ' ' ORDER BY id) FROM replicador.changelog"))
-        .isEqualTo("(5,50,e,) (3,30,c,) (1,10,a,) (4,40,d,) (2,20,b,)");
+                "SELECT string_agg(op::text || ' ' || array_to_string(new_rows, ' '), ',')"
+                    + " FROM replicador.changelog"))
+        .isEqualTo("B (5,50,e,) (3,30,c,) (1,10,a,) (4,40,d,) (2,20,b,)");
     primary(
         "INSERT INTO stmts (id, r, v)"
             + " SELECT g, g * 10, 'bulk ' || g FROM generate_series(6, 2000) g",
