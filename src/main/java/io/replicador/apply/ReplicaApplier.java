@@ -58,6 +58,13 @@ public final class ReplicaApplier {
           body     bytea NOT NULL,
           PRIMARY KEY (consumer, source, position, part)
       );
+      -- stored as it comes: compressing parts cost more than writing them (pglz, the default)
+      DO $$ BEGIN
+          IF (SELECT attstorage FROM pg_attribute
+              WHERE attrelid = 'replicador.staged'::regclass AND attname = 'body') <> 'e' THEN
+              ALTER TABLE replicador.staged ALTER COLUMN body SET STORAGE EXTERNAL;
+          END IF;
+      END $$;
       """;
 
   private final Connection connection;
