@@ -161,16 +161,22 @@ final class BulkInserter {
       out.append("\\N");
       return;
     }
+    int copied = 0; // runs without special characters are appended whole
     for (int i = 0; i < value.length(); i++) {
-      char ch = value.charAt(i);
-      switch (ch) {
-        case '\\' -> out.append("\\\\");
-        case '\n' -> out.append("\\n");
-        case '\r' -> out.append("\\r");
-        case '\t' -> out.append("\\t");
-        default -> out.append(ch);
+      String escape =
+          switch (value.charAt(i)) {
+            case '\\' -> "\\\\";
+            case '\n' -> "\\n";
+            case '\r' -> "\\r";
+            case '\t' -> "\\t";
+            default -> null;
+          };
+      if (escape != null) {
+        out.append(value, copied, i).append(escape);
+        copied = i + 1;
       }
     }
+    out.append(value, copied, value.length());
   }
 
   /** Forgets the temporary tables (after the connection was replaced or a rollback dropped them). */

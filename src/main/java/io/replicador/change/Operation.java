@@ -10,9 +10,11 @@ public enum Operation {
   TRUNCATE('T');
 
   private final char code;
+  private final String wireName;
 
   Operation(char code) {
     this.code = code;
+    this.wireName = name().toLowerCase(Locale.ROOT);
   }
 
   public char code() {
@@ -21,7 +23,7 @@ public enum Operation {
 
   /** The lower-case name used in the message format. */
   public String wireName() {
-    return name().toLowerCase(Locale.ROOT);
+    return wireName;
   }
 
   public static Operation fromCode(char code) {
