@@ -50,6 +50,27 @@ public final class ChangeLogReader {
     this.windowRows = windowRows;
   }
 
+  /**
+   * Fails, naming the fix, when the changelog was installed by an older version that stored
+   * every inserted row on its own (no {@code new_rows} column): reading it needs the current one.
+   */
+  public void requireCurrentSchema() throws SQLException {
+    try (Statement st = connection.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT count(*) FROM pg_attribute WHERE attrelid = 'replicador.changelog'::regclass"
+                    + " AND attname = 'new_rows' AND NOT attisdropped")) {
+      rs.next();
+      if (rs.getLong(1) == 0) {
+        throw new IllegalStateException(
+            "The changelog on the primary was installed by an older version of Replicador; run"
+                + " 'replicador install' again for the captured tables (it keeps their changes)");
+      }
+    } finally {
+      endTransaction();
+    }
+  }
+
   public String sourceId() throws SQLException {
     try (Statement st = connection.createStatement();
         ResultSet rs = st.executeQuery("SELECT source_id FROM replicador.source")) {

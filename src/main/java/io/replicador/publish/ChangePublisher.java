@@ -131,6 +131,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       if (!running.get()) {
         return;
       }
+      reader.requireCurrentSchema();
       String source = reader.sourceId();
       try (java.sql.Statement st = pg.createStatement()) {
         st.execute("LISTEN " + DOORBELL_CHANNEL);

@@ -4,6 +4,7 @@ import static io.replicador.testing.Db.checksum;
 import static io.replicador.testing.Db.exec;
 import static io.replicador.testing.Db.query;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.rabbitmq.client.AMQP;
@@ -16,6 +17,7 @@ import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
 import io.replicador.cli.Main;
 import io.replicador.codec.ChangeMessageCodec;
+import io.replicador.publish.ChangeLogReader;
 import io.replicador.testing.RequiresRabbitMq;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -271,6 +273,32 @@ class PipelineIT {
         "INSERT INTO public.users SELECT g, 'more ' || g, 'c' FROM generate_series(1001, 2000) g");
     awaitEqual(r1, USERS, "id");
     awaitEqual(r2, USERS, "id");
+  }
+
+  @Test
+  void aChangelogOfAnEarlierVersionIsRefusedUntilInstallRunsAgainAndKeepsItsChanges()
+      throws Exception {
+    // what an earlier version installed: no column for rows stored together
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "ALTER TABLE replicador.changelog DROP COLUMN new_rows",
+        "INSERT INTO public.users VALUES (1, 'written before the upgrade', NULL)");
+    try (Connection c = fx.primaryCluster.connect(fx.primaryDb)) {
+      c.setAutoCommit(false);
+      ChangeLogReader reader = new ChangeLogReader(c, 1000);
+      assertThatThrownBy(reader::requireCurrentSchema)
+          .hasMessageContaining("run 'replicador install' again");
+      assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();
+      reader.requireCurrentSchema();
+    }
+    startAll();
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "INSERT INTO public.users VALUES (2, 'after', NULL), (3, 'after', NULL)");
+    awaitEqual(r1, USERS, "id");
+    assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM users")).isEqualTo("3");
   }
 
   @Test
