@@ -18,17 +18,43 @@ public final class RecordText {
     if (n < 2 || text.charAt(0) != '(' || text.charAt(n - 1) != ')') {
       throw new IllegalArgumentException("Not a row literal: must start with ( and end with )");
     }
+    int end = n - 1; // the closing parenthesis
     List<String> fields = new ArrayList<>();
+    int i = 1;
+    while (true) {
+      // most fields hold neither quotes nor backslashes: they are taken as they stand
+      int j = i;
+      while (j < end && plain(text.charAt(j))) {
+        j++;
+      }
+      if (j == end || text.charAt(j) == ',') {
+        fields.add(j == i ? null : text.substring(i, j));
+      } else {
+        j = unescape(text, i, end, fields);
+      }
+      if (j == end) {
+        return fields;
+      }
+      i = j + 1;
+    }
+  }
+
+  private static boolean plain(char c) {
+    return c != ',' && c != '"' && c != '\\';
+  }
+
+  /** Adds the field starting at {@code i}; returns where it ends (a comma, or {@code end}). */
+  private static int unescape(String text, int i, int end, List<String> fields) {
     StringBuilder field = new StringBuilder();
     boolean quotedOrEscaped = false;
     boolean inQuotes = false;
-    for (int i = 1; i < n - 1; i++) {
+    for (; i < end; i++) {
       char c = text.charAt(i);
-      if (c == '\\' && i + 1 < n - 1) {
+      if (c == '\\' && i + 1 < end) {
         field.append(text.charAt(++i));
         quotedOrEscaped = true;
       } else if (c == '"') {
-        if (inQuotes && i + 1 < n - 1 && text.charAt(i + 1) == '"') {
+        if (inQuotes && i + 1 < end && text.charAt(i + 1) == '"') {
           field.append('"');
           i++;
         } else {
@@ -36,9 +62,7 @@ public final class RecordText {
           quotedOrEscaped = true;
         }
       } else if (c == ',' && !inQuotes) {
-        fields.add(field.length() == 0 && !quotedOrEscaped ? null : field.toString());
-        field.setLength(0);
-        quotedOrEscaped = false;
+        break;
       } else {
         field.append(c);
       }
@@ -47,6 +71,6 @@ public final class RecordText {
       throw new IllegalArgumentException("Row literal has an unclosed quote");
     }
     fields.add(field.length() == 0 && !quotedOrEscaped ? null : field.toString());
-    return fields;
+    return i;
   }
 }

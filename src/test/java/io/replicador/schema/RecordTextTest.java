@@ -38,6 +38,13 @@ class RecordTextTest {
   }
 
   @Test
+  void quotesAndBackslashesMayStartMidField() {
+    assertThat(RecordText.parse("(ab\"c,d\"e,f)")).containsExactly("abc,de", "f");
+    assertThat(RecordText.parse("(a\\,b,c)")).containsExactly("a,b", "c");
+    assertThat(RecordText.parse("(x,a\\)")).containsExactly("x", "a\\");
+  }
+
+  @Test
   void quotedFieldsKeepCommasParenthesesAndSpaces() {
     assertThat(RecordText.parse("(\"a, b\",\"(x)\",\" lead\",\"trail \")"))
         .containsExactly("a, b", "(x)", " lead", "trail ");
