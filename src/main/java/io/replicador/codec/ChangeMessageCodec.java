@@ -2,16 +2,16 @@ package io.replicador.codec;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import io.replicador.change.Change;
 import io.replicador.change.ChangeMessage;
 import io.replicador.change.Operation;
 import io.replicador.change.Relation;
 import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -31,10 +31,10 @@ public final class ChangeMessageCodec {
   public static final String CONTENT_TYPE = "application/vnd.replicador.v1+json";
 
   private static final JsonFactory JSON = new JsonFactory();
-  private static final ObjectMapper MAPPER = new ObjectMapper(JSON);
 
   public byte[] encode(ChangeMessage message) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(sizeEstimate(message));
+    // grows by segments, copied once at the end: no size estimate, no copying while it grows
+    ByteArrayBuilder out = new ByteArrayBuilder();
     try (JsonGenerator g = JSON.createGenerator(out)) {
       Map<Relation, Integer> relationIndex = new IdentityHashMap<>();
       List<Relation> relations = new ArrayList<>();
@@ -93,169 +93,296 @@ public final class ChangeMessageCodec {
     return out.toByteArray();
   }
 
-  /** Roughly the encoded size, so the buffer is allocated once rather than grown many times. */
-  private static int sizeEstimate(ChangeMessage message) {
-    long size = 1024;
-    for (SourceTransaction tx : message.transactions()) {
-      for (Change c : tx.changes()) {
-        size += 48;
-        for (String v : c.values()) {
-          size += v == null ? 5 : v.length() + 4;
-        }
-        for (String v : c.key()) {
-          size += v == null ? 5 : v.length() + 4;
-        }
-      }
-    }
-    return (int) Math.min(size + size / 8, Integer.MAX_VALUE - 16);
-  }
-
   private static void writeStrings(JsonGenerator g, String field, List<String> values)
       throws IOException {
     g.writeArrayFieldStart(field);
-    for (String v : values) {
-      if (v == null) {
-        g.writeNull();
-      } else {
-        g.writeString(v);
-      }
+    for (int i = 0; i < values.size(); i++) {
+      g.writeString(values.get(i)); // null is written as null
     }
     g.writeEndArray();
   }
 
   /**
-   * Decodes a message body.
+   * Decodes a message body, streaming: no tree of the whole message is built. Fields may come in
+   * any order; fields this version does not know are skipped.
    *
    * @throws MalformedMessageException naming what is wrong, when the body is not a version-1
    *     change message
    */
   public ChangeMessage decode(byte[] body) throws MalformedMessageException {
-    JsonNode root;
-    try {
-      root = MAPPER.readTree(body);
+    try (JsonParser p = JSON.createParser(body)) {
+      return message(p);
     } catch (JsonProcessingException e) {
       throw new MalformedMessageException("body is not JSON: " + e.getOriginalMessage());
     } catch (IOException e) {
       throw new MalformedMessageException("body cannot be read: " + e.getMessage(), e);
     }
-    if (root == null || !root.isObject()) {
+  }
+
+  private static ChangeMessage message(JsonParser p)
+      throws IOException, MalformedMessageException {
+    if (p.nextToken() != JsonToken.START_OBJECT) {
       throw new MalformedMessageException("body is not a JSON object");
     }
-    if (!FORMAT.equals(root.path("format").asText(null))) {
+    boolean format = false;
+    boolean version = false;
+    String source = null;
+    List<Relation> relations = null;
+    List<Transaction> transactions = null;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      JsonToken value = p.nextToken();
+      switch (field) {
+        case "format" -> {
+          if (value != JsonToken.VALUE_STRING || !FORMAT.equals(p.getText())) {
+            throw new MalformedMessageException("field \"format\" is not \"" + FORMAT + "\"");
+          }
+          format = true;
+        }
+        case "version" -> {
+          if (value != JsonToken.VALUE_NUMBER_INT
+              || p.getNumberType() != JsonParser.NumberType.INT
+              || p.getIntValue() != VERSION) {
+            throw unsupportedVersion(value == JsonToken.VALUE_STRING ? '"' + p.getText() + '"' : p.getText());
+          }
+          version = true;
+        }
+        case "source" -> source = text(p, field);
+        case "relations" -> relations = relations(p);
+        case "transactions" -> transactions = transactions(p);
+        default -> p.skipChildren();
+      }
+    }
+    if (!format) {
       throw new MalformedMessageException("field \"format\" is not \"" + FORMAT + "\"");
     }
-    JsonNode version = root.path("version");
-    if (!version.isInt() || version.intValue() != VERSION) {
-      throw new MalformedMessageException(
-          "unsupported version " + version + "; this listener reads version " + VERSION);
+    if (!version) {
+      throw unsupportedVersion("(none)");
     }
-    String source = text(root, "source");
+    if (source == null) {
+      throw missing("source", "a string");
+    }
+    if (relations == null) {
+      throw missing("relations", "an array");
+    }
+    if (transactions == null) {
+      throw missing("transactions", "an array");
+    }
+    List<SourceTransaction> resolved = new ArrayList<>(transactions.size());
+    for (Transaction t : transactions) {
+      resolved.add(t.resolve(relations));
+    }
+    return new ChangeMessage(source, resolved);
+  }
+
+  private static MalformedMessageException unsupportedVersion(String version) {
+    return new MalformedMessageException(
+        "unsupported version " + version + "; this listener reads version " + VERSION);
+  }
+
+  private static MalformedMessageException missing(String field, String what) {
+    return new MalformedMessageException(
+        "field \"" + field + "\" is missing or not " + what);
+  }
+
+  private static List<Relation> relations(JsonParser p)
+      throws IOException, MalformedMessageException {
+    startArray(p, "relations");
     List<Relation> relations = new ArrayList<>();
-    for (JsonNode r : array(root, "relations")) {
-      Relation relation =
-          new Relation(
-              TableName.of(text(r, "schema"), text(r, "table")),
-              nonNullStrings(r, "columns"),
-              nonNullStrings(r, "key"));
-      if (relation.key().isEmpty() || !relation.columns().containsAll(relation.key())) {
+    while (p.nextToken() != JsonToken.END_ARRAY) {
+      String schema = null;
+      String table = null;
+      List<String> columns = List.of();
+      List<String> key = List.of();
+      startObject(p, "relations");
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        p.nextToken();
+        switch (field) {
+          case "schema" -> schema = text(p, field);
+          case "table" -> table = text(p, field);
+          case "columns" -> columns = names(p, field);
+          case "key" -> key = names(p, field);
+          default -> p.skipChildren();
+        }
+      }
+      if (schema == null) {
+        throw missing("schema", "a string");
+      }
+      if (table == null) {
+        throw missing("table", "a string");
+      }
+      Relation relation = new Relation(TableName.of(schema, table), columns, key);
+      if (key.isEmpty() || !columns.containsAll(key)) {
         throw new MalformedMessageException(
-            "relation " + relation.table() + " has key " + relation.key()
+            "relation " + relation.table() + " has key " + key
                 + " that is empty or not among its columns");
       }
       relations.add(relation);
     }
-    List<SourceTransaction> transactions = new ArrayList<>();
-    for (JsonNode t : array(root, "transactions")) {
-      List<Change> changes = new ArrayList<>();
-      for (JsonNode c : array(t, "changes")) {
-        changes.add(change(c, relations));
+    return relations;
+  }
+
+  /** A transaction as read, its changes naming relations by index until all are known. */
+  private record Transaction(
+      long position, String xid, int part, boolean last, List<Unresolved> changes) {
+    SourceTransaction resolve(List<Relation> relations) throws MalformedMessageException {
+      List<Change> out = new ArrayList<>(changes.size());
+      for (Unresolved c : changes) {
+        out.add(c.resolve(relations));
       }
-      JsonNode position = t.path("position");
-      if (!position.canConvertToLong() || position.longValue() < 1) {
+      return new SourceTransaction(position, xid, part, last, out);
+    }
+  }
+
+  private record Unresolved(Operation op, int relation, List<String> values, List<String> key) {
+    Change resolve(List<Relation> relations) throws MalformedMessageException {
+      if (relation < 0 || relation >= relations.size()) {
+        throw new MalformedMessageException("change refers to unknown relation " + relation);
+      }
+      Relation r = relations.get(relation);
+      boolean needsValues = op == Operation.INSERT || op == Operation.UPDATE;
+      boolean needsKey = op == Operation.UPDATE || op == Operation.DELETE;
+      if (needsValues && values.size() != r.columns().size()) {
+        throw new MalformedMessageException(
+            op.wireName() + " on " + r.table() + " has " + values.size() + " values for "
+                + r.columns().size() + " columns");
+      }
+      if (needsKey && key.size() != r.key().size()) {
+        throw new MalformedMessageException(
+            op.wireName() + " on " + r.table() + " has " + key.size() + " key values for "
+                + r.key().size() + " key columns");
+      }
+      return new Change(op, r, values, key);
+    }
+  }
+
+  private static List<Transaction> transactions(JsonParser p)
+      throws IOException, MalformedMessageException {
+    startArray(p, "transactions");
+    List<Transaction> transactions = new ArrayList<>();
+    while (p.nextToken() != JsonToken.END_ARRAY) {
+      startObject(p, "transactions");
+      long position = 0;
+      String xid = null;
+      int part = 0;
+      boolean last = true;
+      List<Unresolved> changes = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken value = p.nextToken();
+        switch (field) {
+          case "position" -> position =
+              value == JsonToken.VALUE_NUMBER_INT
+                      && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER
+                  ? p.getLongValue()
+                  : 0;
+          case "xid" -> xid = text(p, field);
+          case "part" -> part = p.getValueAsInt(0);
+          case "last" -> last = value == JsonToken.VALUE_NULL || p.getValueAsBoolean(true);
+          case "changes" -> changes = changes(p);
+          default -> p.skipChildren();
+        }
+      }
+      if (position < 1) {
         throw new MalformedMessageException("transaction has no valid \"position\"");
       }
-      transactions.add(
-          new SourceTransaction(
-              position.longValue(),
-              text(t, "xid"),
-              t.path("part").asInt(0),
-              t.path("last").asBoolean(true),
-              changes));
+      if (xid == null) {
+        throw missing("xid", "a string");
+      }
+      if (changes == null) {
+        throw missing("changes", "an array");
+      }
+      transactions.add(new Transaction(position, xid, part, last, changes));
     }
-    return new ChangeMessage(source, transactions);
+    return transactions;
   }
 
-  private static Change change(JsonNode c, List<Relation> relations)
-      throws MalformedMessageException {
-    Operation op;
-    try {
-      op = Operation.fromWireName(text(c, "op"));
-    } catch (IllegalArgumentException e) {
-      throw new MalformedMessageException(e.getMessage());
+  private static List<Unresolved> changes(JsonParser p)
+      throws IOException, MalformedMessageException {
+    startArray(p, "changes");
+    List<Unresolved> changes = new ArrayList<>();
+    while (p.nextToken() != JsonToken.END_ARRAY) {
+      startObject(p, "changes");
+      Operation op = null;
+      int relation = -1;
+      List<String> values = List.of();
+      List<String> key = List.of();
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken value = p.nextToken();
+        switch (field) {
+          case "op" -> {
+            try {
+              op = Operation.fromWireName(text(p, field));
+            } catch (IllegalArgumentException e) {
+              throw new MalformedMessageException(e.getMessage());
+            }
+          }
+          case "relation" -> {
+            if (value != JsonToken.VALUE_NUMBER_INT
+                || p.getNumberType() != JsonParser.NumberType.INT) {
+              throw new MalformedMessageException(
+                  "change refers to unknown relation " + p.getText());
+            }
+            relation = p.getIntValue();
+          }
+          case "values" -> values = strings(p, field);
+          case "key" -> key = strings(p, field);
+          default -> p.skipChildren();
+        }
+      }
+      if (op == null) {
+        throw missing("op", "a string");
+      }
+      changes.add(new Unresolved(op, relation, values, key));
     }
-    JsonNode index = c.path("relation");
-    if (!index.isInt() || index.intValue() < 0 || index.intValue() >= relations.size()) {
-      throw new MalformedMessageException("change refers to unknown relation " + index);
-    }
-    Relation relation = relations.get(index.intValue());
-    List<String> values = strings(c, "values");
-    List<String> key = strings(c, "key");
-    boolean needsValues = op == Operation.INSERT || op == Operation.UPDATE;
-    boolean needsKey = op == Operation.UPDATE || op == Operation.DELETE;
-    if (needsValues && values.size() != relation.columns().size()) {
-      throw new MalformedMessageException(
-          op.wireName() + " on " + relation.table() + " has " + values.size()
-              + " values for " + relation.columns().size() + " columns");
-    }
-    if (needsKey && key.size() != relation.key().size()) {
-      throw new MalformedMessageException(
-          op.wireName() + " on " + relation.table() + " has " + key.size()
-              + " key values for " + relation.key().size() + " key columns");
-    }
-    return new Change(op, relation, values, key);
+    return changes;
   }
 
-  private static String text(JsonNode node, String field) throws MalformedMessageException {
-    JsonNode v = node.get(field);
-    if (v == null || !v.isTextual()) {
-      throw new MalformedMessageException("field \"" + field + "\" is missing or not a string");
+  private static void startArray(JsonParser p, String field) throws MalformedMessageException {
+    if (p.currentToken() != JsonToken.START_ARRAY) {
+      throw missing(field, "an array");
     }
-    return v.textValue();
   }
 
-  private static JsonNode array(JsonNode node, String field) throws MalformedMessageException {
-    JsonNode v = node.get(field);
-    if (v == null || !v.isArray()) {
-      throw new MalformedMessageException("field \"" + field + "\" is missing or not an array");
+  private static void startObject(JsonParser p, String array) throws MalformedMessageException {
+    if (p.currentToken() != JsonToken.START_OBJECT) {
+      throw new MalformedMessageException("field \"" + array + "\" holds a non-object");
     }
-    return v;
   }
 
-  private static List<String> strings(JsonNode node, String field)
-      throws MalformedMessageException {
-    JsonNode v = node.get(field);
-    if (v == null) {
-      return List.of();
+  private static String text(JsonParser p, String field)
+      throws IOException, MalformedMessageException {
+    if (p.currentToken() != JsonToken.VALUE_STRING) {
+      throw missing(field, "a string");
     }
-    if (!v.isArray()) {
+    return p.getText();
+  }
+
+  private static List<String> strings(JsonParser p, String field)
+      throws IOException, MalformedMessageException {
+    if (p.currentToken() != JsonToken.START_ARRAY) {
       throw new MalformedMessageException("field \"" + field + "\" is not an array");
     }
-    List<String> out = new ArrayList<>(v.size());
-    for (JsonNode e : v) {
-      if (e.isNull()) {
+    List<String> out = new ArrayList<>();
+    JsonToken t;
+    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+      if (t == JsonToken.VALUE_STRING) {
+        out.add(p.getText());
+      } else if (t == JsonToken.VALUE_NULL) {
         out.add(null);
-      } else if (e.isTextual()) {
-        out.add(e.textValue());
       } else {
-        throw new MalformedMessageException("field \"" + field + "\" holds a non-string value");
+        throw new MalformedMessageException(
+            "field \"" + field + "\" holds a non-string value");
       }
     }
     return out;
   }
 
-  private static List<String> nonNullStrings(JsonNode node, String field)
-      throws MalformedMessageException {
-    List<String> out = strings(node, field);
+  private static List<String> names(JsonParser p, String field)
+      throws IOException, MalformedMessageException {
+    List<String> out = strings(p, field);
     if (out.contains(null)) {
       throw new MalformedMessageException("field \"" + field + "\" holds a null name");
     }

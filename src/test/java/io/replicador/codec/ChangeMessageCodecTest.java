@@ -227,6 +227,33 @@ class ChangeMessageCodecTest {
   }
 
   @Test
+  void readsFieldsInAnyOrderAndSkipsThoseItDoesNotKnow() throws Exception {
+    ChangeMessage m =
+        codec.decode(
+            json(
+                "{\"transactions\":[{\"changes\":[{\"values\":[\"2\",\"b\"],\"x\":{\"y\":[1]},"
+                    + "\"relation\":0,\"op\":\"insert\"}],\"last\":false,\"part\":3,"
+                    + "\"xid\":\"9\",\"position\":7,\"trace\":[{\"a\":null}]}],"
+                    + "\"extra\":{\"nested\":[1,{\"deep\":true}]},"
+                    + "\"relations\":[{\"key\":[\"id\"],\"comment\":\"c\",\"columns\":[\"id\",\"name\"],"
+                    + "\"table\":\"users\",\"schema\":\"public\"}],"
+                    + "\"source\":\"s\",\"version\":1,\"format\":\"replicador\"}"));
+
+    SourceTransaction tx = m.transactions().get(0);
+    assertThat(m.source()).isEqualTo("s");
+    assertThat(tx.position()).isEqualTo(7);
+    assertThat(tx.part()).isEqualTo(3);
+    assertThat(tx.last()).isFalse();
+    assertThat(tx.changes())
+        .containsExactly(
+            new Change(
+                Operation.INSERT,
+                new Relation(TableName.of("public", "users"), List.of("id", "name"), List.of("id")),
+                List.of("2", "b"),
+                List.of()));
+  }
+
+  @Test
   void rejectsValueCountThatDoesNotMatchColumns() {
     assertThatThrownBy(
             () ->
