@@ -327,8 +327,10 @@ public final class ChangeLogReader {
       InClaimOrder stream = new InClaimOrder(batch.rows(), sink);
       try (PreparedStatement ps =
           connection.prepareStatement(
-              "SELECT c.id, c.txid::text, c.relid::int8, c.schema_name, c.table_name, c.op::text,"
-                  + " coalesce(b.row, c.new_row), c.old_row, b.n"
+              // what describes a changelog row comes with its first inserted row only
+              "SELECT c.id, b.n, coalesce(b.row, c.new_row), c.old_row"
+                  + first("c.txid::text") + first("c.relid::int8") + first("c.schema_name")
+                  + first("c.table_name") + first("c.op::text")
                   + " FROM replicador.changelog c"
                   + " LEFT JOIN LATERAL unnest(c.new_rows) WITH ORDINALITY AS b(row, n) ON true"
                   + " WHERE c.id BETWEEN ? AND ? ORDER BY c.id")) {
@@ -339,36 +341,44 @@ public final class ChangeLogReader {
           long entry = Long.MIN_VALUE; // the changelog row being read
           int entryTx = -1; // its transaction's place in the batch; -1: not streamed
           long element = 0;
+          String txid = null;
+          long relid = 0;
+          TableName table = null;
+          Operation op = null;
           while (rs.next()) {
             long id = rs.getLong(1);
             if (id != entry) {
               if (entryTx >= 0) {
                 stream.entryDone(entryTx);
               }
-              Integer tx = order.get(rs.getString(2));
+              txid = rs.getString(5);
+              if (txid == null) {
+                throw new IllegalStateException(
+                    "Inserted rows of changelog row " + id + " arrived out of order (the first was "
+                        + rs.getLong(2) + ")");
+              }
+              Integer tx = order.get(txid);
               entry = id;
               entryTx = tx != null && stream.wanted(tx) ? tx : -1;
               element = 0;
+              if (entryTx >= 0) {
+                relid = rs.getLong(6);
+                table = TableName.of(rs.getString(7), rs.getString(8));
+                String code = rs.getString(9);
+                op = code.equals(INSERTED_ROWS) ? Operation.INSERT : Operation.fromCode(code.charAt(0));
+              }
             }
             if (entryTx < 0) {
               continue; // another transaction's row in the range
             }
-            long n = rs.getLong(9);
+            long n = rs.getLong(2);
             if (!rs.wasNull() && n != ++element) {
               throw new IllegalStateException(
                   "Inserted rows of changelog row " + id + " arrived out of order (" + n
                       + " after " + (element - 1) + ")");
             }
-            String op = rs.getString(6);
             stream.row(
-                entryTx,
-                new ChangeLogRow(
-                    rs.getString(2),
-                    rs.getLong(3),
-                    TableName.of(rs.getString(4), rs.getString(5)),
-                    op.equals(INSERTED_ROWS) ? Operation.INSERT : Operation.fromCode(op.charAt(0)),
-                    rs.getString(7),
-                    rs.getString(8)));
+                entryTx, new ChangeLogRow(txid, relid, table, op, rs.getString(3), rs.getString(4)));
           }
           if (entryTx >= 0) {
             stream.entryDone(entryTx);
@@ -385,6 +395,11 @@ public final class ChangeLogReader {
     } finally {
       endTransaction();
     }
+  }
+
+  /** A column of the changelog row on its first result row only (null on the rest). */
+  private static String first(String column) {
+    return ", CASE WHEN coalesce(b.n, 1) = 1 THEN " + column + " END";
   }
 
   /**
