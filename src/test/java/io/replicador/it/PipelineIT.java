@@ -167,6 +167,8 @@ class PipelineIT {
         "INSERT INTO public.users SELECT g, 'bulk ' || g, NULL FROM generate_series(1, 2500) g",
         "INSERT INTO public.users SELECT g, 'big ' || g, repeat(g::text, 2250000)"
             + " FROM generate_series(3001, 3003) g",
+        "INSERT INTO public.users SELECT g, 'mixed ' || g,"
+            + " CASE WHEN g = 3502 THEN repeat('x', 20000) END FROM generate_series(3501, 3503) g",
         "INSERT INTO public.users VALUES (4000, 'single', NULL)");
     assertThat(
             query(
@@ -174,8 +176,8 @@ class PipelineIT {
                 fx.primaryDb,
                 "SELECT string_agg(op::text || coalesce(cardinality(new_rows), 1), ',' ORDER BY id)"
                     + " FROM replicador.changelog"))
-        .as("1,000 rows at most, and a group ends once past 16 MB")
-        .isEqualTo("B1000,B1000,B500,B1,B2,I1");
+        .as("1,000 rows at most, and a row over 16 kB alone")
+        .isEqualTo("B1000,B1000,B500,B1,B1,B1,B1,B2,I1");
     startAll();
     awaitEqual(r1, USERS, "id");
     awaitEqual(r2, USERS, "id");
