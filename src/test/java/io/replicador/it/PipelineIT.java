@@ -32,6 +32,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
 
 /** Install, publish and listen end to end against real PostgreSQL clusters and RabbitMQ. */
 class PipelineIT {
@@ -301,6 +303,57 @@ class PipelineIT {
         "INSERT INTO public.users VALUES (2, 'after', NULL), (3, 'after', NULL)");
     awaitEqual(r1, USERS, "id");
     assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM users")).isEqualTo("3");
+  }
+
+  @Test
+  void anArmedDoorbellRingsForEachWritingTransactionAndAnUnarmedOneNever() throws Exception {
+    try (Connection listening = fx.primaryCluster.connect(fx.primaryDb);
+        Statement st = listening.createStatement()) {
+      st.execute("LISTEN replicador");
+      exec(
+          fx.primaryCluster,
+          fx.primaryDb,
+          "UPDATE replicador.doorbell SET armed = true",
+          "INSERT INTO public.users VALUES (1, 'one', NULL)",
+          "INSERT INTO public.users SELECT g, 'many', NULL FROM generate_series(2, 50) g",
+          "UPDATE public.users SET bio = 'b' WHERE id = 1",
+          "DELETE FROM public.users WHERE id = 2",
+          "TRUNCATE public.blobs",
+          "NOTIFY replicador, 'end of armed'");
+      assertThat(heardUntil(listening, "end of armed"))
+          .as("one ring per writing transaction")
+          .containsExactly("", "", "", "", "", "end of armed");
+      exec(
+          fx.primaryCluster,
+          fx.primaryDb,
+          "UPDATE replicador.doorbell SET armed = false",
+          "INSERT INTO public.users VALUES (60, 'sixty', NULL)",
+          "INSERT INTO public.users SELECT g, 'more', NULL FROM generate_series(61, 70) g",
+          "UPDATE public.users SET bio = 'c' WHERE id = 1",
+          "DELETE FROM public.users WHERE id = 3",
+          "NOTIFY replicador, 'end of unarmed'");
+      // notifications arrive in commit order: a ring would have come before the marker
+      assertThat(heardUntil(listening, "end of unarmed")).containsExactly("end of unarmed");
+    }
+  }
+
+  /** The payloads of the notifications on this connection, up to and including {@code last}. */
+  private static List<String> heardUntil(Connection listening, String last) throws Exception {
+    List<String> heard = new ArrayList<>();
+    PGConnection pg = listening.unwrap(PGConnection.class);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              PGNotification[] received = pg.getNotifications(100);
+              if (received != null) {
+                for (PGNotification n : received) {
+                  heard.add(n.getParameter());
+                }
+              }
+              return heard.contains(last);
+            });
+    return heard;
   }
 
   @Test
