@@ -143,7 +143,8 @@ public final class ChangeMessageCodec {
           if (value != JsonToken.VALUE_NUMBER_INT
               || p.getNumberType() != JsonParser.NumberType.INT
               || p.getIntValue() != VERSION) {
-            throw unsupportedVersion(value == JsonToken.VALUE_STRING ? '"' + p.getText() + '"' : p.getText());
+            String seen = value == JsonToken.VALUE_STRING ? '"' + p.getText() + '"' : p.getText();
+            throw unsupportedVersion(seen);
           }
           version = true;
         }

@@ -365,7 +365,10 @@ public final class ChangeLogReader {
                 relid = rs.getLong(6);
                 table = TableName.of(rs.getString(7), rs.getString(8));
                 String code = rs.getString(9);
-                op = code.equals(INSERTED_ROWS) ? Operation.INSERT : Operation.fromCode(code.charAt(0));
+                op =
+                    code.equals(INSERTED_ROWS)
+                        ? Operation.INSERT
+                        : Operation.fromCode(code.charAt(0));
               }
             }
             if (entryTx < 0) {
@@ -377,8 +380,9 @@ public final class ChangeLogReader {
                   "Inserted rows of changelog row " + id + " arrived out of order (" + n
                       + " after " + (element - 1) + ")");
             }
-            stream.row(
-                entryTx, new ChangeLogRow(txid, relid, table, op, rs.getString(3), rs.getString(4)));
+            String newRow = rs.getString(3);
+            String oldRow = rs.getString(4);
+            stream.row(entryTx, new ChangeLogRow(txid, relid, table, op, newRow, oldRow));
           }
           if (entryTx >= 0) {
             stream.entryDone(entryTx);

@@ -235,7 +235,8 @@ class ChangeMessageCodecTest {
                     + "\"relation\":0,\"op\":\"insert\"}],\"last\":false,\"part\":3,"
                     + "\"xid\":\"9\",\"position\":7,\"trace\":[{\"a\":null}]}],"
                     + "\"extra\":{\"nested\":[1,{\"deep\":true}]},"
-                    + "\"relations\":[{\"key\":[\"id\"],\"comment\":\"c\",\"columns\":[\"id\",\"name\"],"
+                    + "\"relations\":[{\"key\":[\"id\"],\"comment\":\"c\","
+                    + "\"columns\":[\"id\",\"name\"],"
                     + "\"table\":\"users\",\"schema\":\"public\"}],"
                     + "\"source\":\"s\",\"version\":1,\"format\":\"replicador\"}"));
 
