@@ -207,11 +207,25 @@ public final class ChangeLogReader {
       return 0;
     }
     List<String> txids = new ArrayList<>();
-    shipped.forEach(b -> txids.addAll(b.txids()));
+    long low = Long.MAX_VALUE;
+    long high = Long.MIN_VALUE;
+    for (ClaimedBatch b : shipped) {
+      txids.addAll(b.txids());
+      low = Math.min(low, b.lowId());
+      high = Math.max(high, b.highId());
+    }
+    if (low > high) {
+      return 0; // claimed transactions without rows
+    }
+    // The id range walks the primary key over the batches' rows alone; by txid only, the
+    // planner cannot tell how many rows match and reads the whole table.
     try (PreparedStatement ps =
         connection.prepareStatement(
-            "DELETE FROM replicador.changelog WHERE txid = ANY (?::text[]::xid8[])")) {
-      ps.setArray(1, connection.createArrayOf("text", txids.toArray()));
+            "DELETE FROM replicador.changelog WHERE id BETWEEN ? AND ?"
+                + " AND txid = ANY (?::text[]::xid8[])")) {
+      ps.setLong(1, low);
+      ps.setLong(2, high);
+      ps.setArray(3, connection.createArrayOf("text", txids.toArray()));
       return ps.executeUpdate();
     }
   }
