@@ -48,7 +48,11 @@ CREATE TABLE IF NOT EXISTS replicador.publisher (
 INSERT INTO replicador.publisher DEFAULT VALUES ON CONFLICT DO NOTHING;
 
 -- The doorbell. A busy publisher polls and leaves it unarmed, so writers pay no NOTIFY (which
--- serialises commits on a global lock); an idle publisher arms it and sleeps in LISTEN.
+-- serialises commits on a global lock); an idle publisher arms it and sleeps in LISTEN. Inserts
+-- into an ordinary table and truncates ring it from their capture function; updates and deletes,
+-- captured row by row, from a statement trigger of its own (ring_doorbell). A trigger of its own
+-- costs a single-row INSERT about three times what the check inside capture_inserted does
+-- (measured: 12 against 4 microseconds).
 CREATE TABLE IF NOT EXISTS replicador.doorbell (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     armed     boolean NOT NULL DEFAULT true
@@ -97,6 +101,9 @@ AS $fn$
 BEGIN
     INSERT INTO replicador.changelog (relid, schema_name, table_name, op)
     VALUES (TG_RELID, TG_ARGV[0], TG_ARGV[1], 'T');
+    IF (SELECT armed FROM replicador.doorbell) THEN
+        PERFORM pg_notify('replicador', '');
+    END IF;
     RETURN NULL;
 END
 $fn$;
@@ -162,6 +169,9 @@ BEGIN
         GROUP BY (n - 1) / 1000, CASE WHEN octet_length(t) > 16384 THEN n END
         ORDER BY (n - 1) / 1000, CASE WHEN octet_length(t) > 16384 THEN n END;
     END IF;
+    IF cardinality(head) > 0 AND (SELECT armed FROM replicador.doorbell) THEN
+        PERFORM pg_notify('replicador', '');
+    END IF;
     RETURN NULL;
 END
 $fn$;
@@ -221,9 +231,12 @@ BEGIN
     EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I.%I'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION replicador.capture_truncate(%L, %L)',
                    'replicador_truncate', p_schema, p_table, p_schema, p_table);
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I'
+    EXECUTE format('CREATE TRIGGER %I AFTER %s ON %I.%I'
                    ' FOR EACH STATEMENT EXECUTE FUNCTION replicador.ring_doorbell()',
-                   'replicador_doorbell', p_schema, p_table);
+                   'replicador_doorbell',
+                   CASE WHEN statement_inserts THEN 'UPDATE OR DELETE'
+                        ELSE 'INSERT OR UPDATE OR DELETE' END,
+                   p_schema, p_table);
     INSERT INTO replicador.captured_tables (schema_name, table_name)
     VALUES (p_schema, p_table) ON CONFLICT DO NOTHING;
 END
