@@ -216,6 +216,10 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       shipper.publish(pending.get());
       inFlight.add(pending.get());
     }
+    // Install leaves the doorbell armed, and so does a publisher that stopped while idle. Under
+    // load this one may never be idle long enough to arm it and find it so: disarmed now, the
+    // writers pay no NOTIFY until it is idle.
+    reader.armDoorbell(false);
     boolean armed = false;
     long lastClaim = System.nanoTime();
     boolean busy = false;

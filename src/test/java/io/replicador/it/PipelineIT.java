@@ -337,6 +337,20 @@ class PipelineIT {
     }
   }
 
+  @Test
+  void aPublisherDisarmsTheDoorbellItFindsArmedWithoutFirstGoingIdle() {
+    // install left it armed; were it left so, every writer would pay a NOTIFY for as long as the
+    // publisher stays busy (here: never idle long enough to arm it itself)
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT armed FROM replicador.doorbell"))
+        .isEqualTo("t");
+    fx.startListener("r1", Set.of());
+    fx.startPublisher(Duration.ofHours(1));
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'one', NULL)");
+    awaitEqual(r1, USERS, "id");
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT armed FROM replicador.doorbell"))
+        .isEqualTo("f");
+  }
+
   /** The payloads of the notifications on this connection, up to and including {@code last}. */
   private static List<String> heardUntil(Connection listening, String last) throws Exception {
     List<String> heard = new ArrayList<>();

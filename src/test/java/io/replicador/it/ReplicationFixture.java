@@ -18,6 +18,7 @@ import io.replicador.testing.TestEnvironment;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -62,12 +63,34 @@ final class ReplicationFixture implements AutoCloseable {
   }
 
   ChangePublisher startPublisher() {
-    ChangePublisher p =
-        new ChangePublisher(
-            PublisherSettings.defaults(
-                PostgresAddress.parse("primary", primaryUri()),
-                BrokerAddress.parse(TestEnvironment.amqpUri()),
-                exchange));
+    return startPublisher(defaultPublisherSettings());
+  }
+
+  /** A publisher that keeps polling this long after its last change before it arms the doorbell. */
+  ChangePublisher startPublisher(Duration linger) {
+    PublisherSettings d = defaultPublisherSettings();
+    return startPublisher(
+        new PublisherSettings(
+            d.primary(),
+            d.broker(),
+            d.exchange(),
+            d.batchRows(),
+            d.messageChanges(),
+            d.messageBytes(),
+            d.idlePoll(),
+            linger,
+            d.notifyChannels()));
+  }
+
+  private PublisherSettings defaultPublisherSettings() {
+    return PublisherSettings.defaults(
+        PostgresAddress.parse("primary", primaryUri()),
+        BrokerAddress.parse(TestEnvironment.amqpUri()),
+        exchange);
+  }
+
+  private ChangePublisher startPublisher(PublisherSettings settings) {
+    ChangePublisher p = new ChangePublisher(settings);
     start(p, "publisher");
     return p;
   }
