@@ -376,6 +376,7 @@ public final class Benchmark {
   private PgbenchResult pgbench(Setup s, String kind, Duration duration, int rate)
       throws Exception {
     Path script = Files.createTempFile("bench-" + kind, ".sql");
+    script.toFile().deleteOnExit();
     if (kind.equals("insert")) {
       Files.writeString(script, "INSERT INTO items (id, payload) VALUES (nextval('ids'), 'x');\n");
     } else {

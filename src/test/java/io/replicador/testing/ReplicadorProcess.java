@@ -23,6 +23,7 @@ public final class ReplicadorProcess implements AutoCloseable {
   public static ReplicadorProcess start(String... args) {
     try {
       Path log = Files.createTempFile("replicador-" + args[0] + "-", ".log");
+      log.toFile().deleteOnExit(); // kept while the tests run, for output() in failures
       List<String> command = new ArrayList<>();
       command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       command.add("-Xmx256m");
