@@ -316,6 +316,10 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     inFlight.removeAll(shipped);
     reader.claim(0, 0, shipped, inFlight);
     shipper.count(shipped);
+    if (armed) {
+      // a bell nobody hears would cost each writer a NOTIFY; the next publisher claims at once
+      reader.armDoorbell(false);
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ import io.replicador.change.TableName;
 import io.replicador.cli.Main;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.publish.ChangeLogReader;
+import io.replicador.publish.ChangePublisher;
 import io.replicador.testing.RequiresRabbitMq;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -348,6 +349,22 @@ class PipelineIT {
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'one', NULL)");
     awaitEqual(r1, USERS, "id");
     assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT armed FROM replicador.doorbell"))
+        .isEqualTo("f");
+  }
+
+  @Test
+  void aPublisherStoppedWhileIdleLeavesTheDoorbellUnarmed() {
+    fx.startListener("r1", Set.of());
+    ChangePublisher publisher = fx.startPublisher(Duration.ofMillis(100));
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'one', NULL)");
+    awaitEqual(r1, USERS, "id");
+    String armed = "SELECT armed FROM replicador.doorbell";
+    await() // idle: armed, sleeping in LISTEN
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> query(fx.primaryCluster, fx.primaryDb, armed), "t"::equals);
+    publisher.close();
+    assertThat(query(fx.primaryCluster, fx.primaryDb, armed))
+        .as("no writer pays a NOTIFY while no publisher listens")
         .isEqualTo("f");
   }
 
