@@ -76,7 +76,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
 
   private static final Duration RATE_WINDOW = Duration.ofMillis(100);
 
-  private static final Duration BUSY_CLAIM_INTERVAL = Duration.ofMillis(20);
+  private static final Duration BUSY_CLAIM_INTERVAL = Duration.ofMillis(50);
 
   private final PublisherSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
