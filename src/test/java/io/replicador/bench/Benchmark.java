@@ -85,7 +85,7 @@ public final class Benchmark {
 
   private void runAll() throws Exception {
     long rows = quick ? 100_000 : 1_000_000;
-    Duration load = quick ? Duration.ofSeconds(10) : Duration.ofSeconds(60);
+    Duration load = quick ? Duration.ofSeconds(5) : Duration.ofSeconds(60);
     System.out.printf(
         Locale.ROOT,
         "Replicador benchmark (%s): %d cores, PostgreSQL at %s, RabbitMQ at %s%n",
@@ -132,10 +132,12 @@ public final class Benchmark {
       timedBulkLoad(s, 50_000, 5_000);
     }
     // Small transactions take other paths through the same code; the compiler keeps reworking it
-    // for a minute or more on two busy cores. Load on until a round compiles next to nothing.
+    // for a minute or more on two busy cores. Load on until a round compiles next to nothing (a
+    // quick run settles for two rounds, and its first figures carry some of the compiler's CPU).
     CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    int rounds = quick ? 2 : 12;
     for (String kind : List.of("insert", "update")) {
-      for (int round = 1; round <= 12; round++) {
+      for (int round = 1; round <= rounds; round++) {
         long before = jit.getTotalCompilationTime();
         try (Setup s = replicador(1, false)) {
           pgbench(s, kind, Duration.ofSeconds(5), 0);
