@@ -58,27 +58,10 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
    * Batches published and not yet confirmed, at most. One: each claim is a commit the primary
    * must flush, and claiming while a batch awaits its confirms makes more, smaller batches.
    * Waiting for the confirms lets the next claim gather what committed meanwhile, and delete the
-   * confirmed batch in the same commit. (With four in flight the small-transaction benchmark once
-   * fell from 0.34 to 0.19 of no capture, but the doorbell stayed armed then; measured again
-   * without that, in two pairs of quick runs, four in flight gave inserts 0.62 and 0.61 against
-   * 0.65 and 0.69, updates 0.62 and 0.63 against 0.59 and 0.60, and lag at 1,000/s 4.0 to 4.5 ms
-   * at p50 and 13 to 15 ms at p99 against 5.1 to 6.2 and 19: worth a longer look.)
+   * confirmed batch in the same commit. (The measurement that once ruled out four in flight was
+   * taken while the doorbell stayed armed under load; it needs taking again.)
    */
   private static final int MAX_IN_FLIGHT = 1;
-  /**
-   * Transactions per millisecond above which the stream counts as busy, averaged over {@link
-   * #RATE_WINDOW}. A busy publisher claims at most every {@link #BUSY_CLAIM_INTERVAL}: each batch
-   * costs the primary, the broker and every replica about the same whatever its size, so under
-   * heavy load fewer, larger batches leave the writers more of the machine. Below this rate
-   * (1,000 transactions per second included) the next claim follows the last batch's confirms at
-   * once, for the lowest lag. The window keeps a burst of a few transactions from counting: over
-   * one claim cycle of a few milliseconds, arrivals at 1,000 per second often reach this rate.
-   */
-  private static final double BUSY_RATE = 2.0;
-
-  private static final Duration RATE_WINDOW = Duration.ofMillis(100);
-
-  private static final Duration BUSY_CLAIM_INTERVAL = Duration.ofMillis(50);
 
   private final PublisherSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
@@ -227,10 +210,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     // writers pay no NOTIFY until it is idle.
     reader.armDoorbell(false);
     boolean armed = false;
-    long lastClaim = System.nanoTime();
-    long windowStart = lastClaim;
-    int windowFound = 0;
-    boolean busy = false;
+    ClaimPacer pacer = new ClaimPacer(System.nanoTime());
     Instant lastWork = clock.instant();
     Instant lastVacuum = clock.instant();
     Instant lastLook = clock.instant();
@@ -258,20 +238,14 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       }
       inFlight.removeAll(shipped);
       boolean room = inFlight.size() < MAX_IN_FLIGHT;
-      if (room && busy) {
-        pause(Duration.ofNanos(lastClaim + BUSY_CLAIM_INTERVAL.toNanos() - System.nanoTime()));
+      if (room) {
+        pause(pacer.waitBeforeClaim(System.nanoTime()));
       }
       Optional<ClaimedBatch> batch =
           reader.claim(settings.batchRows(), room ? 10_000 : 0, shipped, inFlight);
       shipper.count(shipped);
       if (room) {
-        lastClaim = System.nanoTime();
-        windowFound += batch.map(b -> b.txids().size()).orElse(0);
-        if (lastClaim - windowStart >= RATE_WINDOW.toNanos()) {
-          busy = windowFound > BUSY_RATE * (lastClaim - windowStart) / 1e6;
-          windowStart = lastClaim;
-          windowFound = 0;
-        }
+        pacer.claimed(System.nanoTime(), batch.map(b -> b.txids().size()).orElse(0));
       }
       if (batch.isPresent()) {
         if (armed) {
