@@ -323,7 +323,7 @@ public final class ChangeLogReader {
 
   /**
    * Streams the batch's changes, transaction by transaction in claim order, each in id order and,
-   * within a changelog row of several inserted rows (op 'B'), in statement order.
+   * within a changelog row of several inserted rows (op 'B'), in array order.
    *
    * <p>One ordered scan of the primary key over the id range the batch spans: rows of other
    * transactions in that range are skipped, and rows of a transaction that comes later in claim
