@@ -120,21 +120,21 @@ BEGIN
 END
 $fn$;
 
--- Inserts into an ordinary table: one call per statement. A statement that inserted one row
--- writes one changelog row like capture_row; several rows are written as arrays (op 'B'), each
--- of the rows of one thousand consecutive ones that are at most 16 kB (so at most 16 MB), or
--- of one larger row alone. The changelog gets one row per thousand inserted instead of one each:
--- a bulk INSERT then costs the writer about a third less (measured: 300,000 rows in 10,000-row
--- statements took 1.3 s instead of 1.9 s, against 0.7 s without capture). Bounding size row by
--- row, not by a running total, spares a window pass (a 1,000,000-row statement: 8.9 s instead of
--- 9.9 s). One key per group lets the planner hash the rows instead of sorting them all, which
--- takes about a fifth off what capture adds to a bulk INSERT (measured: 1,000,000 rows in
--- 10,000-row statements, 3.5 s instead of 3.8 s, against 2.3 s without capture). Arrays are written in the order of
--- their first row, which keeps the replica's inserts in the primary's order; the rows within an
--- array are in the order hashing met them, statement order in practice. The order among rows of
--- one statement does not matter anyway, since their keys differ (below). Same settings as capture_row, so the row text is the same byte for byte. (r.*)
--- is the whole row even when the table has a column named r; use_variable keeps TG_RELID and
--- TG_ARGV from clashing with columns of those names.
+-- Inserts into an ordinary table: one call per statement. A statement that inserted one row writes
+-- one changelog row like capture_row; several rows are written as arrays (op 'B'), each of the rows
+-- of one thousand consecutive ones that are at most 16 kB (so at most 16 MB), or of one larger row
+-- alone. The changelog gets one row per thousand inserted instead of one each: a bulk INSERT then
+-- costs the writer about a third less (measured: 300,000 rows in 10,000-row statements took 1.3 s
+-- instead of 1.9 s, against 0.7 s without capture). Bounding size row by row, not by a running
+-- total, spares a window pass (a 1,000,000-row statement: 8.9 s instead of 9.9 s). One key per
+-- group lets the planner hash the rows instead of sorting them all, which takes about a fifth off
+-- what capture adds to a bulk INSERT (measured: 1,000,000 rows in 10,000-row statements, 3.5 s
+-- instead of 3.8 s, against 2.3 s without capture). Arrays are written in the order of their first
+-- row, which keeps the replica's inserts in the primary's order; the rows within an array are in
+-- the order hashing met them, statement order in practice. The order among rows of one statement
+-- does not matter anyway, since their keys differ (below). Same settings as capture_row, so the row
+-- text is the same byte for byte. (r.*) is the whole row even when the table has a column named r;
+-- use_variable keeps TG_RELID and TG_ARGV from clashing with columns of those names.
 --
 -- Why the changelog still has the primary's order: AFTER ROW events are queued as each row
 -- changes; this statement's event is queued when its INSERT finishes (when a query has several
