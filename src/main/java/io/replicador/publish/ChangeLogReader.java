@@ -355,6 +355,9 @@ public final class ChangeLogReader {
         ps.setLong(2, batch.highId());
         ps.setFetchSize(1000);
         try (ResultSet rs = ps.executeQuery()) {
+          try (Statement st = connection.createStatement()) {
+            st.execute(PLAN_AS_BEFORE); // planned now; the sink's own queries plan as usual
+          }
           long entry = Long.MIN_VALUE; // the changelog row being read
           int entryTx = -1; // its transaction's place in the batch; -1: not streamed
           long element = 0;
@@ -419,15 +422,24 @@ public final class ChangeLogReader {
   }
 
   /**
-   * For the rest of the read's transaction: the changelog's primary key walked in order, nothing
-   * sorted. A sort would come after a scan in physical order (not id order once vacuum reuses
-   * space), and a sort larger than work_mem does not keep the order of equal ids: the rows of one
-   * changelog row would come out of order, which {@link #read} refuses, and the publisher would
-   * stop on the same batch after each restart. Set whatever the database's own settings are.
+   * For planning the read alone: the changelog's primary key walked in order, nothing sorted. A
+   * sort would come after a scan in physical order (not id order once vacuum reuses space), and a
+   * sort larger than work_mem does not keep the order of equal ids: the rows of one changelog row
+   * would come out of order, which {@link #read} refuses, and the publisher would stop on the same
+   * batch after each restart. Set whatever the database's own settings are.
    */
   private static final String WALK_IN_ID_ORDER =
-      "SELECT set_config('enable_sort', 'off', true), set_config('enable_indexscan', 'on', true),"
-          + " set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)";
+      "SET LOCAL enable_sort = off; SET LOCAL enable_indexscan = on;"
+          + " SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
+
+  /**
+   * Back to the session's settings once the read is planned. The sink looks up tables in the
+   * same transaction, and planned under the settings above those lookups took 80 to 130 ms each
+   * (lag p99 at 1,000 inserts/s rose from 18 to 93 ms).
+   */
+  private static final String PLAN_AS_BEFORE =
+      "SET LOCAL enable_sort TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT;"
+          + " SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT";
 
   /** A column of the changelog row on its first result row only (null on the rest). */
   private static String first(String column) {
