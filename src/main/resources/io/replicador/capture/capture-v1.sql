@@ -66,12 +66,17 @@ CREATE TABLE IF NOT EXISTS replicador.captured_tables (
     PRIMARY KEY (schema_name, table_name)
 );
 
+-- The capture functions run as the role that installed them (SECURITY DEFINER, with a fixed
+-- search_path): the roles that write the captured tables need no rights on this schema, so they
+-- cannot write the changelog other than through these triggers. (r.*)::text runs no code of
+-- theirs: type output functions are C, installed by a superuser.
+--
 -- Row values are stored as the row's text form under fixed output settings, so the replica's
 -- input functions read back exactly what was written, whatever the writer's session settings.
 -- lc_monetary = C prints money with two fractional digits whatever the database's locale, so
 -- the amount's internal integer survives (the listener reads it under C too).
 CREATE OR REPLACE FUNCTION replicador.capture_row() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 SET intervalstyle = 'postgres'
@@ -95,7 +100,7 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION replicador.capture_truncate() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -109,7 +114,7 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION replicador.ring_doorbell() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -149,7 +154,7 @@ $fn$;
 -- trigger would log the re-insert of 1 before its delete and replicas would lose the row; and a
 -- DELETE through an inheritance parent does not fire the child's statement triggers.
 CREATE OR REPLACE FUNCTION replicador.capture_inserted() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 SET intervalstyle = 'postgres'

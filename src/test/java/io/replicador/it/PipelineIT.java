@@ -188,6 +188,35 @@ class PipelineIT {
   }
 
   @Test
+  void aRoleAllowedOnlyToWriteTheTableStillWritesItOnceItIsCaptured() {
+    // roles belong to the cluster, not the database: named after this run's database
+    String role = "writer_" + fx.primaryDb.substring(fx.primaryDb.lastIndexOf('_') + 1);
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "CREATE ROLE " + role,
+        "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.users TO " + role);
+    try {
+      exec(
+          fx.primaryCluster,
+          fx.primaryDb,
+          "SET ROLE " + role,
+          "INSERT INTO public.users VALUES (1, 'one', NULL), (2, 'two', NULL)",
+          "INSERT INTO public.users VALUES (3, 'three', NULL)",
+          "UPDATE public.users SET name = 'uno' WHERE id = 1",
+          "DELETE FROM public.users WHERE id = 2",
+          "TRUNCATE public.users",
+          "INSERT INTO public.users VALUES (4, 'four', NULL)");
+      startAll();
+      awaitEqual(r1, USERS, "id");
+      assertThat(query(fx.replicaCluster, r1, "SELECT string_agg(name, ',') FROM public.users"))
+          .isEqualTo("four");
+    } finally {
+      exec(fx.primaryCluster, fx.primaryDb, "DROP OWNED BY " + role, "DROP ROLE " + role);
+    }
+  }
+
+  @Test
   void rowsOfOneStatementShipInOrderWhateverPlanTheDatabaseLeansTo() {
     // A changelog whose physical order is not id order (vacuum reuses space; here updates turn
     // one statement's fifty entries around), read under a setting that steers the planner to a
