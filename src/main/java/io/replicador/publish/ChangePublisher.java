@@ -58,8 +58,8 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
    * Batches published and not yet confirmed, at most. One: each claim is a commit the primary
    * must flush, and claiming while a batch awaits its confirms makes more, smaller batches.
    * Waiting for the confirms lets the next claim gather what committed meanwhile, and delete the
-   * confirmed batch in the same commit. (The measurement that once ruled out four in flight was
-   * taken while the doorbell stayed armed under load; it needs taking again.)
+   * confirmed batch in the same commit. Four in flight made no difference beyond the noise in
+   * the primary's TPS, lag or fan-out (docs/performance.md), so the simpler one stays.
    */
   private static final int MAX_IN_FLIGHT = 1;
 
