@@ -426,7 +426,7 @@ public final class ChangeLogReader {
    * sort would come after a scan in physical order (not id order once vacuum reuses space), and a
    * sort larger than work_mem does not keep the order of equal ids: the rows of one changelog row
    * would come out of order, which {@link #read} refuses, and the publisher would stop on the same
-   * batch after each restart. Set whatever the database's own settings are.
+   * batch after each restart. Set explicitly, whatever the database's own settings are.
    */
   private static final String WALK_IN_ID_ORDER =
       "SET LOCAL enable_sort = off; SET LOCAL enable_indexscan = on;"
