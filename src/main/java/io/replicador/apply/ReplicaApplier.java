@@ -32,11 +32,15 @@ import org.slf4j.LoggerFactory;
 /**
  * Applies change messages to a replica: each batch in one replica transaction that also records
  * the last applied position per source, so a redelivered transaction is recognised and skipped.
- * Large transactions arrive in parts; earlier parts are staged on the replica and applied with
- * the last one, so a source transaction becomes visible all at once. Owns no connection; not
- * thread-safe.
+ * Large transactions arrive in parts, and become visible all at once: parts that cannot wait for
+ * the last one in the listener's memory are staged on the replica (through a second connection,
+ * whose commits let the broker forget them) and, as they come, applied in a replica transaction
+ * left open until the last part commits it. Should that transaction be lost (a failure, the
+ * listener restarting, another transaction coming between the parts), the last part applies the
+ * staged ones instead. Owns no connection, and a thread that stages parts while it applies;
+ * not thread-safe.
  */
-public final class ReplicaApplier {
+public final class ReplicaApplier implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
 
   private static final String SETUP =
@@ -68,6 +72,8 @@ public final class ReplicaApplier {
       """;
 
   private final Connection connection;
+  /** Stages parts and commits them while {@code connection} keeps a large transaction open. */
+  private final PartStager stager;
   private final String replicaName;
   private final Set<TableName> tables;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
@@ -76,12 +82,18 @@ public final class ReplicaApplier {
   private final BulkInserter bulk;
   private final SequenceCatchUp sequences = new SequenceCatchUp();
   private Map<String, Long> positions = new HashMap<>();
+  /** The large transaction {@code connection} holds open, its parts so far applied; or null. */
+  private OpenTransaction open;
 
   /**
+   * @param connection applies changes
+   * @param stager stages the parts of large transactions; another connection to the same database
    * @param tables the tables this replica takes; empty for all
    */
-  public ReplicaApplier(Connection connection, String replicaName, Set<TableName> tables) {
+  public ReplicaApplier(
+      Connection connection, Connection stager, String replicaName, Set<TableName> tables) {
     this.connection = connection;
+    this.stager = new PartStager(stager, replicaName);
     this.replicaName = replicaName;
     this.tables = Set.copyOf(tables);
     this.bulk = new BulkInserter(connection);
@@ -119,6 +131,7 @@ public final class ReplicaApplier {
           replicaName);
     }
     connection.commit();
+    stager.prepare();
     positions = loadPositions();
   }
 
@@ -143,28 +156,35 @@ public final class ReplicaApplier {
    * up to which everything is on disk.
    */
   public long[] wal() throws SQLException {
-    try (Statement st = connection.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT (pg_current_wal_insert_lsn() - '0/0')::int8,"
-                    + " (pg_current_wal_flush_lsn() - '0/0')::int8")) {
-      rs.next();
-      return new long[] {rs.getLong(1), rs.getLong(2)};
-    } finally {
-      connection.commit();
-    }
+    return stager.wal();
+  }
+
+  /** Makes every commit so far durable. */
+  public void syncWal() throws SQLException {
+    stager.commit(true);
   }
 
   /**
-   * Makes every commit so far durable: a commit that waits for the disk, which only a
-   * transaction with an id writes, flushes the WAL up to itself.
+   * Gives up the large transaction held open, if any: its parts are staged, and its last part
+   * applies them from there. For a listener left waiting, so that an open transaction does not
+   * hold locks and old row versions on the replica.
    */
-  public void syncWal() throws SQLException {
-    try (Statement st = connection.createStatement()) {
-      st.execute("SET LOCAL synchronous_commit = on");
-      st.execute("SELECT pg_current_xact_id()");
+  public void abandonOpenTransaction() {
+    if (open != null) {
+      log.info(
+          "Replica {}: position {} of source {} waits for its next part; its {} parts so far stay"
+              + " staged",
+          replicaName,
+          open.position(),
+          open.source(),
+          open.next());
+      forget();
     }
-    connection.commit();
+  }
+
+  /** Whether a large transaction is held open. */
+  public boolean holdsOpenTransaction() {
+    return open != null;
   }
 
   /** The last applied position per source, as committed. */
@@ -176,6 +196,9 @@ public final class ReplicaApplier {
    * Applies the messages in one replica transaction and commits. On failure rolls back, leaves
    * the positions as they were, and forgets cached table definitions (the fix may be a schema
    * change).
+   *
+   * <p>A batch that ends inside a large transaction is acknowledged once its staged parts are
+   * committed, while the transaction's parts so far stay applied, uncommitted, for its next parts.
    *
    * @param durable whether the commit waits for the replica's disk (the session's commits do not)
    */
@@ -211,16 +234,33 @@ public final class ReplicaApplier {
                 source);
           }
           String transaction = source + ":" + tx.position();
+          if (open != null && !open.holds(source, tx)) {
+            // something else comes between its parts: the staged parts serve instead
+            forget();
+          }
           if (!tx.last()) {
             if (endingHere.contains(transaction)) {
               // a part published twice (a publisher resumed its batch) is kept once
               held.computeIfAbsent(transaction, k -> new HashMap<>()).putIfAbsent(tx.part(), tx);
             } else {
-              stage(source, tx, in.body());
+              stager.stage(source, tx, in.body());
+              if (open == null && tx.part() == 0) {
+                // a transaction longer than the batch begins: what came before it commits on
+                // its own, and its parts are applied as they come in a transaction left open
+                commit(next, lastXid, durable);
+                open = new OpenTransaction(source, tx.position(), 0);
+              }
+            }
+            if (open != null && open.isNext(source, tx)) {
+              applyChanges(tx);
+              open = open.advanced();
             }
             continue;
           }
-          if (tx.part() > 0
+          if (open != null && open.isNext(source, tx)) {
+            open = null; // every earlier part is applied already
+            deleteStaged(source, tx.position());
+          } else if (tx.part() > 0
               && !applyEarlierParts(source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
             continue;
           }
@@ -229,18 +269,21 @@ public final class ReplicaApplier {
           lastXid.put(source, tx.xid());
         }
       }
-      flush();
-      sequences.advance(connection);
-      savePositions(next, lastXid);
-      if (durable) {
-        try (Statement st = connection.createStatement()) {
-          st.execute("SET LOCAL synchronous_commit = on");
-        }
+      if (open != null) {
+        flush(); // written now, while the next parts travel
+        stager.commit(durable);
+        return;
       }
-      connection.commit();
-      positions = next;
+      stager.commit(false); // made durable by the commit below when that waits for the disk
+      commit(next, lastXid, durable);
     } catch (SQLException | ApplyException | RuntimeException e) {
+      open = null;
       rollbackQuietly();
+      try {
+        stager.rollback();
+      } catch (SQLException | RuntimeException ignored) {
+        log.debug("Rollback of staging failed", ignored); // the failure to report is e
+      }
       run.clear();
       runKeys.clear();
       runSql = null;
@@ -255,17 +298,34 @@ public final class ReplicaApplier {
     }
   }
 
-  private void stage(String source, SourceTransaction tx, byte[] body) throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "INSERT INTO replicador.staged (consumer, source, position, part, body)"
-                + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
-      ps.setString(1, replicaName);
-      ps.setString(2, source);
-      ps.setLong(3, tx.position());
-      ps.setInt(4, tx.part());
-      ps.setBytes(5, body);
-      ps.executeUpdate();
+  /** Commits what this batch applied, with the positions it reached. */
+  private void commit(Map<String, Long> next, Map<String, String> lastXid, boolean durable)
+      throws SQLException, ApplyException {
+    flush();
+    sequences.advance(connection);
+    savePositions(next, lastXid);
+    if (durable) {
+      // with an id, so that the commit is written and waited for even when nothing was applied
+      try (Statement st = connection.createStatement()) {
+        st.execute("SET LOCAL synchronous_commit = on");
+        st.execute("SELECT pg_current_xact_id()");
+      }
+    }
+    connection.commit();
+    positions = Map.copyOf(next);
+    lastXid.clear();
+  }
+
+  /** Rolls back the open transaction, if any; its parts stay staged. */
+  private void forget() {
+    if (open != null) {
+      open = null;
+      rollbackQuietly();
+      run.clear();
+      runKeys.clear();
+      runSql = null;
+      sequences.clear();
+      bulk.reset();
     }
   }
 
@@ -343,12 +403,15 @@ public final class ReplicaApplier {
       }
     }
     if (!staged.isEmpty()) {
-      try (PreparedStatement ps =
-          staged("DELETE FROM replicador.staged", source, last.position(), "")) {
-        ps.executeUpdate();
-      }
+      deleteStaged(source, last.position());
     }
     return complete;
+  }
+
+  private void deleteStaged(String source, long position) throws SQLException {
+    try (PreparedStatement ps = staged("DELETE FROM replicador.staged", source, position, "")) {
+      ps.executeUpdate();
+    }
   }
 
   private void savePositions(Map<String, Long> next, Map<String, String> lastXid)
@@ -603,6 +666,31 @@ public final class ReplicaApplier {
       }
     }
     statements.clear();
+  }
+
+  /**
+   * A large transaction applied up to, not including, part {@code next}, in a replica transaction
+   * left open.
+   */
+  private record OpenTransaction(String source, long position, int next) {
+    boolean isNext(String source, SourceTransaction tx) {
+      return this.source.equals(source) && tx.position() == position && tx.part() == next;
+    }
+
+    /** Its next part, or one it has already (published twice). */
+    boolean holds(String source, SourceTransaction tx) {
+      return this.source.equals(source) && tx.position() == position && tx.part() <= next;
+    }
+
+    OpenTransaction advanced() {
+      return new OpenTransaction(source, position, next + 1);
+    }
+  }
+
+  /** Stops the staging thread; the connections stay open. */
+  @Override
+  public void close() {
+    stager.close();
   }
 
   /** A decoded message with its raw body (kept for staging) and broker delivery tag. */

@@ -44,6 +44,13 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   private static final Duration PART_WAIT = Duration.ofMillis(200);
   /** How long an idle listener leaves applied messages unacknowledged for want of a WAL flush. */
   private static final Duration IDLE_SYNC = Duration.ofSeconds(1);
+  /**
+   * How long a large transaction's parts stay applied in an open replica transaction while its
+   * next part does not come (its publisher stopped, say): then the transaction is rolled back,
+   * so that it holds no locks and old row versions on the replica, and its last part applies its
+   * staged parts instead.
+   */
+  private static final Duration OPEN_WAIT = Duration.ofSeconds(5);
 
   private final ListenerSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
@@ -117,11 +124,14 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
     sessionApplied = false;
     try (java.sql.Connection replica =
             settings.replica().connect("replicador-listen-" + settings.name());
+        java.sql.Connection stager =
+            settings.replica().connect("replicador-listen-" + settings.name());
+        ReplicaApplier applier =
+            new ReplicaApplier(replica, stager, settings.name(), settings.tables());
         Connection amqp =
             settings.broker().factory().newConnection("replicador-listen-" + settings.name());
         Channel channel = amqp.createChannel();
         Channel deadLetters = amqp.createChannel()) {
-      ReplicaApplier applier = new ReplicaApplier(replica, settings.name(), settings.tables());
       applier.prepare();
       positions = applier.positions();
       Topology.ReplicaQueue declared =
@@ -156,12 +166,17 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           settings.replica(),
           positions);
       Acknowledgements acks = new Acknowledgements();
+      long lastDelivery = System.nanoTime();
       while (running.get()) {
         Delivery first =
             deliveries.poll(acks.waiting() > 0 ? 20 : 500, TimeUnit.MILLISECONDS);
         if (first == null) {
           if (!channel.isOpen()) {
             throw channel.getCloseReason();
+          }
+          if (applier.holdsOpenTransaction()
+              && System.nanoTime() - lastDelivery > OPEN_WAIT.toNanos()) {
+            applier.abandonOpenTransaction();
           }
           if (acks.waiting() > 0) {
             acks.acknowledgeFlushed(channel, applier.wal()[1]);
@@ -174,7 +189,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           }
           continue;
         }
-        List<Delivery> batch = gather(first, deliveries);
+        lastDelivery = System.nanoTime();
+        List<Delivery> batch = gather(first, deliveries, applier.holdsOpenTransaction());
         List<Incoming> incoming = sortOut(batch, deadLetters);
         // A replica commit need not wait for the disk: messages are acknowledged once the WAL
         // holding it is flushed. When half the prefetch awaits that, this commit waits instead,
@@ -205,19 +221,25 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
    * One replica transaction's worth of deliveries: what has arrived, up to the prefetch. When
    * the last one leaves a large source transaction unfinished, waits briefly for its remaining
    * parts, so that it is applied directly rather than staged on the replica.
+   *
+   * <p>While a large transaction is held open, its parts are acknowledged as soon as they are
+   * staged, and a batch need not reach its end: batches then take half the prefetch, so that the
+   * other half arrives while this one is applied.
    */
-  private List<Delivery> gather(Delivery first, BlockingQueue<Delivery> deliveries)
+  private List<Delivery> gather(
+      Delivery first, BlockingQueue<Delivery> deliveries, boolean openTransaction)
       throws InterruptedException {
+    int limit = openTransaction ? Math.max(1, settings.prefetch() / 2) : settings.prefetch();
     List<Delivery> batch = new ArrayList<>();
     batch.add(first);
-    deliveries.drainTo(batch, settings.prefetch() - batch.size());
-    while (batch.size() < settings.prefetch() && batch.get(batch.size() - 1).endsMidTransaction()) {
+    deliveries.drainTo(batch, limit - batch.size());
+    while (batch.size() < limit && batch.get(batch.size() - 1).endsMidTransaction()) {
       Delivery next = deliveries.poll(PART_WAIT.toMillis(), TimeUnit.MILLISECONDS);
       if (next == null) {
         break;
       }
       batch.add(next);
-      deliveries.drainTo(batch, settings.prefetch() - batch.size());
+      deliveries.drainTo(batch, limit - batch.size());
     }
     return batch;
   }

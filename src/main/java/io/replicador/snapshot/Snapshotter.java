@@ -177,7 +177,9 @@ public final class Snapshotter {
       handedOut = rs.getLong(2);
     }
     primary.commit();
-    new ReplicaApplier(replica, settings.name(), Set.of()).prepare();
+    try (ReplicaApplier bookkeeping = new ReplicaApplier(replica, replica, settings.name(), Set.of())) {
+      bookkeeping.prepare();
+    }
     try (PreparedStatement ps =
         replica.prepareStatement("DELETE FROM replicador.snapshot WHERE consumer = ?")) {
       ps.setString(1, settings.name());

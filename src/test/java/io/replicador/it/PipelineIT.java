@@ -283,30 +283,80 @@ class PipelineIT {
     // parts in one batch, r2 (two messages at a time) stages some and holds others
     fx.startListener("r1", Set.of());
     fx.startListener("r2", Set.of(TableName.parse(USERS)), 2);
-    Relation users = new Relation(TableName.parse(USERS), List.of("id", "name", "bio"), List.of("id"));
-    ChangeMessageCodec codec = new ChangeMessageCodec();
-    int[] parts = {0, 1, 0, 1, 2, 3};
-    for (int part : parts) {
-      List<Change> changes = new ArrayList<>();
-      for (int i = 0; i < 100; i++) {
-        int id = part * 100 + i;
-        changes.add(new Change(Operation.INSERT, users, List.of("" + id, "n" + id, "b"), List.of()));
-      }
-      SourceTransaction tx = new SourceTransaction(1, "100", part, part == 3, changes);
-      fx.publishRaw(
-          codec.encode(new ChangeMessage("twice", List.of(tx))),
-          new AMQP.BasicProperties.Builder().deliveryMode(2).build());
-    }
+    publishParts("twice", 1, 3, 0, 1, 0, 1, 2, 3);
     for (String replica : List.of(r1, r2)) {
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .untilAsserted(
-              () ->
-                  assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM users"))
-                      .isEqualTo("400"));
+      awaitUsers(replica, "400");
       assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM replicador.staged"))
           .isEqualTo("0");
     }
+  }
+
+  @Test
+  void aLargeTransactionIsUnseenUntilItsLastPartEvenAcrossAListenerRestart() throws Exception {
+    ReplicaListener listener = fx.startListener("r2", Set.of(TableName.parse(USERS)), 2);
+    publishParts("restart", 1, 3, 0, 1, 2);
+    // the parts so far are staged, and applied in a replica transaction left open for the rest
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> query(fx.replicaCluster, r2, "SELECT count(*) FROM replicador.staged"), "3"::equals);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                query(
+                    fx.replicaCluster,
+                    r2,
+                    "SELECT count(*) FROM pg_stat_activity"
+                        + " WHERE datname = current_database() AND state = 'idle in transaction'"),
+            "1"::equals);
+    assertThat(query(fx.replicaCluster, r2, "SELECT count(*) FROM users")).isEqualTo("0");
+    listener.close(); // the open transaction is lost; the staged parts are not
+    fx.startListener("r2", Set.of(TableName.parse(USERS)), 2);
+    publishParts("restart", 1, 3, 3);
+    awaitUsers(r2, "400");
+    assertThat(query(fx.replicaCluster, r2, "SELECT count(*) FROM replicador.staged"))
+        .isEqualTo("0");
+  }
+
+  @Test
+  void anotherSourcesTransactionBetweenTheParts() throws Exception {
+    fx.startListener("r2", Set.of(TableName.parse(USERS)), 2);
+    publishParts("first", 1, 3, 0, 1);
+    publishParts("second", 1, 0, 0);
+    publishParts("first", 1, 3, 2, 3);
+    awaitUsers(r2, "500");
+    assertThat(query(fx.replicaCluster, r2, "SELECT count(*) FROM replicador.staged"))
+        .isEqualTo("0");
+  }
+
+  /**
+   * Publishes the given parts, in that order, of the source's transaction at {@code position},
+   * which ends with {@code lastPart}: each inserts 100 users with keys of its own.
+   */
+  private void publishParts(String source, long position, int lastPart, int... parts)
+      throws Exception {
+    Relation users = new Relation(TableName.parse(USERS), List.of("id", "name", "bio"), List.of("id"));
+    ChangeMessageCodec codec = new ChangeMessageCodec();
+    int base = source.hashCode() % 1000 * 1000;
+    for (int part : parts) {
+      List<Change> changes = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        int id = base + part * 100 + i;
+        changes.add(new Change(Operation.INSERT, users, List.of("" + id, "n" + id, "b"), List.of()));
+      }
+      SourceTransaction tx =
+          new SourceTransaction(position, "" + (100 + position), part, part == lastPart, changes);
+      fx.publishRaw(
+          codec.encode(new ChangeMessage(source, List.of(tx))),
+          new AMQP.BasicProperties.Builder().deliveryMode(2).build());
+    }
+  }
+
+  private void awaitUsers(String replica, String count) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM users")).isEqualTo(count));
   }
 
   @Test
