@@ -4,8 +4,8 @@ import io.replicador.change.Change;
 import io.replicador.change.Identifiers;
 import io.replicador.change.Relation;
 import io.replicador.change.TableName;
-import java.io.IOException;
-import java.io.StringReader;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyManager;
+import org.postgresql.copy.CopyIn;
 
 /**
  * Applies a run of inserts into one table set-based. The rows go by COPY straight into the
@@ -31,6 +31,8 @@ final class BulkInserter {
   /** After a conflict, this many runs of the table go the upsert way before COPY is tried again. */
   private static final int UPSERT_RUNS_AFTER_CONFLICT = 100;
   private static final String UNIQUE_VIOLATION = "23505";
+  /** Bytes of rows sent to COPY at a time. */
+  private static final int CHUNK_BYTES = 64 * 1024;
 
   private final Connection connection;
   private final Map<String, Target> targets = new HashMap<>();
@@ -46,16 +48,14 @@ final class BulkInserter {
    *
    * @param keep columns the conflict branch must not set (GENERATED ALWAYS identity columns)
    */
-  void insert(List<Change> run, List<String> keep) throws SQLException, IOException {
+  void insert(List<Change> run, List<String> keep) throws SQLException {
     Relation r = run.get(0).relation();
     Target t = target(r, keep);
-    String data = copyText(run);
-    CopyManager copy = connection.unwrap(PGConnection.class).getCopyAPI();
     try (Statement st = connection.createStatement()) {
       if (t.upsertRuns == 0) {
         st.execute("SAVEPOINT replicador_bulk");
         try {
-          copy.copyIn(t.directCopy, new StringReader(data));
+          copy(t.directCopy, run);
           st.execute("RELEASE SAVEPOINT replicador_bulk");
           return;
         } catch (SQLException e) {
@@ -72,25 +72,52 @@ final class BulkInserter {
       if (t.staging == null) {
         t.staging = createStaging(r, keep);
       }
-      copy.copyIn("COPY " + t.staging.name + " FROM STDIN", new StringReader(data));
+      copy("COPY " + t.staging.name + " FROM STDIN", run);
       st.executeUpdate(t.staging.insertSql);
       st.execute("TRUNCATE " + t.staging.name);
     }
   }
 
-  private static String copyText(List<Change> run) {
-    StringBuilder data = new StringBuilder(run.size() * 64);
-    for (Change c : run) {
-      List<String> values = c.values();
-      for (int i = 0; i < values.size(); i++) {
-        if (i > 0) {
-          data.append('\t');
+  /**
+   * Streams the rows' values to COPY in its text format, a chunk at a time, so that the server
+   * reads each chunk while the next is written.
+   */
+  private void copy(String sql, List<Change> run) throws SQLException {
+    CopyIn in = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(sql);
+    try {
+      Chunk chunk = new Chunk();
+      for (Change c : run) {
+        List<String> values = c.values();
+        for (int i = 0; i < values.size(); i++) {
+          if (i > 0) {
+            chunk.write('\t');
+          }
+          chunk.writeBytes(copyText(values.get(i)).getBytes(StandardCharsets.UTF_8));
         }
-        appendCopyText(data, values.get(i));
+        chunk.write('\n');
+        if (chunk.size() >= CHUNK_BYTES) {
+          in.writeToCopy(chunk.bytes(), 0, chunk.size());
+          chunk.reset();
+        }
       }
-      data.append('\n');
+      in.writeToCopy(chunk.bytes(), 0, chunk.size());
+      in.endCopy();
+    } finally {
+      if (in.isActive()) {
+        in.cancelCopy();
+      }
     }
-    return data.toString();
+  }
+
+  /** A buffer whose bytes can be handed on without a copy. */
+  private static final class Chunk extends ByteArrayOutputStream {
+    Chunk() {
+      super(CHUNK_BYTES + 1024);
+    }
+
+    byte[] bytes() {
+      return buf;
+    }
   }
 
   private Target target(Relation r, List<String> keep) {
@@ -156,11 +183,17 @@ final class BulkInserter {
   }
 
   /** COPY's text format: backslash escapes for the few special characters, \N for NULL. */
-  static void appendCopyText(StringBuilder out, String value) {
+  static String copyText(String value) {
     if (value == null) {
-      out.append("\\N");
-      return;
+      return "\\N";
     }
+    if (value.indexOf('\\') < 0
+        && value.indexOf('\n') < 0
+        && value.indexOf('\r') < 0
+        && value.indexOf('\t') < 0) {
+      return value; // most values: nothing to escape
+    }
+    StringBuilder out = new StringBuilder(value.length() + 16);
     int copied = 0; // runs without special characters are appended whole
     for (int i = 0; i < value.length(); i++) {
       String escape =
@@ -176,7 +209,7 @@ final class BulkInserter {
         copied = i + 1;
       }
     }
-    out.append(value, copied, value.length());
+    return out.append(value, copied, value.length()).toString();
   }
 
   /** Forgets the temporary tables (after the connection was replaced or a rollback dropped them). */

@@ -11,7 +11,6 @@ import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
 import io.replicador.schema.TableCatalog;
-import java.io.IOException;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -526,8 +525,6 @@ public final class ReplicaApplier implements AutoCloseable {
         throw cause; // the replica went away: not a problem of this change, reconnect
       }
       throw failure(tx, first, cause);
-    } catch (IOException e) {
-      throw new SQLException("COPY failed: " + e.getMessage(), "08006", e);
     } finally {
       run.clear();
       runKeys.clear();

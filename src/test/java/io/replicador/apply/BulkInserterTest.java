@@ -6,9 +6,7 @@ import org.junit.jupiter.api.Test;
 
 class BulkInserterTest {
   private static String copyText(String value) {
-    StringBuilder out = new StringBuilder("|");
-    BulkInserter.appendCopyText(out, value);
-    return out.append('|').toString();
+    return "|" + BulkInserter.copyText(value) + "|";
   }
 
   @Test
