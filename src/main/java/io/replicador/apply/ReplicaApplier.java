@@ -277,21 +277,16 @@ public final class ReplicaApplier implements AutoCloseable {
       commit(next, lastXid, durable);
     } catch (SQLException | ApplyException | RuntimeException e) {
       open = null;
-      rollbackQuietly();
+      rollBack();
       try {
         stager.rollback();
       } catch (SQLException | RuntimeException ignored) {
         log.debug("Rollback of staging failed", ignored); // the failure to report is e
       }
-      run.clear();
-      runKeys.clear();
-      runSql = null;
-      sequences.clear();
       replicaTables.clear();
       plans.clear();
       lastRelation = null;
       lastPlan = null;
-      bulk.reset();
       closeStatements();
       throw e;
     }
@@ -319,13 +314,18 @@ public final class ReplicaApplier implements AutoCloseable {
   private void forget() {
     if (open != null) {
       open = null;
-      rollbackQuietly();
-      run.clear();
-      runKeys.clear();
-      runSql = null;
-      sequences.clear();
-      bulk.reset();
+      rollBack();
     }
+  }
+
+  /** Rolls back the replica transaction and forgets what it held. */
+  private void rollBack() {
+    rollbackQuietly();
+    run.clear();
+    runKeys.clear();
+    runSql = null;
+    sequences.clear();
+    bulk.reset(); // its temporary tables may have gone with the transaction
   }
 
   /**
