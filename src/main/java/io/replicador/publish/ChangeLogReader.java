@@ -51,15 +51,17 @@ public final class ChangeLogReader {
   }
 
   /**
-   * Fails, naming the fix, when the changelog was installed by an older version that stored
-   * every inserted row on its own (no {@code new_rows} column): reading it needs the current one.
+   * Fails, naming the fix, when the capture objects were installed by an older version: one that
+   * stored every inserted row on its own (no {@code new_rows} column), or kept the doorbell in a
+   * table (no {@code replicador.bell} sequence).
    */
   public void requireCurrentSchema() throws SQLException {
     try (Statement st = connection.createStatement();
         ResultSet rs =
             st.executeQuery(
                 "SELECT count(*) FROM pg_attribute WHERE attrelid = 'replicador.changelog'::regclass"
-                    + " AND attname = 'new_rows' AND NOT attisdropped")) {
+                    + " AND attname = 'new_rows' AND NOT attisdropped"
+                    + " AND to_regclass('replicador.bell') IS NOT NULL")) {
       rs.next();
       if (rs.getLong(1) == 0) {
         throw new IllegalStateException(
@@ -502,13 +504,15 @@ public final class ChangeLogReader {
     }
   }
 
-  /** Arms or disarms the doorbell (see capture-v1.sql). */
+  /**
+   * Arms or disarms the doorbell (see capture-v1.sql). Takes effect at once, for the writers'
+   * statements that follow: setval is not transactional.
+   */
   public void armDoorbell(boolean armed) throws SQLException {
     try (PreparedStatement ps =
-        connection.prepareStatement("UPDATE replicador.doorbell SET armed = ?")) {
-      ps.setBoolean(1, armed);
-      ps.executeUpdate();
-      connection.commit();
+        connection.prepareStatement("SELECT setval('replicador.bell', ?)")) {
+      ps.setInt(1, armed ? 1 : 0);
+      ps.executeQuery().close();
     } finally {
       endTransaction();
     }

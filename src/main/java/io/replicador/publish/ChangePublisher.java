@@ -205,9 +205,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       shipper.publish(pending.get());
       inFlight.add(pending.get());
     }
-    // Install leaves the doorbell armed, and so does a publisher that stopped while idle. Under
-    // load this one may never be idle long enough to arm it and find it so: disarmed now, the
-    // writers pay no NOTIFY until it is idle.
+    // A publisher killed while idle leaves the doorbell armed. Under load this one may never be
+    // idle long enough to arm it and find it so: disarmed now, the writers pay no NOTIFY until
+    // it is idle.
     reader.armDoorbell(false);
     boolean armed = false;
     ClaimPacer pacer = new ClaimPacer(System.nanoTime());

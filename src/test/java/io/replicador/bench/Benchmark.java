@@ -279,7 +279,7 @@ public final class Benchmark {
     try (Connection c = primary.connect(s.primaryDb);
         Statement st = c.createStatement()) {
       new CaptureInstaller(c).install(List.of(TableName.parse("items")));
-      st.execute("UPDATE replicador.doorbell SET armed = false");
+      st.execute("SELECT setval('replicador.bell', 0)");
     }
     return s;
   }

@@ -356,7 +356,7 @@ class OriginNotifyIT {
                 "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger"
                     + " WHERE tgrelid = 'users'::regclass"))
         .isEqualTo(
-            "replicador_capture,replicador_capture_insert,replicador_doorbell,replicador_truncate");
+            "replicador_capture,replicador_capture_insert,replicador_truncate");
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
