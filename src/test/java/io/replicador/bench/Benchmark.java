@@ -37,9 +37,18 @@ import java.util.regex.Pattern;
  * Prints one table: scenario, Replicador figure, native figure, ratio. Run with {@code bench/run}
  * ({@code --quick} for a short run). Clusters run with durable commits (fsync and
  * synchronous_commit on), as production would.
+ *
+ * <p>A full run measures each scenario in {@link #FULL_ROUNDS} rounds that take their turns
+ * (Replicador, native, Replicador, ...), and reports medians, with the lowest and highest round
+ * in brackets: on a shared machine the speed drifts by a fifth within minutes, and a figure and
+ * the one it is compared with are best measured close together, more than once.
  */
 public final class Benchmark {
+  /** Rounds of each scenario in a full run; a quick run has one. */
+  private static final int FULL_ROUNDS = 3;
+
   private final boolean quick;
+  private final int rounds;
   private final Set<String> only;
   private final PgCluster primary;
   private final PgCluster replicas;
@@ -49,6 +58,7 @@ public final class Benchmark {
 
   private Benchmark(boolean quick, Set<String> only) {
     this.quick = quick;
+    this.rounds = quick ? 1 : FULL_ROUNDS;
     this.only = only;
     Map<String, String> durable =
         Map.of(
@@ -85,7 +95,9 @@ public final class Benchmark {
 
   private void runAll() throws Exception {
     long rows = quick ? 100_000 : 1_000_000;
-    Duration load = quick ? Duration.ofSeconds(5) : Duration.ofSeconds(60);
+    // a load of pgbench, per round: a full run's rounds add up to 60 s per configuration
+    Duration load = quick ? Duration.ofSeconds(5) : Duration.ofSeconds(20);
+    Duration lagLoad = quick ? Duration.ofSeconds(5) : Duration.ofSeconds(60);
     System.out.printf(
         Locale.ROOT,
         "Replicador benchmark (%s): %d cores, PostgreSQL at %s, RabbitMQ at %s%n",
@@ -102,7 +114,7 @@ public final class Benchmark {
       bulk("2 one " + rows + "-row transaction (rows/s)", rows, rows);
     }
     if (only.contains("3")) {
-      smallTransactions(load);
+      smallTransactions(load, lagLoad);
     }
     if (only.contains("4")) {
       fanOut(load);
@@ -113,9 +125,13 @@ public final class Benchmark {
         "%nPublisher and listeners ran in this JVM within a heap limit of %d MB%n",
         Runtime.getRuntime().maxMemory() >> 20);
     System.out.println();
-    System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", "scenario", "Replicador", "native", "ratio");
+    if (rounds > 1) {
+      System.out.printf(
+          Locale.ROOT, "Medians of %d rounds, [lowest, highest round] in brackets%n", rounds);
+    }
+    System.out.printf(Locale.ROOT, "%-62s %22s %22s %20s%n", "scenario", "Replicador", "native", "ratio");
     for (String[] r : results) {
-      System.out.printf(Locale.ROOT, "%-62s %14s %14s %8s%n", (Object[]) r);
+      System.out.printf(Locale.ROOT, "%-62s %22s %22s %20s%n", (Object[]) r);
     }
   }
 
@@ -153,19 +169,24 @@ public final class Benchmark {
   }
 
   private void bulk(String title, long rows, long perTransaction) throws Exception {
-    double rep;
-    double nat;
-    {
-      Setup s = replicador(1, false);
-      rep = timedBulkLoad(s, rows, perTransaction);
-      s.close();
-    }
-    {
-      Setup s = nativeReplication(1, false);
-      nat = timedBulkLoad(s, rows, perTransaction);
-      s.close();
+    Rounds rep = new Rounds();
+    Rounds nat = new Rounds();
+    for (int round = 1; round <= rounds; round++) {
+      announce(round);
+      try (Setup s = replicador(1, false)) {
+        rep.add(timedBulkLoad(s, rows, perTransaction));
+      }
+      try (Setup s = nativeReplication(1, false)) {
+        nat.add(timedBulkLoad(s, rows, perTransaction));
+      }
     }
     record(title, rep, nat);
+  }
+
+  private void announce(int round) {
+    if (rounds > 1) {
+      System.out.printf(Locale.ROOT, "  round %d of %d%n", round, rounds);
+    }
   }
 
   private double timedBulkLoad(Setup s, long rows, long perTransaction) throws Exception {
@@ -193,35 +214,48 @@ public final class Benchmark {
     return rows / seconds(end - start);
   }
 
-  private void smallTransactions(Duration load) throws Exception {
+  private void smallTransactions(Duration load, Duration lagLoad) throws Exception {
     for (String kind : List.of("insert", "update")) {
-      double plain;
-      {
-        Setup s = plain();
-        plain = pgbench(s, kind, load, 0).tps;
+      Rounds plain = new Rounds();
+      Rounds alone = new Rounds();
+      Rounds rep = new Rounds();
+      Rounds nat = new Rounds();
+      for (int round = 1; round <= rounds; round++) {
+        announce(round);
+        plain.add(pgbench(plain(), kind, load, 0).tps);
+        alone.add(pgbench(captureAlone(), kind, load, 0).tps);
+        try (Setup s = replicador(1, true)) {
+          rep.add(pgbench(s, kind, load, 0).tps);
+        }
+        try (Setup s = nativeReplication(1, true)) {
+          nat.add(pgbench(s, kind, load, 0).tps);
+        }
       }
-      double captureAlone = pgbench(captureAlone(), kind, load, 0).tps;
-      Setup rs = replicador(1, true);
-      double rep = pgbench(rs, kind, load, 0).tps;
-      rs.close();
-      Setup ns = nativeReplication(1, true);
-      double nat = pgbench(ns, kind, load, 0).tps;
-      ns.close();
-      record("3 primary TPS, 4 clients single-row " + kind + "s, vs no capture", rep / plain,
-          nat / plain);
-      results.add(new String[] {"  (no capture: " + fmt(plain) + " TPS)", fmt(rep), fmt(nat), ""});
+      Rounds repShare = rep.over(plain);
+      Rounds natShare = nat.over(plain);
       results.add(
-          new String[] {"  (capture alone, nothing shipping, vs no capture)", fmt(captureAlone / plain), "", ""});
+          new String[] {
+            "3 primary TPS, 4 clients single-row " + kind + "s, vs no capture",
+            repShare.summary(),
+            natShare.summary(),
+            repShare.over(natShare).summaryAsRatio()
+          });
+      results.add(
+          new String[] {"  (TPS: no capture " + plain.summary() + ")", rep.summary(), nat.summary(), ""});
+      results.add(
+          new String[] {"  (capture alone, nothing shipping, vs no capture)", alone.over(plain).summary(), "", ""});
     }
     // lag at a fixed rate of 1,000 transactions per second
-    Setup rs = replicador(1, true);
-    pgbench(rs, "insert", load, 1000);
-    double[] repLag = lag(rs);
-    rs.close();
-    Setup ns = nativeReplication(1, true);
-    pgbench(ns, "insert", load, 1000);
-    double[] natLag = lag(ns);
-    ns.close();
+    double[] repLag;
+    try (Setup s = replicador(1, true)) {
+      pgbench(s, "insert", lagLoad, 1000);
+      repLag = lag(s);
+    }
+    double[] natLag;
+    try (Setup s = nativeReplication(1, true)) {
+      pgbench(s, "insert", lagLoad, 1000);
+      natLag = lag(s);
+    }
     String[] names = {"p50", "p99", "max"};
     for (int i = 0; i < 3; i++) {
       results.add(
@@ -235,19 +269,32 @@ public final class Benchmark {
   }
 
   private void fanOut(Duration load) throws Exception {
-    double[] rep = new double[2];
-    double[] nat = new double[2];
+    Rounds[] rep = {new Rounds(), new Rounds()};
+    Rounds[] nat = {new Rounds(), new Rounds()};
     int[] counts = {1, 4};
+    for (int round = 1; round <= rounds; round++) {
+      announce(round);
+      for (int i = 0; i < 2; i++) {
+        try (Setup s = replicador(counts[i], false)) {
+          rep[i].add(pgbench(s, "insert", load, 0).tps);
+        }
+        try (Setup s = nativeReplication(counts[i], false)) {
+          nat[i].add(pgbench(s, "insert", load, 0).tps);
+        }
+      }
+    }
     for (int i = 0; i < 2; i++) {
-      Setup rs = replicador(counts[i], false);
-      rep[i] = pgbench(rs, "insert", load, 0).tps;
-      rs.close();
-      Setup ns = nativeReplication(counts[i], false);
-      nat[i] = pgbench(ns, "insert", load, 0).tps;
-      ns.close();
       record("4 primary TPS with " + counts[i] + " replica(s)", rep[i], nat[i]);
     }
-    record("4 TPS with 4 replicas / with 1", rep[1] / rep[0], nat[1] / nat[0]);
+    Rounds repShare = rep[1].over(rep[0]);
+    Rounds natShare = nat[1].over(nat[0]);
+    results.add(
+        new String[] {
+          "4 TPS with 4 replicas / with 1",
+          repShare.summary(),
+          natShare.summary(),
+          repShare.over(natShare).summaryAsRatio()
+        });
   }
 
   // ---------------------------------------------------------------- setups
@@ -496,9 +543,59 @@ public final class Benchmark {
     }
   }
 
-  private void record(String title, double rep, double nat) {
-    results.add(new String[] {title, fmt(rep), fmt(nat), ratio(rep, nat)});
-    System.out.printf(Locale.ROOT, "  %s: Replicador %s, native %s%n", title, fmt(rep), fmt(nat));
+  private void record(String title, Rounds rep, Rounds nat) {
+    results.add(new String[] {title, rep.summary(), nat.summary(), rep.over(nat).summaryAsRatio()});
+    System.out.printf(
+        Locale.ROOT, "  %s: Replicador %s, native %s%n", title, rep.summary(), nat.summary());
+  }
+
+  /**
+   * One figure per round. Ratios pair rounds: the figure of a round over the other one's in the
+   * same round, which were measured minutes apart at most.
+   */
+  private static final class Rounds {
+    private final List<Double> values = new ArrayList<>();
+
+    void add(double v) {
+      values.add(v);
+    }
+
+    /** Round by round, this figure over {@code other}'s. */
+    Rounds over(Rounds other) {
+      Rounds r = new Rounds();
+      for (int i = 0; i < values.size(); i++) {
+        r.add(other.values.get(i) == 0 ? 0 : values.get(i) / other.values.get(i));
+      }
+      return r;
+    }
+
+    double median() {
+      List<Double> sorted = values.stream().sorted().toList();
+      int n = sorted.size();
+      return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    /** The median, and with more than one round the lowest and highest in brackets. */
+    String summary() {
+      return summary(Benchmark::fmt, "");
+    }
+
+    String summaryAsRatio() {
+      return summary(v -> String.format(Locale.ROOT, "%.2f", v), "x");
+    }
+
+    private String summary(java.util.function.DoubleFunction<String> f, String unit) {
+      if (values.isEmpty()) {
+        return "-";
+      }
+      String median = f.apply(median()) + unit;
+      if (values.size() == 1) {
+        return median;
+      }
+      double low = values.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+      double high = values.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+      return median + " [" + f.apply(low) + ", " + f.apply(high) + "]";
+    }
   }
 
   private static String ratio(double a, double b) {
