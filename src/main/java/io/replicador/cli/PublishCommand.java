@@ -72,7 +72,6 @@ final class PublishCommand implements Callable<Integer> {
             defaults.messageChanges(),
             defaults.messageBytes(),
             defaults.idlePoll(),
-            defaults.linger(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)));
     ChangePublisher publisher = new ChangePublisher(settings);
     Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));

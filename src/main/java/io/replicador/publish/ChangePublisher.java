@@ -73,6 +73,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private final AtomicBoolean active = new AtomicBoolean();
   private final AtomicLong shippedTransactions = new AtomicLong();
   private final AtomicLong shippedChanges = new AtomicLong();
+  private final AtomicLong claims = new AtomicLong();
   private volatile Thread runner;
 
   public ChangePublisher(PublisherSettings settings) {
@@ -206,12 +207,14 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       inFlight.add(pending.get());
     }
     // A publisher killed while idle leaves the doorbell armed. Under load this one may never be
-    // idle long enough to arm it and find it so: disarmed now, the writers pay no NOTIFY until
-    // it is idle.
+    // quiet long enough to arm it and find it so: disarmed now, the writers pay no NOTIFY until
+    // the stream is quiet.
     reader.armDoorbell(false);
     boolean armed = false;
+    // armed: whether a ring (or the idle poll's end) came since the last claim. While the bell
+    // is armed every writing transaction rings it, so there is nothing to claim without one.
+    boolean rung = false;
     ClaimPacer pacer = new ClaimPacer(System.nanoTime());
-    Instant lastWork = clock.instant();
     Instant lastVacuum = clock.instant();
     Instant lastLook = clock.instant();
     long vacuumedAt = 0;
@@ -220,14 +223,12 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     boolean originMode = !settings.notifyChannels().isEmpty();
     while (running.get()) {
       // Origin payloads that arrived meanwhile go into the changelog before the next claim, so
-      // they are not overtaken by changes captured after them. Otherwise notifications are only
-      // fence requests (and doorbells, which a busy publisher does not need): looking for them
-      // costs a wait on the socket, so a busy publisher looks now and then.
+      // they are not overtaken by changes captured after them. Otherwise notifications are rings
+      // and fence requests: looking for them costs a wait on the socket, so a publisher that
+      // polls looks now and then.
       if (originMode || clock.instant().isAfter(lastLook.plus(LOOK_EVERY))) {
         lastLook = clock.instant();
-        if (handle(notifications.getNotifications(), origin, pg) > 0) {
-          lastWork = clock.instant();
-        }
+        rung |= handle(notifications.getNotifications(), origin, pg);
       }
       List<ClaimedBatch> shipped = shipper.confirmed(inFlight);
       // looked at after the confirms: the broker returns an unroutable message before it
@@ -237,24 +238,26 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         continue;
       }
       inFlight.removeAll(shipped);
-      boolean room = inFlight.size() < MAX_IN_FLIGHT;
-      if (room) {
+      // without a claim, the confirmed batches are only deleted
+      boolean claiming = inFlight.size() < MAX_IN_FLIGHT && (!armed || rung);
+      if (claiming) {
         pause(pacer.waitBeforeClaim(System.nanoTime()));
+        rung = false; // a ring from now on calls for another claim
       }
       Optional<ClaimedBatch> batch =
-          reader.claim(settings.batchRows(), room ? 10_000 : 0, shipped, inFlight);
+          reader.claim(settings.batchRows(), claiming ? 10_000 : 0, shipped, inFlight);
       shipper.count(shipped);
-      if (room) {
+      if (claiming) {
         pacer.claimed(System.nanoTime(), batch.map(b -> b.txids().size()).orElse(0));
+        claims.incrementAndGet();
       }
       if (batch.isPresent()) {
-        if (armed) {
+        if (armed && pacer.lively()) {
           reader.armDoorbell(false);
           armed = false;
         }
         shipper.publish(batch.get());
         inFlight.add(batch.get());
-        lastWork = clock.instant();
         continue;
       }
       if (inFlight.isEmpty()
@@ -266,6 +269,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         vacuumedAt = reader.shippedRows();
       }
       if (!inFlight.isEmpty()) {
+        boolean room = inFlight.size() < MAX_IN_FLIGHT;
         if (!shipper.awaitConfirm(inFlight.get(0), room ? Duration.ofMillis(2) : CONFIRM_TIMEOUT)
             && !room) {
           throw new TimeoutException(
@@ -274,15 +278,17 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         }
         continue;
       }
-      if (clock.instant().isBefore(lastWork.plus(settings.linger()))) {
-        handle(notifications.getNotifications(2), origin, pg);
-      } else if (!armed) {
+      if (armed) {
+        // a ring, or the idle poll's end: look (a writer may commit without ringing when it
+        // looked at the bell just before it was armed)
+        handle(notifications.getNotifications((int) settings.idlePoll().toMillis()), origin, pg);
+        rung = true;
+      } else if (claiming && pacer.quiet()) {
         reader.armDoorbell(true);
-        armed = true; // look once more: a writer may have seen the bell unarmed
-      } else {
-        handle(
-            notifications.getNotifications((int) settings.idlePoll().toMillis()), origin, pg);
+        armed = true;
+        rung = true; // look once more: a writer may have seen the bell unarmed
       }
+      // else: polling; the pacer spaces the claims
     }
     // stopping: settle what the broker has confirmed; the rest stays pending for the next one
     if (!inFlight.isEmpty()) {
@@ -301,13 +307,13 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   /**
    * Writes the origin payloads among the notifications to the changelog and answers fence
    * requests ({@link PublisherFence}); a plain doorbell carries no data, waking up is all it is
-   * for. Returns the number of changes written.
+   * for. Returns whether anything came: a ring, or changes written.
    */
-  private int handle(
+  private boolean handle(
       PGNotification[] received, OriginChangeWriter origin, java.sql.Connection pg)
       throws SQLException {
     if (received == null || received.length == 0) {
-      return 0;
+      return false;
     }
     List<PGNotification> payloads = new ArrayList<>();
     List<String> fences = new ArrayList<>();
@@ -320,11 +326,11 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         payloads.add(n);
       }
     }
-    int written = origin.write(payloads);
+    origin.write(payloads);
     // Notifications arrive in commit order, so everything queued before a fence request is
     // written now: answer it (install --replace-trigger waits for this).
     PublisherFence.answer(pg, fences);
-    return written;
+    return true;
   }
 
   /** Publishes claimed batches and tracks the broker's confirms. */
@@ -465,6 +471,11 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
 
   public long shippedChanges() {
     return shippedChanges.get();
+  }
+
+  /** Claims made so far, each a query on the primary whether it found changes or not. */
+  public long claims() {
+    return claims.get();
   }
 
   /** Sleeps unless stopping; returns false when stopping. */

@@ -12,9 +12,7 @@ import java.util.List;
  * @param batchRows changes claimed per batch (a larger transaction is claimed alone)
  * @param messageChanges changes per message before a new message (or part) starts
  * @param messageBytes approximate bytes per message before a new message (or part) starts
- * @param idlePoll how often an idle publisher looks even without a doorbell
- * @param linger how long a publisher keeps polling after its last change before it arms the
- *     doorbell and sleeps
+ * @param idlePoll how often a publisher sleeping on the doorbell looks even without a ring
  * @param notifyChannels channels carrying origin-design JSON payloads (see docs)
  */
 public record PublisherSettings(
@@ -25,7 +23,6 @@ public record PublisherSettings(
     int messageChanges,
     long messageBytes,
     Duration idlePoll,
-    Duration linger,
     List<String> notifyChannels) {
 
   public PublisherSettings {
@@ -42,7 +39,6 @@ public record PublisherSettings(
         1_000,
         1L << 20,
         Duration.ofSeconds(1),
-        Duration.ofMillis(500),
         List.of());
   }
 }

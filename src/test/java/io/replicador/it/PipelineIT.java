@@ -444,23 +444,51 @@ class PipelineIT {
       "SELECT coalesce(pg_sequence_last_value('replicador.bell') = 1, false)";
 
   @Test
-  void aPublisherDisarmsTheDoorbellItFindsArmedWithoutFirstGoingIdle() {
+  void aPublisherStartingUnderLoadDisarmsTheDoorbellItFindsArmedAndNoWriterRingsIt()
+      throws Exception {
     // as a publisher killed while idle leaves it; were it left so, every writer would pay a
-    // NOTIFY for as long as the next publisher stays busy (here: never idle long enough to arm
-    // it itself)
+    // NOTIFY for as long as the next publisher stays busy
     exec(fx.primaryCluster, fx.primaryDb, "SELECT setval('replicador.bell', 1)");
-    assertThat(query(fx.primaryCluster, fx.primaryDb, ARMED)).isEqualTo("t");
     fx.startListener("r1", Set.of());
-    fx.startPublisher(Duration.ofHours(1));
-    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'one', NULL)");
-    awaitEqual(r1, USERS, "id");
-    assertThat(query(fx.primaryCluster, fx.primaryDb, ARMED)).isEqualTo("f");
+    try (Writers writers = new Writers(2, 0);
+        Connection listening = fx.primaryCluster.connect(fx.primaryDb);
+        Statement st = listening.createStatement()) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> writers.written() >= 500); // load is on
+      fx.startPublisher();
+      long shipped = writers.written() + 1000;
+      awaitReplicaRows(r1, shipped); // the publisher ships under load
+      st.execute("LISTEN replicador");
+      awaitReplicaRows(r1, writers.written() + 1000);
+      assertThat(query(fx.primaryCluster, fx.primaryDb, ARMED)).isEqualTo("f");
+      PGNotification[] heard = listening.unwrap(PGConnection.class).getNotifications(100);
+      assertThat(heard == null ? List.of() : List.of(heard))
+          .as("rings while the publisher keeps up with a busy stream")
+          .isEmpty();
+    }
+  }
+
+  @Test
+  void aTrickleOfChangesIsClaimedWhenTheDoorbellRingsNotByPolling() throws Exception {
+    fx.startListener("r1", Set.of());
+    ChangePublisher publisher = fx.startPublisher();
+    await() // quiet: armed, sleeping in LISTEN
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> query(fx.primaryCluster, fx.primaryDb, ARMED), "t"::equals);
+    long before = publisher.claims();
+    int changes = 60;
+    try (Writers writers = new Writers(1, 50)) { // one insert every 50 ms
+      awaitReplicaRows(r1, changes);
+    }
+    // polling every few milliseconds for the three seconds would make hundreds of claims
+    assertThat(publisher.claims() - before)
+        .as("claims for %d changes", changes)
+        .isLessThan(2L * changes + 40);
   }
 
   @Test
   void aPublisherStoppedWhileIdleLeavesTheDoorbellUnarmed() {
     fx.startListener("r1", Set.of());
-    ChangePublisher publisher = fx.startPublisher(Duration.ofMillis(100));
+    ChangePublisher publisher = fx.startPublisher();
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'one', NULL)");
     awaitEqual(r1, USERS, "id");
     await() // idle: armed, sleeping in LISTEN
@@ -470,6 +498,60 @@ class PipelineIT {
     assertThat(query(fx.primaryCluster, fx.primaryDb, ARMED))
         .as("no writer pays a NOTIFY while no publisher listens")
         .isEqualTo("f");
+  }
+
+  private void awaitReplicaRows(String replica, long rows) {
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .until(
+            () -> Long.parseLong(query(fx.replicaCluster, replica, "SELECT count(*) FROM users")),
+            n -> n >= rows);
+  }
+
+  /**
+   * Connections inserting one row of {@code users} per transaction into the primary, each every
+   * {@code everyMillis} (0: as fast as it can), until closed.
+   */
+  private final class Writers implements AutoCloseable {
+    private final java.util.concurrent.ScheduledExecutorService pool;
+    private final java.util.concurrent.atomic.AtomicLong written =
+        new java.util.concurrent.atomic.AtomicLong();
+    private final List<Connection> connections = new ArrayList<>();
+
+    Writers(int count, long everyMillis) throws Exception {
+      pool = java.util.concurrent.Executors.newScheduledThreadPool(count);
+      for (int i = 0; i < count; i++) {
+        Connection c = fx.primaryCluster.connect(fx.primaryDb);
+        connections.add(c);
+        Runnable insert =
+            () -> {
+              try (Statement st = c.createStatement()) {
+                long id = written.incrementAndGet();
+                st.execute("INSERT INTO public.users VALUES (" + id + ", 'load', NULL)");
+              } catch (java.sql.SQLException e) {
+                throw new IllegalStateException(e);
+              }
+            };
+        if (everyMillis > 0) {
+          pool.scheduleAtFixedRate(insert, 0, everyMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } else {
+          pool.scheduleWithFixedDelay(insert, 0, 1, java.util.concurrent.TimeUnit.MICROSECONDS);
+        }
+      }
+    }
+
+    long written() {
+      return written.get();
+    }
+
+    @Override
+    public void close() throws Exception {
+      pool.shutdownNow();
+      pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+      for (Connection c : connections) {
+        c.close();
+      }
+    }
   }
 
   /** The payloads of the notifications on this connection, up to and including {@code last}. */

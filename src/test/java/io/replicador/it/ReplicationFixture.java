@@ -66,22 +66,6 @@ final class ReplicationFixture implements AutoCloseable {
     return startPublisher(defaultPublisherSettings());
   }
 
-  /** A publisher that keeps polling this long after its last change before it arms the doorbell. */
-  ChangePublisher startPublisher(Duration linger) {
-    PublisherSettings d = defaultPublisherSettings();
-    return startPublisher(
-        new PublisherSettings(
-            d.primary(),
-            d.broker(),
-            d.exchange(),
-            d.batchRows(),
-            d.messageChanges(),
-            d.messageBytes(),
-            d.idlePoll(),
-            linger,
-            d.notifyChannels()));
-  }
-
   private PublisherSettings defaultPublisherSettings() {
     return PublisherSettings.defaults(
         PostgresAddress.parse("primary", primaryUri()),
