@@ -47,16 +47,17 @@ CREATE TABLE IF NOT EXISTS replicador.publisher (
 );
 INSERT INTO replicador.publisher DEFAULT VALUES ON CONFLICT DO NOTHING;
 
--- The doorbell. A busy publisher polls and leaves it unarmed, so writers pay no NOTIFY (which
--- serialises commits on a global lock); an idle publisher arms it (1) and sleeps in LISTEN. It is a
--- sequence, not a table, because its value is read without a query: pg_sequence_last_value is a
--- plain function call, a table read is a query with an executor of its own. Each capture function
--- looks at it itself (capture_row for every row), which costs a single-row statement less than the
--- statement trigger that earlier versions rang it from (ring_doorbell, dropped here with its
--- triggers); measured in instructions executed (callgrind, docs/performance.md): a single-row
--- UPDATE 9% fewer in all, a single-row INSERT 4% fewer, a row of a bulk UPDATE 2% more. setval is
--- not transactional: arming takes effect at once, for the writers' statements that follow. Created
--- unarmed; a rerun of install leaves it as it is.
+-- The doorbell. While changes come fast the publisher polls and leaves it unarmed, so writers pay
+-- no NOTIFY (which serialises commits on a global lock); while they come slowly or not at all it
+-- arms it (1) and sleeps in LISTEN until a writer rings. It is a sequence, not a table, because
+-- its value is read without a query: pg_sequence_last_value is a plain function call, a table
+-- read is a query with an executor of its own. Each capture function looks at it itself
+-- (capture_row for every row), which costs a single-row statement less than the statement
+-- trigger that earlier versions rang it from (ring_doorbell, dropped here with its triggers).
+-- Measured in instructions executed (bench/capture-cost): a single-row UPDATE 9% fewer in all, a
+-- single-row INSERT 4% fewer, a row of a bulk UPDATE 2% more. setval is not transactional:
+-- arming takes effect at once, for the writers' statements that follow. Created unarmed; a rerun
+-- of install leaves it as it is.
 CREATE SEQUENCE IF NOT EXISTS replicador.bell MINVALUE 0 MAXVALUE 1 START 0;
 DROP FUNCTION IF EXISTS replicador.ring_doorbell() CASCADE;
 DROP TABLE IF EXISTS replicador.doorbell;
