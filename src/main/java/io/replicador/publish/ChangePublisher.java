@@ -238,8 +238,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         continue;
       }
       inFlight.removeAll(shipped);
+      boolean room = inFlight.size() < MAX_IN_FLIGHT;
       // without a claim, the confirmed batches are only deleted
-      boolean claiming = inFlight.size() < MAX_IN_FLIGHT && (!armed || rung);
+      boolean claiming = room && (!armed || rung);
       if (claiming) {
         pause(pacer.waitBeforeClaim(System.nanoTime()));
         rung = false; // a ring from now on calls for another claim
@@ -269,7 +270,6 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         vacuumedAt = reader.shippedRows();
       }
       if (!inFlight.isEmpty()) {
-        boolean room = inFlight.size() < MAX_IN_FLIGHT;
         if (!shipper.awaitConfirm(inFlight.get(0), room ? Duration.ofMillis(2) : CONFIRM_TIMEOUT)
             && !room) {
           throw new TimeoutException(

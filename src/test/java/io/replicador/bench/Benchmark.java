@@ -231,15 +231,10 @@ public final class Benchmark {
           nat.add(pgbench(s, kind, load, 0).tps);
         }
       }
-      Rounds repShare = rep.over(plain);
-      Rounds natShare = nat.over(plain);
-      results.add(
-          new String[] {
-            "3 primary TPS, 4 clients single-row " + kind + "s, vs no capture",
-            repShare.summary(),
-            natShare.summary(),
-            repShare.over(natShare).summaryAsRatio()
-          });
+      record(
+          "3 primary TPS, 4 clients single-row " + kind + "s, vs no capture",
+          rep.over(plain),
+          nat.over(plain));
       results.add(
           new String[] {"  (TPS: no capture " + plain.summary() + ")", rep.summary(), nat.summary(), ""});
       results.add(
@@ -286,15 +281,7 @@ public final class Benchmark {
     for (int i = 0; i < 2; i++) {
       record("4 primary TPS with " + counts[i] + " replica(s)", rep[i], nat[i]);
     }
-    Rounds repShare = rep[1].over(rep[0]);
-    Rounds natShare = nat[1].over(nat[0]);
-    results.add(
-        new String[] {
-          "4 TPS with 4 replicas / with 1",
-          repShare.summary(),
-          natShare.summary(),
-          repShare.over(natShare).summaryAsRatio()
-        });
+    record("4 TPS with 4 replicas / with 1", rep[1].over(rep[0]), nat[1].over(nat[0]));
   }
 
   // ---------------------------------------------------------------- setups

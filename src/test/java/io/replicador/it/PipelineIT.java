@@ -24,11 +24,16 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -455,8 +460,7 @@ class PipelineIT {
         Statement st = listening.createStatement()) {
       await().atMost(Duration.ofSeconds(60)).until(() -> writers.written() >= 500); // load is on
       fx.startPublisher();
-      long shipped = writers.written() + 1000;
-      awaitReplicaRows(r1, shipped); // the publisher ships under load
+      awaitReplicaRows(r1, writers.written() + 1000); // the publisher ships under load
       st.execute("LISTEN replicador");
       awaitReplicaRows(r1, writers.written() + 1000);
       assertThat(query(fx.primaryCluster, fx.primaryDb, ARMED)).isEqualTo("f");
@@ -513,13 +517,12 @@ class PipelineIT {
    * {@code everyMillis} (0: as fast as it can), until closed.
    */
   private final class Writers implements AutoCloseable {
-    private final java.util.concurrent.ScheduledExecutorService pool;
-    private final java.util.concurrent.atomic.AtomicLong written =
-        new java.util.concurrent.atomic.AtomicLong();
+    private final ScheduledExecutorService pool;
+    private final AtomicLong written = new AtomicLong();
     private final List<Connection> connections = new ArrayList<>();
 
     Writers(int count, long everyMillis) throws Exception {
-      pool = java.util.concurrent.Executors.newScheduledThreadPool(count);
+      pool = Executors.newScheduledThreadPool(count);
       for (int i = 0; i < count; i++) {
         Connection c = fx.primaryCluster.connect(fx.primaryDb);
         connections.add(c);
@@ -528,14 +531,14 @@ class PipelineIT {
               try (Statement st = c.createStatement()) {
                 long id = written.incrementAndGet();
                 st.execute("INSERT INTO public.users VALUES (" + id + ", 'load', NULL)");
-              } catch (java.sql.SQLException e) {
+              } catch (SQLException e) {
                 throw new IllegalStateException(e);
               }
             };
         if (everyMillis > 0) {
-          pool.scheduleAtFixedRate(insert, 0, everyMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+          pool.scheduleAtFixedRate(insert, 0, everyMillis, TimeUnit.MILLISECONDS);
         } else {
-          pool.scheduleWithFixedDelay(insert, 0, 1, java.util.concurrent.TimeUnit.MICROSECONDS);
+          pool.scheduleWithFixedDelay(insert, 0, 1, TimeUnit.MICROSECONDS);
         }
       }
     }
@@ -547,7 +550,7 @@ class PipelineIT {
     @Override
     public void close() throws Exception {
       pool.shutdownNow();
-      pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+      pool.awaitTermination(10, TimeUnit.SECONDS);
       for (Connection c : connections) {
         c.close();
       }
