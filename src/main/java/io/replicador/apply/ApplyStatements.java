@@ -61,8 +61,24 @@ final class ApplyStatements {
     return "UPDATE " + table.quoted() + " SET " + set + " WHERE " + keyMatch(key) + guards;
   }
 
+  /**
+   * Moves the row found by its old key to its new key and values, as the primary's UPDATE did,
+   * unless the new key is already taken (then nothing matches and the applier replaces the row).
+   * An UPDATE rather than delete and insert: a replica's ON DELETE actions and DELETE triggers
+   * must not fire for what was an update. Parameters: set values, old key, guards, new key.
+   */
+  static String keyUpdate(
+      TableName table, List<String> setColumns, List<String> key, List<String> guard) {
+    return update(table, setColumns, key, guard)
+        + " AND NOT EXISTS (SELECT 1 FROM " + table.quoted() + " WHERE " + keyMatch(key) + ")";
+  }
+
   static String delete(TableName table, List<String> key) {
     return "DELETE FROM " + table.quoted() + " WHERE " + keyMatch(key);
+  }
+
+  static String exists(TableName table, List<String> key) {
+    return "SELECT 1 FROM " + table.quoted() + " WHERE " + keyMatch(key);
   }
 
   static String truncate(TableName table) {

@@ -13,6 +13,8 @@ import java.util.Set;
  * @param tables the tables to apply; empty for all
  * @param prefetch unacknowledged messages the broker may send ahead; also the most messages one
  *     replica transaction applies, since none is acknowledged before that transaction commits
+ * @param allowReplicaTriggers apply even where, without session_replication_role, the replica's
+ *     foreign-key actions or triggers would change rows the primary kept (see ReplicaSafety)
  */
 public record ListenerSettings(
     PostgresAddress replica,
@@ -21,7 +23,8 @@ public record ListenerSettings(
     String name,
     QueueType queueType,
     Set<TableName> tables,
-    int prefetch) {
+    int prefetch,
+    boolean allowReplicaTriggers) {
   /**
    * Enough to apply bulk loads in large replica transactions, few enough that the messages held
    * (up to 1 MiB each, decoded) stay well within a 256 MB heap.
@@ -30,5 +33,16 @@ public record ListenerSettings(
 
   public ListenerSettings {
     tables = Set.copyOf(tables);
+  }
+
+  public ListenerSettings(
+      PostgresAddress replica,
+      BrokerAddress broker,
+      String exchange,
+      String name,
+      QueueType queueType,
+      Set<TableName> tables,
+      int prefetch) {
+    this(replica, broker, exchange, name, queueType, tables, prefetch, false);
   }
 }

@@ -5,6 +5,7 @@ import io.replicador.change.Change;
 import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
 import io.replicador.change.Operation;
+import io.replicador.change.PrimarySnapshot;
 import io.replicador.change.Relation;
 import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
@@ -61,6 +62,17 @@ public final class ReplicaApplier implements AutoCloseable {
           body     bytea NOT NULL,
           PRIMARY KEY (consumer, source, position, part)
       );
+      -- the tables a snapshot copied for a consumer, and the primary's snapshot they were copied in
+      CREATE TABLE IF NOT EXISTS replicador.snapshot (
+          consumer    text NOT NULL,
+          schema_name text NOT NULL,
+          table_name  text NOT NULL,
+          copied_rows bigint NOT NULL,
+          finished_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (consumer, schema_name, table_name)
+      );
+      ALTER TABLE replicador.snapshot ADD COLUMN IF NOT EXISTS source text;
+      ALTER TABLE replicador.snapshot ADD COLUMN IF NOT EXISTS primary_snapshot text;
       -- stored as it comes: compressing parts cost more than writing them (pglz, the default)
       DO $$ BEGIN
           IF (SELECT attstorage FROM pg_attribute
@@ -75,12 +87,19 @@ public final class ReplicaApplier implements AutoCloseable {
   private final PartStager stager;
   private final String replicaName;
   private final Set<TableName> tables;
+  private final boolean allowReplicaTriggers;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
   private final Map<String, PreparedStatement> statements = new HashMap<>();
   private final BulkInserter bulk;
   private final SequenceCatchUp sequences = new SequenceCatchUp();
   private Map<String, Long> positions = new HashMap<>();
+  /**
+   * Per source, the tables a snapshot copied and the primary snapshot it copied them in: a
+   * change that snapshot includes is in the copy already and is not applied again (applying it
+   * again could break the replica's unique constraints or fire its triggers twice).
+   */
+  private Map<String, Map<TableName, PrimarySnapshot>> copies = new HashMap<>();
   /** The large transaction {@code connection} holds open, its parts so far applied; or null. */
   private OpenTransaction open;
 
@@ -91,6 +110,20 @@ public final class ReplicaApplier implements AutoCloseable {
    */
   public ReplicaApplier(
       Connection connection, Connection stager, String replicaName, Set<TableName> tables) {
+    this(connection, stager, replicaName, tables, false);
+  }
+
+  /**
+   * @param allowReplicaTriggers apply even where, without session_replication_role, replacing a
+   *     row would fire the replica's ON DELETE actions or DELETE triggers (see ReplicaSafety)
+   */
+  public ReplicaApplier(
+      Connection connection,
+      Connection stager,
+      String replicaName,
+      Set<TableName> tables,
+      boolean allowReplicaTriggers) {
+    this.allowReplicaTriggers = allowReplicaTriggers;
     this.connection = connection;
     this.stager = new PartStager(stager, replicaName);
     this.replicaName = replicaName;
@@ -98,14 +131,22 @@ public final class ReplicaApplier implements AutoCloseable {
     this.bulk = new BulkInserter(connection);
   }
 
-  /** Creates the bookkeeping tables if needed and loads the applied positions. */
-  public void prepare() throws SQLException {
+  /**
+   * Creates the replica's bookkeeping tables ({@code replicador.applied}, {@code staged},
+   * {@code snapshot}) if needed, and commits. The connection is left with autocommit off.
+   */
+  public static void createBookkeeping(Connection connection) throws SQLException {
     connection.setAutoCommit(false);
     try (Statement st = connection.createStatement()) {
       st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
       st.execute(SETUP);
     }
     connection.commit();
+  }
+
+  /** Creates the bookkeeping tables if needed and loads the applied positions. */
+  public void prepare() throws SQLException {
+    createBookkeeping(connection);
     try (Statement st = connection.createStatement()) {
       // Values arrive as text printed under capture's fixed settings; read them under matching
       // ones, whatever the replica's defaults: xmloption = document would reject XML content
@@ -118,20 +159,49 @@ public final class ReplicaApplier implements AutoCloseable {
       st.execute("SET synchronous_commit = off");
     }
     connection.commit();
+    boolean replicaRole;
     try (Statement st = connection.createStatement()) {
       // Replica role skips foreign-key and user triggers, as native replication does: the
       // primary already checked them, and a transaction's rows may arrive in any table order.
       st.execute("SET session_replication_role = replica");
+      replicaRole = true;
     } catch (SQLException e) {
       connection.rollback();
-      log.warn(
-          "Replica {}: cannot set session_replication_role (needs superuser or GRANT SET);"
-              + " foreign keys and triggers on the replica stay active",
-          replicaName);
+      replicaRole = false;
     }
     connection.commit();
+    if (!replicaRole) {
+      ReplicaSafety.check(connection, replicaName, tables, allowReplicaTriggers);
+      connection.commit();
+      log.warn(
+          "Replica {}: cannot set session_replication_role (needs superuser or GRANT SET ON"
+              + " PARAMETER); the replica's foreign keys and triggers fire for applied changes",
+          replicaName);
+    }
     stager.prepare();
     positions = loadPositions();
+    copies = loadCopies();
+  }
+
+  /** The primary snapshot each table was copied in, per source, by a snapshot of this name. */
+  private Map<String, Map<TableName, PrimarySnapshot>> loadCopies() throws SQLException {
+    Map<String, Map<TableName, PrimarySnapshot>> loaded = new HashMap<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT source, schema_name, table_name, primary_snapshot FROM replicador.snapshot"
+                + " WHERE consumer = ? AND source IS NOT NULL AND primary_snapshot IS NOT NULL")) {
+      ps.setString(1, replicaName);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          loaded
+              .computeIfAbsent(rs.getString(1), k -> new HashMap<>())
+              .put(TableName.of(rs.getString(2), rs.getString(3)),
+                  PrimarySnapshot.parse(rs.getString(4)));
+        }
+      }
+    }
+    connection.commit();
+    return loaded;
   }
 
   private Map<String, Long> loadPositions() throws SQLException {
@@ -251,7 +321,7 @@ public final class ReplicaApplier implements AutoCloseable {
               }
             }
             if (open != null && open.isNext(source, tx)) {
-              applyChanges(tx);
+              applyChanges(source, tx);
               open = open.advanced();
             }
             continue;
@@ -263,7 +333,7 @@ public final class ReplicaApplier implements AutoCloseable {
               && !applyEarlierParts(source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
             continue;
           }
-          applyChanges(tx);
+          applyChanges(source, tx);
           next.put(source, tx.position());
           lastXid.put(source, tx.xid());
         }
@@ -379,7 +449,7 @@ public final class ReplicaApplier implements AutoCloseable {
           staged("SELECT body FROM replicador.staged", source, last.position(), " AND part = ?")) {
         for (int part = 0; part < last.part(); part++) {
           if (here.containsKey(part)) {
-            applyChanges(here.get(part));
+            applyChanges(source, here.get(part));
             continue;
           }
           ps.setInt(4, part);
@@ -396,7 +466,7 @@ public final class ReplicaApplier implements AutoCloseable {
                 "Replica " + replicaName + ": staged part is unreadable: " + e.getMessage());
           }
           for (SourceTransaction tx : message.transactions()) {
-            applyChanges(tx);
+            applyChanges(source, tx);
           }
         }
       }
@@ -448,9 +518,15 @@ public final class ReplicaApplier implements AutoCloseable {
   private Relation lastRelation;
   private TablePlan lastPlan;
 
-  private void applyChanges(SourceTransaction tx) throws SQLException, ApplyException {
+  private void applyChanges(String source, SourceTransaction tx)
+      throws SQLException, ApplyException {
+    Map<TableName, PrimarySnapshot> copied = copies.getOrDefault(source, Map.of());
     for (Change change : tx.changes()) {
       if (!tables.isEmpty() && !tables.contains(change.table())) {
+        continue;
+      }
+      PrimarySnapshot copy = copied.isEmpty() ? null : copied.get(change.table());
+      if (copy != null && copy.includes(tx.xid())) {
         continue;
       }
       TablePlan plan = plan(change.relation());
@@ -489,17 +565,17 @@ public final class ReplicaApplier implements AutoCloseable {
         try (Statement st = connection.createStatement()) {
           st.execute(runSql);
         }
-      } else if (runSql.startsWith(TablePlan.KEY_CHANGE)) {
+      } else if (runSql.startsWith(TablePlan.REPLACE)) {
         for (Change c : run) {
-          bindAndRun(plan.delete, c.key());
-          bindAndRun(plan.upsert, c.values());
+          replace(plan, c);
         }
       } else {
+        boolean keyChange = runSql.equals(plan.keyChange);
         PreparedStatement ps = statement(runSql);
         for (Change c : run) {
           bind(ps, switch (c.op()) {
             case INSERT -> c.values();
-            case UPDATE -> plan.updateParameters(c);
+            case UPDATE -> plan.updateParameters(c, keyChange);
             default -> c.key();
           });
           ps.addBatch();
@@ -508,10 +584,9 @@ public final class ReplicaApplier implements AutoCloseable {
         if (first.op() == Operation.UPDATE) {
           for (int i = 0; i < counts.length; i++) {
             if (counts[i] == 0) {
-              // The row was not there (e.g. before a snapshot caught up), or a GENERATED ALWAYS
-              // identity column that UPDATE cannot set changed: replace the row.
-              bindAndRun(plan.delete, run.get(i).key());
-              bindAndRun(plan.upsert, run.get(i).values());
+              // The row was not there (e.g. before a snapshot caught up), its new key was
+              // taken, or a GENERATED ALWAYS identity column that UPDATE cannot set changed.
+              replace(plan, run.get(i));
             }
           }
         }
@@ -547,6 +622,25 @@ public final class ReplicaApplier implements AutoCloseable {
     lastRelation = relation;
     lastPlan = plan;
     return plan;
+  }
+
+  /**
+   * Replaces the row: the old one is deleted if it is there, then the new version is upserted.
+   * A missing old row is not deleted at all, so not even a statement-level DELETE trigger fires.
+   */
+  private void replace(TablePlan plan, Change c) throws SQLException {
+    if (c.op() == Operation.UPDATE) {
+      PreparedStatement ps = statement(plan.exists);
+      bind(ps, c.key());
+      boolean there;
+      try (ResultSet rs = ps.executeQuery()) {
+        there = rs.next();
+      }
+      if (there) {
+        bindAndRun(plan.delete, c.key());
+      }
+    }
+    bindAndRun(plan.upsert, c.values());
   }
 
   private void bindAndRun(String sql, List<String> values) throws SQLException {

@@ -12,6 +12,7 @@ import io.replicador.broker.Topology;
 import io.replicador.change.ChangeMessage;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
+import io.replicador.config.ConfigException;
 import java.io.IOException;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -60,6 +61,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   private final AtomicLong appliedMessages = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
   private volatile Map<String, Long> positions = Map.of();
+  /** Why the listener stopped by itself, or null. */
+  private volatile ConfigException refused;
   /** Whether the current session applied anything; its failure then starts the backoff over. */
   private boolean sessionApplied;
 
@@ -80,6 +83,9 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           session();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
+          break;
+        } catch (ConfigException e) {
+          refused = e; // waiting does not fix the replica: stop and let the caller say why
           break;
         } catch (Exception e) {
           if (!running.get()) {
@@ -127,7 +133,12 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
         java.sql.Connection stager =
             settings.replica().connect("replicador-listen-" + settings.name());
         ReplicaApplier applier =
-            new ReplicaApplier(replica, stager, settings.name(), settings.tables());
+            new ReplicaApplier(
+                replica,
+                stager,
+                settings.name(),
+                settings.tables(),
+                settings.allowReplicaTriggers());
         Connection amqp =
             settings.broker().factory().newConnection("replicador-listen-" + settings.name());
         Channel channel = amqp.createChannel();
@@ -316,6 +327,14 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       Thread.currentThread().interrupt();
       return false;
     }
+  }
+
+  /**
+   * Why {@link #run} returned by itself: the replica refused in a way that waiting cannot heal
+   * (see ReplicaSafety). Null when it was stopped.
+   */
+  public ConfigException refused() {
+    return refused;
   }
 
   /** The last applied position per source, as of the last commit. */

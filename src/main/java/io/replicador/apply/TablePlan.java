@@ -14,11 +14,15 @@ import java.util.Map;
  */
 final class TablePlan {
   /**
-   * Marks key-changing updates, applied as delete of the old key plus upsert of the new row. An
-   * UPDATE of the key would fail on a replica that already holds the new key (a snapshot
-   * replaying changes it already contains) and cannot set an identity column GENERATED ALWAYS.
+   * Marks the replacement of a row: delete of the old key plus upsert of the new row. Used only
+   * where an UPDATE cannot express the change: a key column that is a GENERATED ALWAYS identity
+   * on the replica (an UPDATE may only set it to DEFAULT), and, after an UPDATE matched nothing,
+   * a row that is missing or whose new key is already taken (a snapshot replaying changes it
+   * already holds). The delete fires the replica's ON DELETE actions and DELETE triggers unless
+   * session_replication_role is replica; {@link ReplicaSafety} refuses replicas where that would
+   * change rows the primary kept.
    */
-  static final String KEY_CHANGE = "-- key change\n";
+  static final String REPLACE = "-- replace\n";
 
   final Relation relation;
   final ReplicaTable table;
@@ -26,8 +30,12 @@ final class TablePlan {
   final List<String> alwaysIdentity;
   final String upsert;
   final String update;
+  /** A key-changing update: see {@link ApplyStatements#keyUpdate}; or {@link #replace}. */
   final String keyChange;
+  final String replace;
   final String delete;
+  /** Whether a row with the key is there. */
+  final String exists;
   final String truncate;
   private final int[] keyIndexes;
   private final int[] setIndexes;
@@ -46,11 +54,17 @@ final class TablePlan {
     this.upsert =
         ApplyStatements.upsert(relation.table(), columns, relation.key(), alwaysIdentity);
     this.delete = ApplyStatements.delete(relation.table(), relation.key());
-    this.keyChange = KEY_CHANGE + delete;
+    this.exists = ApplyStatements.exists(relation.table(), relation.key());
+    this.replace = REPLACE + delete;
+    boolean keySettable = settable.containsAll(relation.key());
     this.update =
         settable.isEmpty()
-            ? keyChange
+            ? replace
             : ApplyStatements.update(relation.table(), settable, relation.key(), guards);
+    this.keyChange =
+        keySettable
+            ? ApplyStatements.keyUpdate(relation.table(), settable, relation.key(), guards)
+            : replace;
     this.truncate = ApplyStatements.truncate(relation.table());
     this.keyIndexes = indexes(columns, relation.key());
     this.setIndexes = indexes(columns, settable);
@@ -97,13 +111,20 @@ final class TablePlan {
     return false;
   }
 
-  /** Parameters of {@link #update}: the settable values, the old key, the guard values. */
-  List<String> updateParameters(Change change) {
+  /**
+   * Parameters of {@link #update}: the settable values, the old key, the guard values; and for
+   * {@link #keyChange}, the new key after them.
+   */
+  List<String> updateParameters(Change change, boolean keyChange) {
     List<String> values = change.values();
-    List<String> out = new ArrayList<>(setIndexes.length + keyIndexes.length + guardIndexes.length);
+    List<String> out =
+        new ArrayList<>(setIndexes.length + 2 * keyIndexes.length + guardIndexes.length);
     out.addAll(Arrays.asList(pick(values, setIndexes)));
     out.addAll(change.key());
     out.addAll(Arrays.asList(pick(values, guardIndexes)));
+    if (keyChange) {
+      out.addAll(Arrays.asList(pick(values, keyIndexes)));
+    }
     return out;
   }
 

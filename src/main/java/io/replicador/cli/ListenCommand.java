@@ -37,6 +37,13 @@ final class ListenCommand implements Callable<Integer> {
               + " transaction applies (default: ${DEFAULT-VALUE}).")
   int prefetch;
 
+  @Option(
+      names = "--allow-replica-triggers",
+      description =
+          "Apply even where the listener cannot set session_replication_role and replacing a row"
+              + " would fire the replica's ON DELETE actions or DELETE triggers.")
+  boolean allowReplicaTriggers;
+
   @Override
   public Integer call() throws Exception {
     String name = queue.name();
@@ -54,10 +61,14 @@ final class ListenCommand implements Callable<Integer> {
             name,
             type,
             new LinkedHashSet<>(selection.named()),
-            prefetch);
+            prefetch,
+            allowReplicaTriggers);
     ReplicaListener listener = new ReplicaListener(settings);
     Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
     listener.run();
+    if (listener.refused() != null) {
+      throw listener.refused();
+    }
     return 0;
   }
 }

@@ -15,8 +15,16 @@ public final class SessionSettings {
 
   public static void apply(Connection connection) throws SQLException {
     try (Statement st = connection.createStatement()) {
+      st.execute("SET search_path = pg_catalog");
+    }
+    applyKeepingSearchPath(connection);
+  }
+
+  /** The settings of {@link #apply} but the search path, for a session that runs user code. */
+  public static void applyKeepingSearchPath(Connection connection) throws SQLException {
+    try (Statement st = connection.createStatement()) {
       st.execute(
-          "SET search_path = pg_catalog; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';"
+          "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';"
               + " SET extra_float_digits = 3; SET bytea_output = 'hex'; SET TimeZone = 'UTC';"
               + " SET standard_conforming_strings = on");
     }

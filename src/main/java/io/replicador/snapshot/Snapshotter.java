@@ -17,7 +17,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -37,8 +36,16 @@ import org.slf4j.LoggerFactory;
  * it; (3) one REPEATABLE READ snapshot is taken on the primary and exported, and workers copy the
  * tables in that snapshot. A change committed before the snapshot is in the copy; one committed
  * after it is published after the queue existed, so it is in the queue. Changes that are both in
- * the copy and in the queue are applied again by the listener, which converges because applying
- * is idempotent per row (upserts, deletes of missing rows are no-ops).
+ * the copy and in the queue are recognised by the listener and not applied again: each copied
+ * table records the primary's snapshot ({@code pg_current_snapshot()}), and a change of a
+ * transaction it includes is skipped for that table. (Applying them again would pass the replica
+ * through states the primary never had: a row re-inserted next to its later version breaks a
+ * unique constraint, and the replica's triggers fire twice.)
+ *
+ * <p>Where the replica's role cannot set {@code session_replication_role}, its foreign keys and
+ * triggers stay active during the copy: tables linked by a foreign key are then emptied
+ * referencing tables first and copied one at a time, referenced tables first, and the copy runs
+ * under the replica's own search path, as the listener does.
  *
  * <p>Each table is copied in one replica transaction that empties it first and records it in
  * {@code replicador.snapshot}: a rerun after an interruption skips the tables already done
@@ -86,11 +93,7 @@ public final class Snapshotter {
       List<UserType> types = reader.typesFor(tables);
       primary.commit();
       List<TableName> created = new ReplicaSchema(replica).prepare(tables, types);
-      try (Statement st = replica.createStatement()) {
-        st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
-        st.execute(TableCopier.BOOKKEEPING);
-      }
-      replica.commit();
+      ReplicaApplier.createBookkeeping(replica);
 
       // The queue before the snapshot: changes committed after the snapshot wait in it.
       try (QueueInspector broker =
@@ -108,7 +111,47 @@ public final class Snapshotter {
             settings.primary(),
             settings.replica());
       }
-      return copyAll(primary, tables, created, progressOut, terminal);
+      boolean replicaRole = canSetReplicaRole(replica);
+      ForeignKeyOrder order =
+          replicaRole ? new ForeignKeyOrder(Map.of()) : ForeignKeyOrder.read(replica, names);
+      replica.commit();
+      if (!replicaRole) {
+        log.warn(
+            "Replica {}: cannot set session_replication_role (needs superuser or GRANT SET ON"
+                + " PARAMETER); the replica's foreign keys and triggers fire during the copy{}",
+            settings.name(),
+            order.linked() ? ", so tables are copied one at a time, referenced tables first" : "");
+      }
+      if (order.linked()) {
+        List<TableName> sorted = order.parentsFirst(names);
+        tables.sort(Comparator.comparing((TableDefinition t) -> sorted.indexOf(t.name())));
+        emptyChildrenFirst(replica, tables);
+      }
+      return copyAll(primary, tables, created, progressOut, terminal, replicaRole, order.linked());
+    }
+  }
+
+  private static boolean canSetReplicaRole(Connection replica) throws SQLException {
+    try (Statement st = replica.createStatement()) {
+      st.execute("SET LOCAL session_replication_role = replica");
+      return true;
+    } catch (SQLException e) {
+      return false;
+    } finally {
+      replica.rollback();
+    }
+  }
+
+  /**
+   * With foreign keys active, a referenced table can be emptied only once the tables that
+   * reference it are: the tables not copied yet are emptied before any is copied, referencing
+   * tables first.
+   */
+  private void emptyChildrenFirst(Connection replica, List<TableDefinition> parentsFirst)
+      throws SQLException {
+    TableCopier copier = new TableCopier(null, replica, settings.name(), null, clock);
+    for (int i = parentsFirst.size() - 1; i >= 0; i--) {
+      copier.emptyUnlessCopied(parentsFirst.get(i));
     }
   }
 
@@ -177,9 +220,6 @@ public final class Snapshotter {
       handedOut = rs.getLong(2);
     }
     primary.commit();
-    try (ReplicaApplier bookkeeping = new ReplicaApplier(replica, replica, settings.name(), Set.of())) {
-      bookkeeping.prepare();
-    }
     try (PreparedStatement ps =
         replica.prepareStatement("DELETE FROM replicador.snapshot WHERE consumer = ?")) {
       ps.setString(1, settings.name());
@@ -211,30 +251,43 @@ public final class Snapshotter {
       List<TableDefinition> tables,
       List<TableName> created,
       PrintStream progressOut,
-      boolean terminal)
+      boolean terminal,
+      boolean replicaRole,
+      boolean inOrder)
       throws SQLException, InterruptedException, IOException {
     // The coordinator holds the exported snapshot open until every worker has finished.
     try (Statement st = primary.createStatement()) {
       st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     }
     String snapshotId;
+    Copy copy;
     try (Statement st = primary.createStatement();
-        ResultSet rs = st.executeQuery("SELECT pg_export_snapshot()")) {
-      rs.next();
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT pg_export_snapshot(), pg_current_snapshot()::text, s.source_id"
+                    + " FROM replicador.source s")) {
+      if (!rs.next()) {
+        throw new ConfigException("Change capture on " + settings.primary()
+            + " is incomplete (no source row); run 'replicador install' again");
+      }
       snapshotId = rs.getString(1);
+      // which primary transactions the copy holds: the listener skips their changes
+      copy = new Copy(rs.getString(3), rs.getString(2));
     }
     List<TableDefinition> bySize = new ArrayList<>(tables);
     List<TableProgress> progress = new ArrayList<>();
     Map<TableName, TableProgress> progressOf = new HashMap<>();
     Map<TableName, Long> estimates = estimates(primary, tables);
-    bySize.sort(Comparator.comparing((TableDefinition t) -> -estimates.get(t.name())));
+    if (!inOrder) {
+      bySize.sort(Comparator.comparing((TableDefinition t) -> -estimates.get(t.name())));
+    }
     for (TableDefinition t : tables) {
       TableProgress p = new TableProgress(t.name(), estimates.get(t.name()));
       progress.add(p);
       progressOf.put(t.name(), p);
     }
     ConcurrentLinkedQueue<TableDefinition> work = new ConcurrentLinkedQueue<>(bySize);
-    int workers = Math.min(settings.jobs(), Math.max(1, tables.size()));
+    int workers = inOrder ? 1 : Math.min(settings.jobs(), Math.max(1, tables.size()));
     AtomicInteger workerIds = new AtomicInteger();
     ExecutorService pool =
         Executors.newFixedThreadPool(
@@ -247,7 +300,7 @@ public final class Snapshotter {
     try (ProgressReporter reporter = new ProgressReporter(progress, progressOut, terminal, clock)) {
       List<Future<Void>> futures = new ArrayList<>();
       for (int i = 0; i < workers; i++) {
-        futures.add(pool.submit(() -> worker(snapshotId, work, progressOf)));
+        futures.add(pool.submit(() -> worker(snapshotId, copy, work, progressOf, replicaRole)));
       }
       for (Future<Void> f : futures) {
         try {
@@ -287,13 +340,17 @@ public final class Snapshotter {
 
   private Void worker(
       String snapshotId,
+      Copy copy,
       ConcurrentLinkedQueue<TableDefinition> work,
-      Map<TableName, TableProgress> progressOf)
+      Map<TableName, TableProgress> progressOf,
+      boolean replicaRole)
       throws SQLException, IOException {
     try (Connection primary = settings.primary().connect("replicador-snapshot-copy");
         Connection replica = settings.replica().connect("replicador-snapshot-copy")) {
       SessionSettings.apply(primary);
-      SessionSettings.apply(replica);
+      // The replica keeps its own search_path, as the listener does: its triggers, which fire
+      // here without session_replication_role, may name tables without their schema.
+      SessionSettings.applyKeepingSearchPath(replica);
       primary.setAutoCommit(false);
       replica.setAutoCommit(false);
       try (Statement st = primary.createStatement()) {
@@ -303,17 +360,15 @@ public final class Snapshotter {
           ps.execute();
         }
       }
-      try (Statement st = replica.createStatement()) {
-        // Like the listener: the primary already checked foreign keys, and tables arrive in
-        // any order. Without the privilege, foreign keys and triggers stay active.
-        st.execute("SET session_replication_role = replica");
-        replica.commit();
-      } catch (SQLException e) {
-        replica.rollback();
-        log.warn("Cannot set session_replication_role on the replica ({}); foreign keys and"
-            + " triggers stay active during the copy", e.getMessage());
+      if (replicaRole) {
+        try (Statement st = replica.createStatement()) {
+          // Like the listener: the primary already checked foreign keys, and tables arrive in
+          // any order.
+          st.execute("SET session_replication_role = replica");
+        }
       }
-      TableCopier copier = new TableCopier(primary, replica, settings.name(), clock);
+      replica.commit();
+      TableCopier copier = new TableCopier(primary, replica, settings.name(), copy, clock);
       TableDefinition next;
       while ((next = work.poll()) != null) {
         copier.copy(next, progressOf.get(next.name()));
@@ -322,6 +377,9 @@ public final class Snapshotter {
     }
     return null;
   }
+
+  /** The primary's source id and the snapshot (pg_current_snapshot) the tables are copied in. */
+  record Copy(String source, String primarySnapshot) {}
 
   private static Map<TableName, Long> estimates(
       Connection primary, List<TableDefinition> tables) throws SQLException {

@@ -24,33 +24,28 @@ import org.postgresql.core.BaseConnection;
  * not thread-safe.
  */
 final class TableCopier {
-  static final String BOOKKEEPING =
-      """
-      CREATE SCHEMA IF NOT EXISTS replicador;
-      CREATE TABLE IF NOT EXISTS replicador.snapshot (
-          consumer    text NOT NULL,
-          schema_name text NOT NULL,
-          table_name  text NOT NULL,
-          copied_rows bigint NOT NULL,
-          finished_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (consumer, schema_name, table_name)
-      );
-      """;
   private static final int BUFFER_BYTES = 1 << 16;
 
   private final Connection primary;
   private final Connection replica;
   private final String consumer;
+  private final Snapshotter.Copy copy;
   private final Clock clock;
 
   /**
-   * @param primary in a transaction that imported the snapshot
+   * @param primary in a transaction that imported the snapshot (null to empty tables only)
    * @param replica autocommit off, prepared by {@link SessionSettings}
    */
-  TableCopier(Connection primary, Connection replica, String consumer, Clock clock) {
+  TableCopier(
+      Connection primary,
+      Connection replica,
+      String consumer,
+      Snapshotter.Copy copy,
+      Clock clock) {
     this.primary = primary;
     this.replica = replica;
     this.consumer = consumer;
+    this.copy = copy;
     this.clock = clock;
   }
 
@@ -91,17 +86,29 @@ final class TableCopier {
     }
     try (PreparedStatement ps =
         replica.prepareStatement(
-            "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows)"
-                + " VALUES (?, ?, ?, ?) ON CONFLICT (consumer, schema_name, table_name)"
-                + " DO UPDATE SET copied_rows = EXCLUDED.copied_rows, finished_at = now()")) {
+            "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows,"
+                + " source, primary_snapshot) VALUES (?, ?, ?, ?, ?, ?)"
+                + " ON CONFLICT (consumer, schema_name, table_name) DO UPDATE SET"
+                + " copied_rows = EXCLUDED.copied_rows, finished_at = now(),"
+                + " source = EXCLUDED.source, primary_snapshot = EXCLUDED.primary_snapshot")) {
       ps.setString(1, consumer);
       ps.setString(2, table.name().schema());
       ps.setString(3, table.name().name());
       ps.setLong(4, rows);
+      ps.setString(5, copy.source());
+      ps.setString(6, copy.primarySnapshot());
       ps.executeUpdate();
     }
     replica.commit();
     progress.finish(TableProgress.State.DONE, clock.instant());
+  }
+
+  /** Empties the table, committed, unless an earlier run copied it. */
+  void emptyUnlessCopied(TableDefinition table) throws SQLException {
+    if (!alreadyCopied(table)) {
+      empty(table);
+      replica.commit();
+    }
   }
 
   private boolean alreadyCopied(TableDefinition table) throws SQLException {

@@ -84,16 +84,32 @@ final class ReplicationFixture implements AutoCloseable {
   }
 
   ReplicaListener startListener(String replica, Set<TableName> tables, int prefetch) {
+    return startListener(replica, tables, prefetch, replicaCluster.uri(replica + "_" + name));
+  }
+
+  /** A listener that connects to its replica database with {@code replicaUri} (another role). */
+  ReplicaListener startListener(
+      String replica, Set<TableName> tables, int prefetch, String replicaUri) {
+    return startListener(replica, tables, prefetch, replicaUri, false);
+  }
+
+  ReplicaListener startListener(
+      String replica,
+      Set<TableName> tables,
+      int prefetch,
+      String replicaUri,
+      boolean allowReplicaTriggers) {
     ReplicaListener l =
         new ReplicaListener(
             new ListenerSettings(
-                PostgresAddress.parse("replica", replicaCluster.uri(replica + "_" + name)),
+                PostgresAddress.parse("replica", replicaUri),
                 BrokerAddress.parse(TestEnvironment.amqpUri()),
                 exchange,
                 replicaName(replica),
                 QueueType.QUORUM,
                 tables,
-                prefetch));
+                prefetch,
+                allowReplicaTriggers));
     // The queue exists when this returns, as snapshot would leave it: changes written right
     // after reach it even if the publisher ships before the listener thread has declared it.
     TestEnvironment.declareReplicaQueue(exchange, replicaName(replica), QueueType.QUORUM);
