@@ -3,6 +3,7 @@ package io.replicador.apply;
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /** SQL for applying changes to a replica table. Pure functions; every identifier is quoted. */
@@ -22,8 +23,22 @@ final class ApplyStatements {
    * ALWAYS} identity columns, which an UPDATE (even ON CONFLICT's) may only set to DEFAULT.
    */
   static String upsert(TableName table, List<String> columns, List<String> key, List<String> keep) {
+    return upsert(table, columns, key, keep, Map.of());
+  }
+
+  /**
+   * An upsert in which the columns of {@code expressions} take those SQL expressions instead of a
+   * parameter (the joined pieces of large values).
+   */
+  static String upsert(
+      TableName table,
+      List<String> columns,
+      List<String> key,
+      List<String> keep,
+      Map<String, String> expressions) {
     String cols = columns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
-    String params = columns.stream().map(c -> "?").collect(Collectors.joining(", "));
+    String params =
+        columns.stream().map(c -> expressions.getOrDefault(c, "?")).collect(Collectors.joining(", "));
     String keyCols = key.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
     List<String> nonKey =
         columns.stream().filter(c -> !key.contains(c) && !keep.contains(c)).toList();
@@ -50,9 +65,19 @@ final class ApplyStatements {
    */
   static String update(
       TableName table, List<String> setColumns, List<String> key, List<String> guard) {
+    return update(table, setColumns, key, guard, Map.of());
+  }
+
+  /** An update in which the columns of {@code expressions} are set to those SQL expressions. */
+  static String update(
+      TableName table,
+      List<String> setColumns,
+      List<String> key,
+      List<String> guard,
+      Map<String, String> expressions) {
     String set =
         setColumns.stream()
-            .map(c -> Identifiers.quote(c) + " = ?")
+            .map(c -> Identifiers.quote(c) + " = " + expressions.getOrDefault(c, "?"))
             .collect(Collectors.joining(", "));
     String guards =
         guard.stream()
@@ -68,8 +93,12 @@ final class ApplyStatements {
    * must not fire for what was an update. Parameters: set values, old key, guards, new key.
    */
   static String keyUpdate(
-      TableName table, List<String> setColumns, List<String> key, List<String> guard) {
-    return update(table, setColumns, key, guard)
+      TableName table,
+      List<String> setColumns,
+      List<String> key,
+      List<String> guard,
+      Map<String, String> expressions) {
+    return update(table, setColumns, key, guard, expressions)
         + " AND NOT EXISTS (SELECT 1 FROM " + table.quoted() + " WHERE " + keyMatch(key) + ")";
   }
 

@@ -92,6 +92,7 @@ public final class ReplicaApplier implements AutoCloseable {
   private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
   private final Map<String, PreparedStatement> statements = new HashMap<>();
   private final BulkInserter bulk;
+  private final ValuePieces pieces;
   private final SequenceCatchUp sequences = new SequenceCatchUp();
   private Map<String, Long> positions = new HashMap<>();
   /**
@@ -129,6 +130,7 @@ public final class ReplicaApplier implements AutoCloseable {
     this.replicaName = replicaName;
     this.tables = Set.copyOf(tables);
     this.bulk = new BulkInserter(connection);
+    this.pieces = new ValuePieces(connection);
   }
 
   /**
@@ -179,6 +181,7 @@ public final class ReplicaApplier implements AutoCloseable {
           replicaName);
     }
     stager.prepare();
+    pieces.prepare();
     positions = loadPositions();
     copies = loadCopies();
   }
@@ -296,7 +299,8 @@ public final class ReplicaApplier implements AutoCloseable {
           if (applied > 0 && tx.position() > applied + 1) {
             log.warn(
                 "Replica {}: positions {}..{} of source {} never arrived; the queue lost"
-                    + " messages or was recreated. Run verify, and snapshot if it differs",
+                    + " messages or was recreated. Run verify; if it differs, stop this listener"
+                    + " and run 'replicador snapshot --name " + replicaName + "' for all tables",
                 replicaName,
                 applied + 1,
                 tx.position() - 1,
@@ -396,6 +400,7 @@ public final class ReplicaApplier implements AutoCloseable {
     runSql = null;
     sequences.clear();
     bulk.reset(); // its temporary tables may have gone with the transaction
+    pieces.reset();
   }
 
   /**
@@ -438,7 +443,10 @@ public final class ReplicaApplier implements AutoCloseable {
             "Replica " + replicaName + ": part " + part + " of position " + last.position()
                 + " (transaction " + last.xid() + ") never arrived";
         if (applied > 0) {
-          throw new ApplyException(what + "; the queue lost messages. Snapshot this replica");
+          throw new ApplyException(
+              what + "; the queue lost messages. Stop this listener and run 'replicador snapshot"
+                  + " --name " + replicaName + "' for all tables: it empties the queue and copies"
+                  + " the replica afresh");
         }
         log.warn("{}; this replica joined mid-transaction and skips it", what);
         complete = false;
@@ -529,7 +537,18 @@ public final class ReplicaApplier implements AutoCloseable {
       if (copy != null && copy.includes(tx.xid())) {
         continue;
       }
+      if (change.op() == Operation.VALUE) {
+        flush();
+        pieces.add(change.chunked().get(0), change.values().get(0));
+        continue;
+      }
       TablePlan plan = plan(change.relation());
+      if (!change.chunked().isEmpty()) {
+        flush();
+        plan.noteSequences(change, sequences);
+        applyPieced(tx, plan, change);
+        continue;
+      }
       String sql = plan.statement(change);
       if (change.op() == Operation.INSERT || change.op() == Operation.UPDATE) {
         plan.noteSequences(change, sequences);
@@ -630,17 +649,54 @@ public final class ReplicaApplier implements AutoCloseable {
    */
   private void replace(TablePlan plan, Change c) throws SQLException {
     if (c.op() == Operation.UPDATE) {
-      PreparedStatement ps = statement(plan.exists);
-      bind(ps, c.key());
-      boolean there;
-      try (ResultSet rs = ps.executeQuery()) {
-        there = rs.next();
-      }
-      if (there) {
-        bindAndRun(plan.delete, c.key());
-      }
+      deleteIfThere(plan, c);
     }
     bindAndRun(plan.upsert, c.values());
+  }
+
+  private void deleteIfThere(TablePlan plan, Change c) throws SQLException {
+    PreparedStatement ps = statement(plan.exists);
+    bind(ps, c.key());
+    boolean there;
+    try (ResultSet rs = ps.executeQuery()) {
+      there = rs.next();
+    }
+    if (there) {
+      bindAndRun(plan.delete, c.key());
+    }
+  }
+
+  /**
+   * Applies an insert or update whose large values came as pieces before it, joined by the
+   * server from {@link ValuePieces}, as {@link #flush} would apply it otherwise.
+   */
+  private void applyPieced(SourceTransaction tx, TablePlan plan, Change c)
+      throws SQLException, ApplyException {
+    TablePlan.Pieced sql = plan.pieced(c.chunked());
+    try {
+      boolean done = false;
+      if (c.op() == Operation.UPDATE) {
+        boolean keyChange = plan.keyChanged(c);
+        String update = keyChange ? sql.keyChange() : sql.update();
+        if (update != null) {
+          PreparedStatement ps = statement(update);
+          bind(ps, plan.updateParameters(c, keyChange));
+          done = ps.executeUpdate() > 0;
+        }
+        if (!done) {
+          deleteIfThere(plan, c);
+        }
+      }
+      if (!done) {
+        bindAndRun(sql.upsert(), plan.upsertParameters(c));
+      }
+      pieces.clear();
+    } catch (SQLException e) {
+      if (Failures.isConnectionFailure(e)) {
+        throw e;
+      }
+      throw failure(tx, c, e);
+    }
   }
 
   private void bindAndRun(String sql, List<String> values) throws SQLException {

@@ -258,6 +258,11 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   /** The change messages of the batch; anything else goes to the dead-letter queue. */
   private List<Incoming> sortOut(List<Delivery> batch, Channel deadLetters)
       throws IOException, InterruptedException, TimeoutException {
+    for (Delivery d : batch) {
+      if (d.message() == null && d.ours()) {
+        halt(d);
+      }
+    }
     List<Incoming> incoming = new ArrayList<>(batch.size());
     boolean sentDead = false;
     for (Delivery d : batch) {
@@ -285,6 +290,27 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
     }
     return incoming;
+  }
+
+  /**
+   * Stops applying at a change message this listener cannot read: it stays queued, unacknowledged,
+   * and the replica waits (saying why, less often as time goes by) until the listener is stopped,
+   * upgraded or given what it lacks. Returns only by throwing, when stopping.
+   */
+  private void halt(Delivery d) throws InterruptedException {
+    Duration backoff = Duration.ofSeconds(1);
+    while (true) {
+      log.error(
+          "Listener {}: message {} of the change stream cannot be read ({}); it stays queued and"
+              + " this replica applies nothing after it until a listener that can read it runs",
+          settings.name(),
+          d.props().getMessageId(),
+          d.malformed());
+      if (!pause(backoff)) {
+        throw new InterruptedException("stopping with an unreadable change message queued");
+      }
+      backoff = min(backoff.multipliedBy(2));
+    }
   }
 
   private void applyWithRetry(ReplicaApplier applier, List<Incoming> incoming, boolean durable)
@@ -417,13 +443,20 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
 
   /** A delivery, decoded: {@code message} or else the reason it is not a change message. */
   private record Delivery(
-      long tag, AMQP.BasicProperties props, byte[] body, ChangeMessage message, String malformed) {
+      long tag,
+      AMQP.BasicProperties props,
+      byte[] body,
+      ChangeMessage message,
+      String malformed,
+      boolean ours) {
     static Delivery decode(
         ChangeMessageCodec codec, long tag, AMQP.BasicProperties props, byte[] body) {
       try {
-        return new Delivery(tag, props, body, codec.decode(body), null);
+        return new Delivery(tag, props, body, codec.decode(body), null, true);
       } catch (MalformedMessageException e) {
-        return new Delivery(tag, props, body, null, e.getMessage());
+        // a change message this listener cannot read (a newer version, a limit of its own)
+        // holds changes, and must not be skipped
+        return new Delivery(tag, props, body, null, e.getMessage(), e.ours());
       }
     }
 

@@ -2,8 +2,10 @@ package io.replicador.apply;
 
 import io.replicador.change.Change;
 import io.replicador.change.Relation;
+import io.replicador.change.TableName;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -37,6 +39,9 @@ final class TablePlan {
   /** Whether a row with the key is there. */
   final String exists;
   final String truncate;
+  private final List<String> settable;
+  private final List<String> guards;
+  private final Map<List<Integer>, Pieced> pieced = new HashMap<>();
   private final int[] keyIndexes;
   private final int[] setIndexes;
   private final int[] guardIndexes;
@@ -48,9 +53,11 @@ final class TablePlan {
     this.table = table;
     List<String> columns = relation.columns();
     List<String> settable = table.check(relation, replicaName);
+    this.settable = settable;
     this.alwaysIdentity = table.alwaysIdentity(relation);
     // identity columns an UPDATE cannot set: matched instead (see ApplyStatements.update)
     List<String> guards = alwaysIdentity.stream().filter(c -> !relation.key().contains(c)).toList();
+    this.guards = guards;
     this.upsert =
         ApplyStatements.upsert(relation.table(), columns, relation.key(), alwaysIdentity);
     this.delete = ApplyStatements.delete(relation.table(), relation.key());
@@ -63,7 +70,7 @@ final class TablePlan {
             : ApplyStatements.update(relation.table(), settable, relation.key(), guards);
     this.keyChange =
         keySettable
-            ? ApplyStatements.keyUpdate(relation.table(), settable, relation.key(), guards)
+            ? ApplyStatements.keyUpdate(relation.table(), settable, relation.key(), guards, Map.of())
             : replace;
     this.truncate = ApplyStatements.truncate(relation.table());
     this.keyIndexes = indexes(columns, relation.key());
@@ -88,7 +95,48 @@ final class TablePlan {
       case UPDATE -> keyChanged(change) ? keyChange : update;
       case DELETE -> delete;
       case TRUNCATE -> truncate;
+      case VALUE -> throw new IllegalStateException("value pieces are not applied as statements");
     };
+  }
+
+  /**
+   * Statements for a change whose {@code chunked} columns take their values from {@link
+   * ValuePieces}; their parameters leave those columns out.
+   */
+  record Pieced(String upsert, String update, String keyChange) {}
+
+  Pieced pieced(List<Integer> chunked) {
+    return pieced.computeIfAbsent(
+        chunked,
+        k -> {
+          Map<String, String> expressions = new HashMap<>();
+          for (int i : k) {
+            String column = relation.columns().get(i);
+            expressions.put(column, ValuePieces.expression(i, table.type(column)));
+          }
+          TableName name = relation.table();
+          return new Pieced(
+              ApplyStatements.upsert(
+                  name, relation.columns(), relation.key(), alwaysIdentity, expressions),
+              ApplyStatements.update(name, settable, relation.key(), guards, expressions),
+              settable.containsAll(relation.key())
+                  ? ApplyStatements.keyUpdate(name, settable, relation.key(), guards, expressions)
+                  : null);
+        });
+  }
+
+  /** The parameters of {@link #upsert} (or a pieced one): the values but the chunked ones. */
+  List<String> upsertParameters(Change change) {
+    if (change.chunked().isEmpty()) {
+      return change.values();
+    }
+    List<String> out = new ArrayList<>(change.values().size());
+    for (int i = 0; i < change.values().size(); i++) {
+      if (!change.chunked().contains(i)) {
+        out.add(change.values().get(i));
+      }
+    }
+    return out;
   }
 
   /** The new row's key, as one value for a one-column key (the common case), else a list. */
@@ -100,7 +148,7 @@ final class TablePlan {
     return Arrays.asList(pick(values, keyIndexes));
   }
 
-  private boolean keyChanged(Change change) {
+  boolean keyChanged(Change change) {
     List<String> values = change.values();
     List<String> oldKey = change.key();
     for (int k = 0; k < keyIndexes.length; k++) {
@@ -119,7 +167,11 @@ final class TablePlan {
     List<String> values = change.values();
     List<String> out =
         new ArrayList<>(setIndexes.length + 2 * keyIndexes.length + guardIndexes.length);
-    out.addAll(Arrays.asList(pick(values, setIndexes)));
+    for (int i : setIndexes) {
+      if (!change.chunked().contains(i)) {
+        out.add(values.get(i));
+      }
+    }
     out.addAll(change.key());
     out.addAll(Arrays.asList(pick(values, guardIndexes)));
     if (keyChange) {

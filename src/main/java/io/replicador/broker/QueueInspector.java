@@ -54,6 +54,13 @@ public final class QueueInspector implements AutoCloseable {
     return !existed;
   }
 
+  /** Removes every message waiting in the queue (those delivered and unacknowledged stay). */
+  public void purge(String queue) throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      channel.queuePurge(queue);
+    }
+  }
+
   private static boolean isNotFound(IOException e) {
     return e.getCause() instanceof com.rabbitmq.client.ShutdownSignalException s
         && s.getReason() instanceof AMQP.Channel.Close close

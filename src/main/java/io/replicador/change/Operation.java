@@ -7,7 +7,9 @@ public enum Operation {
   INSERT('I'),
   UPDATE('U'),
   DELETE('D'),
-  TRUNCATE('T');
+  TRUNCATE('T'),
+  /** A piece of a large value of the change that follows (see {@link Change#valuePart}). */
+  VALUE('V');
 
   private final char code;
   private final String wireName;
@@ -42,6 +44,6 @@ public enum Operation {
       }
     }
     throw new IllegalArgumentException(
-        "Unknown operation \"" + name + "\"; expected insert, update, delete or truncate");
+        "Unknown operation \"" + name + "\"; expected insert, update, delete, truncate or value");
   }
 }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import io.replicador.change.Change;
 import io.replicador.change.ChangeMessage;
@@ -20,7 +22,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The JSON envelope of the change stream, version 1 (documented in docs/message-format.md).
+ * The JSON envelope of the change stream (documented in docs/message-format.md): version 1, and
+ * version 2 for the messages that carry pieces of large values ({@link Operation#VALUE}), so that
+ * a version-1 reader refuses them rather than apply a value it does not know is incomplete.
  *
  * <p>Relations are listed once per message and changes refer to them by index, so a message of a
  * thousand inserts into one table names its columns once. Thread-safe.
@@ -28,9 +32,37 @@ import java.util.Map;
 public final class ChangeMessageCodec {
   public static final String FORMAT = "replicador";
   public static final int VERSION = 1;
+  /** The version of messages with value pieces. */
+  public static final int VERSION_VALUE_PARTS = 2;
   public static final String CONTENT_TYPE = "application/vnd.replicador.v1+json";
+  public static final String CONTENT_TYPE_VALUE_PARTS = "application/vnd.replicador.v2+json";
 
-  private static final JsonFactory JSON = new JsonFactory();
+  /**
+   * Jackson's default limit on one string (20 million characters) would refuse a message from a
+   * publisher that sent a large value whole; messages are bounded by the publisher, not here.
+   */
+  private static final JsonFactory JSON =
+      JsonFactory.builder()
+          .streamReadConstraints(
+              StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
+          .build();
+
+  /** The version a message is encoded in. */
+  public static int version(ChangeMessage message) {
+    for (SourceTransaction tx : message.transactions()) {
+      for (Change c : tx.changes()) {
+        if (c.op() == Operation.VALUE || !c.chunked().isEmpty()) {
+          return VERSION_VALUE_PARTS;
+        }
+      }
+    }
+    return VERSION;
+  }
+
+  /** The content type of a message, naming its version. */
+  public static String contentType(ChangeMessage message) {
+    return version(message) == VERSION ? CONTENT_TYPE : CONTENT_TYPE_VALUE_PARTS;
+  }
 
   public byte[] encode(ChangeMessage message) {
     // grows by segments, copied once at the end: no size estimate, no copying while it grows
@@ -50,7 +82,7 @@ public final class ChangeMessageCodec {
       }
       g.writeStartObject();
       g.writeStringField("format", FORMAT);
-      g.writeNumberField("version", VERSION);
+      g.writeNumberField("version", version(message));
       g.writeStringField("source", message.source());
       g.writeArrayFieldStart("relations");
       for (Relation r : relations) {
@@ -74,11 +106,24 @@ public final class ChangeMessageCodec {
           g.writeStartObject();
           g.writeStringField("op", c.op().wireName());
           g.writeNumberField("relation", relationIndex.get(c.relation()));
+          if (c.op() == Operation.VALUE) {
+            g.writeNumberField("column", c.chunked().get(0));
+            g.writeStringField("data", c.values().get(0));
+            g.writeEndObject();
+            continue;
+          }
           if (!c.key().isEmpty()) {
             writeStrings(g, "key", c.key());
           }
           if (!c.values().isEmpty()) {
             writeStrings(g, "values", c.values());
+          }
+          if (!c.chunked().isEmpty()) {
+            g.writeArrayFieldStart("chunked");
+            for (int column : c.chunked()) {
+              g.writeNumber(column);
+            }
+            g.writeEndArray();
           }
           g.writeEndObject();
         }
@@ -106,12 +151,18 @@ public final class ChangeMessageCodec {
    * Decodes a message body, streaming: no tree of the whole message is built. Fields may come in
    * any order; fields this version does not know are skipped.
    *
-   * @throws MalformedMessageException naming what is wrong, when the body is not a version-1
-   *     change message
+   * @throws MalformedMessageException naming what is wrong, when the body is not a change message
+   *     of a version this reads; {@link MalformedMessageException#ours} when it is one of format
+   *     "replicador" that this reader cannot read (a newer version, a limit of its own)
    */
   public ChangeMessage decode(byte[] body) throws MalformedMessageException {
+    boolean[] ours = new boolean[1];
     try (JsonParser p = JSON.createParser(body)) {
-      return message(p);
+      return message(p, ours);
+    } catch (StreamConstraintsException e) {
+      // a limit of this reader, not a fault of the message
+      throw new MalformedMessageException(
+          "body exceeds a limit of this listener: " + e.getOriginalMessage(), ours[0], null);
     } catch (JsonProcessingException e) {
       throw new MalformedMessageException("body is not JSON: " + e.getOriginalMessage());
     } catch (IOException e) {
@@ -119,7 +170,7 @@ public final class ChangeMessageCodec {
     }
   }
 
-  private static ChangeMessage message(JsonParser p)
+  private static ChangeMessage message(JsonParser p, boolean[] ours)
       throws IOException, MalformedMessageException {
     if (p.nextToken() != JsonToken.START_OBJECT) {
       throw new MalformedMessageException("body is not a JSON object");
@@ -138,13 +189,16 @@ public final class ChangeMessageCodec {
             throw new MalformedMessageException("field \"format\" is not \"" + FORMAT + "\"");
           }
           format = true;
+          ours[0] = true;
         }
         case "version" -> {
           if (value != JsonToken.VALUE_NUMBER_INT
               || p.getNumberType() != JsonParser.NumberType.INT
-              || p.getIntValue() != VERSION) {
+              || (p.getIntValue() != VERSION && p.getIntValue() != VERSION_VALUE_PARTS)) {
             String seen = value == JsonToken.VALUE_STRING ? '"' + p.getText() + '"' : p.getText();
-            throw unsupportedVersion(seen);
+            MalformedMessageException e = unsupportedVersion(seen);
+            // a change message of another version, once its format said so
+            throw ours[0] ? e.asOurs() : e;
           }
           version = true;
         }
@@ -178,7 +232,8 @@ public final class ChangeMessageCodec {
 
   private static MalformedMessageException unsupportedVersion(String version) {
     return new MalformedMessageException(
-        "unsupported version " + version + "; this listener reads version " + VERSION);
+        "unsupported version " + version + "; this listener reads versions " + VERSION + " and "
+            + VERSION_VALUE_PARTS + ": upgrade it");
   }
 
   private static MalformedMessageException missing(String field, String what) {
@@ -236,12 +291,35 @@ public final class ChangeMessageCodec {
     }
   }
 
-  private record Unresolved(Operation op, int relation, List<String> values, List<String> key) {
+  private record Unresolved(
+      Operation op,
+      int relation,
+      List<String> values,
+      List<String> key,
+      int column,
+      String data,
+      List<Integer> chunked) {
     Change resolve(List<Relation> relations) throws MalformedMessageException {
       if (relation < 0 || relation >= relations.size()) {
         throw new MalformedMessageException("change refers to unknown relation " + relation);
       }
       Relation r = relations.get(relation);
+      if (op == Operation.VALUE) {
+        if (column < 0 || column >= r.columns().size() || data == null) {
+          throw new MalformedMessageException(
+              "value part on " + r.table() + " has no valid \"column\" and \"data\"");
+        }
+        return Change.valuePart(r, column, data);
+      }
+      for (int i = 0; i < chunked.size(); i++) {
+        int c = chunked.get(i);
+        if (c < 0 || c >= values.size() || values.get(c) != null
+            || (i > 0 && c <= chunked.get(i - 1))) {
+          throw new MalformedMessageException(
+              op.wireName() + " on " + r.table() + " lists chunked column " + c
+                  + " that is not an ascending index of a null value");
+        }
+      }
       boolean needsValues = op == Operation.INSERT || op == Operation.UPDATE;
       boolean needsKey = op == Operation.UPDATE || op == Operation.DELETE;
       if (needsValues && values.size() != r.columns().size()) {
@@ -254,7 +332,7 @@ public final class ChangeMessageCodec {
             op.wireName() + " on " + r.table() + " has " + key.size() + " key values for "
                 + r.key().size() + " key columns");
       }
-      return new Change(op, r, values, key);
+      return new Change(op, r, values, key, chunked);
     }
   }
 
@@ -309,10 +387,16 @@ public final class ChangeMessageCodec {
       int relation = -1;
       List<String> values = List.of();
       List<String> key = List.of();
+      int column = -1;
+      String data = null;
+      List<Integer> chunked = List.of();
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         JsonToken value = p.nextToken();
         switch (field) {
+          case "column" -> column = value == JsonToken.VALUE_NUMBER_INT ? p.getValueAsInt(-1) : -1;
+          case "data" -> data = text(p, field);
+          case "chunked" -> chunked = indexes(p, field);
           case "op" -> {
             try {
               op = Operation.fromWireName(text(p, field));
@@ -336,7 +420,7 @@ public final class ChangeMessageCodec {
       if (op == null) {
         throw missing("op", "a string");
       }
-      changes.add(new Unresolved(op, relation, values, key));
+      changes.add(new Unresolved(op, relation, values, key, column, data, chunked));
     }
     return changes;
   }
@@ -377,6 +461,22 @@ public final class ChangeMessageCodec {
         throw new MalformedMessageException(
             "field \"" + field + "\" holds a non-string value");
       }
+    }
+    return out;
+  }
+
+  private static List<Integer> indexes(JsonParser p, String field)
+      throws IOException, MalformedMessageException {
+    if (p.currentToken() != JsonToken.START_ARRAY) {
+      throw new MalformedMessageException("field \"" + field + "\" is not an array");
+    }
+    List<Integer> out = new ArrayList<>();
+    while (p.nextToken() != JsonToken.END_ARRAY) {
+      if (p.currentToken() != JsonToken.VALUE_NUMBER_INT
+          || p.getNumberType() != JsonParser.NumberType.INT) {
+        throw new MalformedMessageException("field \"" + field + "\" holds a non-integer");
+      }
+      out.add(p.getIntValue());
     }
     return out;
   }

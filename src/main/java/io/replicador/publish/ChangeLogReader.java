@@ -36,6 +36,11 @@ public final class ChangeLogReader {
    * such a row as this many changes, so a batch never holds more than it claimed.
    */
   static final int MAX_ROWS_PER_ENTRY = 1000;
+  /**
+   * Rows whose stored text is larger than this are not read by the batch's query but streamed
+   * on their own ({@link LargeRowReader}), so the publisher's memory does not grow with a value.
+   */
+  static final int LARGE_ROW_BYTES = 1 << 20;
   /** The op of a changelog row holding several rows one statement inserted. */
   private static final String INSERTED_ROWS = "B";
 
@@ -347,14 +352,24 @@ public final class ChangeLogReader {
       try (PreparedStatement ps =
           connection.prepareStatement(
               // what describes a changelog row comes with its first inserted row only
-              "SELECT c.id, b.n, coalesce(b.row, c.new_row), c.old_row"
+              "SELECT c.id, b.n,"
+                  // a large row's text is streamed by LargeRowReader instead (octet_length of a
+                  // stored value reads its size, not the value)
+                  + " CASE WHEN octet_length(coalesce(b.row, c.new_row)) <= ?"
+                  + "   THEN coalesce(b.row, c.new_row) END,"
+                  + " CASE WHEN octet_length(c.old_row) <= ? THEN c.old_row END"
                   + first("c.txid::text") + first("c.relid::int8") + first("c.schema_name")
                   + first("c.table_name") + first("c.op::text")
+                  + ", octet_length(coalesce(b.row, c.new_row)) > ?, octet_length(c.old_row) > ?"
                   + " FROM replicador.changelog c"
                   + " LEFT JOIN LATERAL unnest(c.new_rows) WITH ORDINALITY AS b(row, n) ON true"
                   + " WHERE c.id BETWEEN ? AND ? ORDER BY c.id")) {
-        ps.setLong(1, batch.lowId());
-        ps.setLong(2, batch.highId());
+        ps.setInt(1, LARGE_ROW_BYTES);
+        ps.setInt(2, LARGE_ROW_BYTES);
+        ps.setInt(3, LARGE_ROW_BYTES);
+        ps.setInt(4, LARGE_ROW_BYTES);
+        ps.setLong(5, batch.lowId());
+        ps.setLong(6, batch.highId());
         ps.setFetchSize(1000);
         try (ResultSet rs = ps.executeQuery()) {
           try (Statement st = connection.createStatement()) {
@@ -397,14 +412,19 @@ public final class ChangeLogReader {
               continue; // another transaction's row in the range
             }
             long n = rs.getLong(2);
-            if (!rs.wasNull() && n != ++element) {
+            boolean inArray = !rs.wasNull();
+            if (inArray && n != ++element) {
               throw new IllegalStateException(
                   "Inserted rows of changelog row " + id + " arrived out of order (" + n
                       + " after " + (element - 1) + ")");
             }
             String newRow = rs.getString(3);
             String oldRow = rs.getString(4);
-            stream.row(entryTx, new ChangeLogRow(txid, relid, table, op, newRow, oldRow));
+            stream.row(
+                entryTx,
+                new ChangeLogRow(
+                    txid, relid, table, op, newRow, oldRow, id, inArray ? n : 0,
+                    rs.getBoolean(10), rs.getBoolean(11)));
           }
           if (entryTx >= 0) {
             stream.entryDone(entryTx);

@@ -340,6 +340,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     private final String source;
     private final ChangeLogReader reader;
     private final RelationCache relations;
+    private final LargeRowReader largeRows;
     private final Map<ClaimedBatch, Long> lastSequence = new java.util.IdentityHashMap<>();
     private final Map<ClaimedBatch, Long> changes = new java.util.IdentityHashMap<>();
 
@@ -354,6 +355,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       this.source = source;
       this.reader = reader;
       this.relations = new RelationCache(new TableCatalog(pg), clock);
+      this.largeRows = new LargeRowReader(pg);
     }
 
     /** Reads the batch from the changelog and publishes it, without waiting for confirms. */
@@ -369,7 +371,12 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       reader.read(
           batch,
           row -> {
-            assembler.add(row.txid(), relations.toChange(row), row.approximateBytes());
+            if (row.large()) {
+              relations.toChanges(
+                  row, largeRows, (change, bytes) -> assembler.add(row.txid(), change, bytes));
+            } else {
+              assembler.add(row.txid(), relations.toChange(row), row.approximateBytes());
+            }
             count.incrementAndGet();
           });
       long last = assembler.finish();
@@ -448,7 +455,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       AMQP.BasicProperties props =
           new AMQP.BasicProperties.Builder()
               .deliveryMode(2)
-              .contentType(ChangeMessageCodec.CONTENT_TYPE)
+              .contentType(ChangeMessageCodec.contentType(message))
               .type("replicador.changes")
               .messageId(source + ":" + first + ":" + message.transactions().get(0).part())
               .timestamp(new java.util.Date())

@@ -4,13 +4,17 @@ import io.replicador.change.Change;
 import io.replicador.change.Relation;
 import io.replicador.change.TableName;
 import io.replicador.schema.ColumnInfo;
+import io.replicador.change.Operation;
 import io.replicador.schema.RecordText;
+import io.replicador.schema.RecordTextReader;
+import java.io.Reader;
 import io.replicador.schema.TableCatalog;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -24,6 +28,11 @@ import java.util.Objects;
  */
 public final class RelationCache {
   private static final Duration TTL = Duration.ofSeconds(2);
+  /**
+   * A value longer than this (in characters) is sent as pieces of about this length, several to a
+   * message (see MessageAssembler).
+   */
+  static final int PIECE_CHARS = 256 * 1024;
 
   private final TableCatalog catalog;
   private final Clock clock;
@@ -53,7 +62,147 @@ public final class RelationCache {
         yield new Change(row.op(), e.relation, List.of(), e.key(old));
       }
       case TRUNCATE -> new Change(row.op(), entry(row, -1).relation, List.of(), List.of());
+      case VALUE -> throw new IllegalStateException("The changelog holds no value pieces");
     };
+  }
+
+  /** Receives a change and its approximate size in bytes. */
+  @FunctionalInterface
+  public interface ChangeSink {
+    void accept(Change change, long bytes) throws Exception;
+  }
+
+  /**
+   * Turns a changelog row with large text ({@link ChangeLogRow#large}) into changes, streaming
+   * it: a value longer than {@link #PIECE_CHARS} goes to {@code sink} as value pieces, in order,
+   * before the change that lists it as chunked. Nothing of the row is held whole.
+   */
+  public void toChanges(ChangeLogRow row, LargeRowReader reader, ChangeSink sink)
+      throws Exception {
+    Entry e = entry(row, -1);
+    List<String> values = List.of();
+    List<Integer> chunked = new ArrayList<>();
+    if (row.op() == Operation.INSERT || row.op() == Operation.UPDATE) {
+      if (row.largeNew()) {
+        String[] out = new String[e.valueIndexes.length];
+        int[] place = inverse(e.valueIndexes, e.fieldCount);
+        int fields;
+        try (Reader text = reader.open(row.entryId(), row.element(), LargeRowReader.Text.NEW)) {
+          fields = RecordTextReader.read(text, new Pieces(e.relation, place, out, chunked, sink));
+        }
+        requireFieldCount(row, e, fields);
+        values = Arrays.asList(out);
+      } else {
+        List<String> fields = RecordText.parse(row.newRow());
+        requireFieldCount(row, e, fields.size());
+        values = e.values(fields);
+      }
+    }
+    List<String> key = List.of();
+    if (row.op() == Operation.UPDATE || row.op() == Operation.DELETE) {
+      if (row.largeOld()) {
+        String[] out = new String[e.keyIndexes.length];
+        int[] place = inverse(e.keyIndexes, e.fieldCount);
+        int fields;
+        try (Reader text = reader.open(row.entryId(), row.element(), LargeRowReader.Text.OLD)) {
+          fields = RecordTextReader.read(text, new Pieces(e.relation, place, out, null, sink));
+        }
+        requireFieldCount(row, e, fields);
+        key = Arrays.asList(out);
+      } else {
+        List<String> fields = RecordText.parse(row.oldRow());
+        requireFieldCount(row, e, fields.size());
+        key = e.key(fields);
+      }
+    }
+    sink.accept(new Change(row.op(), e.relation, values, key, chunked), 64);
+  }
+
+  /** Field index to the place it fills, or -1: the inverse of {@code indexes}. */
+  private static int[] inverse(int[] indexes, int fieldCount) {
+    int[] place = new int[fieldCount];
+    Arrays.fill(place, -1);
+    for (int i = 0; i < indexes.length; i++) {
+      place[indexes[i]] = i;
+    }
+    return place;
+  }
+
+  private static void requireFieldCount(ChangeLogRow row, Entry e, int fields) {
+    if (fields != e.fieldCount) {
+      throw columnsChanged(row, fields, e.fieldCount);
+    }
+  }
+
+  private static IllegalStateException columnsChanged(ChangeLogRow row, int fields, int columns) {
+    return new IllegalStateException(
+        "A change to " + row.table() + " (transaction " + row.txid() + ") has " + fields
+            + " values but the table now has " + columns + " columns: its columns were"
+            + " changed while changes were waiting to ship. Restore the columns, or remove"
+            + " the waiting changes and re-snapshot the replicas");
+  }
+
+  /**
+   * Collects the fields a row's change needs into {@code out}; with {@code chunked}, sends each
+   * value that grows past {@link #PIECE_CHARS} on as pieces instead of keeping it. Fields without
+   * a place (generated columns, non-key columns of an old row) are dropped as they stream by.
+   */
+  private static final class Pieces implements RecordTextReader.FieldSink {
+    private final Relation relation;
+    private final int[] place;
+    private final String[] out;
+    private final List<Integer> chunked;
+    private final ChangeSink sink;
+    private final StringBuilder current = new StringBuilder();
+    private boolean inPieces;
+
+    Pieces(Relation relation, int[] place, String[] out, List<Integer> chunked, ChangeSink sink) {
+      this.relation = relation;
+      this.place = place;
+      this.out = out;
+      this.chunked = chunked;
+      this.sink = sink;
+    }
+
+    private int placeOf(int field) {
+      if (field >= place.length) {
+        return -1; // more fields than columns: found out and reported at the end
+      }
+      return place[field];
+    }
+
+    @Override
+    public void chars(int field, char[] chars, int offset, int length) throws Exception {
+      int at = placeOf(field);
+      if (at < 0) {
+        return;
+      }
+      current.append(chars, offset, length);
+      if (chunked != null && current.length() >= PIECE_CHARS) {
+        sink.accept(Change.valuePart(relation, at, current.toString()), current.length());
+        current.setLength(0);
+        inPieces = true;
+      }
+    }
+
+    @Override
+    public void end(int field, boolean sqlNull) throws Exception {
+      int at = placeOf(field);
+      if (at < 0) {
+        return;
+      }
+      if (inPieces) {
+        if (current.length() > 0) {
+          sink.accept(Change.valuePart(relation, at, current.toString()), current.length());
+        }
+        chunked.add(at);
+        out[at] = null;
+        inPieces = false;
+      } else {
+        out[at] = sqlNull ? null : current.toString();
+      }
+      current.setLength(0);
+    }
   }
 
   private Entry entry(ChangeLogRow row, int fieldCount) throws SQLException {
@@ -66,11 +215,7 @@ public final class RelationCache {
       entries.put(key, e);
     }
     if (fieldCount >= 0 && fieldCount != e.fieldCount) {
-      throw new IllegalStateException(
-          "A change to " + row.table() + " (transaction " + row.txid() + ") has " + fieldCount
-              + " values but the table now has " + e.fieldCount + " columns: its columns were"
-              + " changed while changes were waiting to ship. Restore the columns, or remove"
-              + " the waiting changes and re-snapshot the replicas");
+      throw columnsChanged(row, fieldCount, e.fieldCount);
     }
     return e;
   }

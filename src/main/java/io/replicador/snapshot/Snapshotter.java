@@ -2,6 +2,7 @@ package io.replicador.snapshot;
 
 import io.replicador.apply.ReplicaApplier;
 import io.replicador.broker.QueueInspector;
+import io.replicador.broker.Topology;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import java.io.IOException;
@@ -100,13 +101,18 @@ public final class Snapshotter {
           new QueueInspector(settings.broker(), "replicador-snapshot-" + settings.name())) {
         boolean fresh =
             broker.declareReplicaQueue(settings.exchange(), settings.name(), settings.queueType());
-        if (fresh) {
+        boolean startOver = !fresh && startsOver(broker, replica, names);
+        if (fresh || startOver) {
           resetBookkeeping(primary, replica);
         }
         log.info(
             "Queue replicador.{} {}; copying {} table(s) from {} to {}",
             settings.name(),
-            fresh ? "created" : "exists (its waiting changes will be applied after the copy)",
+            fresh
+                ? "created"
+                : startOver
+                    ? "emptied (the copy replaces what waited in it)"
+                    : "exists (its waiting changes will be applied after the copy)",
             tables.size(),
             settings.primary(),
             settings.replica());
@@ -193,6 +199,47 @@ public final class Snapshotter {
       }
     }
     return settings.tables();
+  }
+
+  /**
+   * Whether a snapshot of a replica whose queue exists starts it over: when it copies every
+   * captured table and is not the rerun of an interrupted snapshot (some of them copied, others
+   * not). The replica's queue is then emptied, since the copy replaces what waited in it; this is
+   * how a replica that lost messages, or stopped at a change it cannot take, is made whole again.
+   * A listener still consuming the queue is refused: it would apply what it holds on top.
+   */
+  private boolean startsOver(QueueInspector broker, Connection replica, List<TableName> names)
+      throws SQLException, IOException, TimeoutException {
+    if (!settings.tables().isEmpty()) {
+      return false; // other tables may need the changes waiting in the queue
+    }
+    int copied = 0;
+    try (PreparedStatement ps =
+        replica.prepareStatement(
+            "SELECT schema_name, table_name FROM replicador.snapshot WHERE consumer = ?")) {
+      ps.setString(1, settings.name());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          if (names.contains(TableName.of(rs.getString(1), rs.getString(2)))) {
+            copied++;
+          }
+        }
+      }
+    }
+    replica.commit();
+    if (copied > 0 && copied < names.size()) {
+      return false; // an interrupted snapshot: carry on with the tables not copied yet
+    }
+    String queue = Topology.queueName(settings.name());
+    int consumers = broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
+    if (consumers > 0) {
+      throw new ConfigException(
+          "Replica " + settings.name() + ": a listener is consuming queue " + queue + "; stop it"
+              + " before snapshotting the whole replica (the copy replaces what waits in the"
+              + " queue), then run the snapshot again");
+    }
+    broker.purge(queue);
+    return true;
   }
 
   /**

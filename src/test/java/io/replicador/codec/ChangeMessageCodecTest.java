@@ -152,16 +152,17 @@ class ChangeMessageCodecTest {
   }
 
   @Test
-  void rejectsOtherVersionsNamingBoth() {
+  void rejectsOtherVersionsNamingThoseItReadsAndTakesThemForChangeMessages() {
     assertThatThrownBy(
             () ->
                 codec.decode(
                     json(
-                        "{\"format\":\"replicador\",\"version\":2,\"source\":\"s\","
+                        "{\"format\":\"replicador\",\"version\":3,\"source\":\"s\","
                             + "\"relations\":[],\"transactions\":[]}")))
         .isInstanceOf(MalformedMessageException.class)
-        .hasMessageContaining("unsupported version 2")
-        .hasMessageContaining("version 1");
+        .hasMessageContaining("unsupported version 3")
+        .hasMessageContaining("versions 1 and 2")
+        .matches(e -> ((MalformedMessageException) e).ours(), "is ours");
     assertThatThrownBy(
             () ->
                 codec.decode(
@@ -170,6 +171,69 @@ class ChangeMessageCodecTest {
                             + "\"relations\":[],\"transactions\":[]}")))
         .isInstanceOf(MalformedMessageException.class)
         .hasMessageContaining("unsupported version");
+  }
+
+  @Test
+  void aBrokenOrForeignMessageIsNotTakenForAChangeMessage() {
+    assertThatThrownBy(() -> codec.decode(json("not json")))
+        .matches(e -> !((MalformedMessageException) e).ours(), "is not ours");
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        "{\"format\":\"replicador\",\"version\":1,\"source\":\"s\","
+                            + "\"relations\":[],\"transactions\":[{\"position\":1,\"xid\":\"1\","
+                            + "\"changes\":[{\"op\":\"insert\",\"relation\":3}]}]}")))
+        .matches(e -> !((MalformedMessageException) e).ours(), "is not ours");
+  }
+
+  @Test
+  void valuePiecesRoundTripInAVersion2MessageAndOthersStayVersion1() throws Exception {
+    Change first = Change.valuePart(USERS, 2, "abc\"\u0000");
+    Change second = Change.valuePart(USERS, 2, "défg");
+    Change insert =
+        new Change(Operation.INSERT, USERS, Arrays.asList("1", "ann", null), List.of(), List.of(2));
+    ChangeMessage m =
+        message(new SourceTransaction(7, "70", 0, true, List.of(first, second, insert)));
+    byte[] body = codec.encode(m);
+    assertThat(new String(body, StandardCharsets.UTF_8))
+        .contains("\"version\":2", "\"op\":\"value\"", "\"column\":2", "\"chunked\":[2]");
+    assertThat(ChangeMessageCodec.contentType(m)).isEqualTo(ChangeMessageCodec.CONTENT_TYPE_VALUE_PARTS);
+    assertThat(codec.decode(body)).isEqualTo(m);
+    ChangeMessage plain = message(new SourceTransaction(8, "80", 0, true, List.of(insert(USERS, "2", "b", "c"))));
+    assertThat(new String(codec.encode(plain), StandardCharsets.UTF_8)).contains("\"version\":1");
+    assertThat(ChangeMessageCodec.contentType(plain)).isEqualTo(ChangeMessageCodec.CONTENT_TYPE);
+  }
+
+  @Test
+  void rejectsChunkedColumnsThatAreNotNullValuesAndPiecesWithoutAColumn() {
+    String head =
+        "{\"format\":\"replicador\",\"version\":2,\"source\":\"s\",\"relations\":[{\"schema\":\"public\","
+            + "\"table\":\"t\",\"columns\":[\"id\",\"v\"],\"key\":[\"id\"]}],\"transactions\":"
+            + "[{\"position\":1,\"xid\":\"1\",\"changes\":[";
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(head + "{\"op\":\"insert\",\"relation\":0,\"values\":[\"1\",\"x\"],"
+                        + "\"chunked\":[1]}]}]}")))
+        .hasMessageContaining("chunked column 1");
+    assertThatThrownBy(
+            () -> codec.decode(json(head + "{\"op\":\"value\",\"relation\":0,\"data\":\"x\"}]}]}")))
+        .hasMessageContaining("value part");
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(head + "{\"op\":\"value\",\"relation\":0,\"column\":5,\"data\":\"x\"}]}]}")))
+        .hasMessageContaining("value part");
+  }
+
+  @Test
+  void readsAStringLongerThanJacksonsDefaultLimit() throws Exception {
+    String big = "x".repeat(21_000_000);
+    ChangeMessage m =
+        message(new SourceTransaction(1, "1", 0, true, List.of(insert(USERS, "1", big, null))));
+    assertThat(codec.decode(codec.encode(m)).transactions().get(0).changes().get(0).values().get(1))
+        .hasSize(21_000_000);
   }
 
   @Test
