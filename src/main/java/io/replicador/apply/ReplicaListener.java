@@ -202,6 +202,19 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
         }
         lastDelivery = System.nanoTime();
         List<Delivery> batch = gather(first, deliveries, applier.holdsOpenTransaction());
+        int unreadable = firstUnreadable(batch);
+        if (unreadable >= 0) {
+          // what comes before it is applied and everything applied acknowledged, then it halts
+          List<Delivery> before = batch.subList(0, unreadable);
+          if (!before.isEmpty()) {
+            applyWithRetry(applier, sortOut(before, deadLetters), true);
+            acks.acknowledgeAll(channel, before.get(before.size() - 1).tag());
+            positions = applier.positions();
+          }
+          applier.syncWal();
+          acks.acknowledgeAll(channel);
+          halt(batch.get(unreadable));
+        }
         List<Incoming> incoming = sortOut(batch, deadLetters);
         // A replica commit need not wait for the disk: messages are acknowledged once the WAL
         // holding it is flushed. When half the prefetch awaits that, this commit waits instead,
@@ -258,11 +271,6 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   /** The change messages of the batch; anything else goes to the dead-letter queue. */
   private List<Incoming> sortOut(List<Delivery> batch, Channel deadLetters)
       throws IOException, InterruptedException, TimeoutException {
-    for (Delivery d : batch) {
-      if (d.message() == null && d.ours()) {
-        halt(d);
-      }
-    }
     List<Incoming> incoming = new ArrayList<>(batch.size());
     boolean sentDead = false;
     for (Delivery d : batch) {
@@ -290,6 +298,16 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
     }
     return incoming;
+  }
+
+  /** The place of the first change message in the batch that this listener cannot read, or -1. */
+  private static int firstUnreadable(List<Delivery> batch) {
+    for (int i = 0; i < batch.size(); i++) {
+      if (batch.get(i).message() == null && batch.get(i).ours()) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /**

@@ -146,6 +146,16 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       pg.commit();
       try (Connection amqp = settings.broker().factory().newConnection("replicador-publish:" + settings.exchange());
           Channel channel = amqp.createChannel()) {
+        // A broker short of memory or disk blocks publishing until its alarm clears: say so, or
+        // the publisher just stands still
+        amqp.addBlockedListener(
+            reason ->
+                log.warn(
+                    "Broker {} blocks publishing ({}); changes wait in the changelog until it"
+                        + " resumes",
+                    settings.broker(),
+                    reason),
+            () -> log.info("Broker {} accepts publishing again", settings.broker()));
         Topology.declareExchange(channel, settings.exchange());
         channel.confirmSelect();
         Confirms confirms = new Confirms();

@@ -262,8 +262,7 @@ class BadInputIT {
     // the message is still at the head of the queue; once it is taken away, the stream goes on
     listener.close();
     String queue = Topology.queueName(fx.replicaName("r1"));
-    assertThat(new String(fx.take(queue).orElseThrow().getBody(), StandardCharsets.UTF_8))
-        .contains("99");
+    assertThat(new String(fx.takeFirst(queue), StandardCharsets.UTF_8)).contains("99");
     fx.startListener("r1", Set.of());
     awaitSameRows("later", "r.id");
   }

@@ -165,6 +165,26 @@ final class ReplicationFixture implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes the first message of a replica's queue as a consumer would (quorum queues with single
+   * active consumer refuse basic.get), acknowledging it; the others stay queued.
+   */
+  byte[] takeFirst(String queue) throws Exception {
+    try (Connection c = amqpFactory().newConnection();
+        Channel ch = c.createChannel()) {
+      ch.basicQos(1);
+      java.util.concurrent.BlockingQueue<com.rabbitmq.client.Delivery> got =
+          new java.util.concurrent.LinkedBlockingQueue<>();
+      ch.basicConsume(queue, false, (tag, d) -> got.add(d), tag -> {});
+      com.rabbitmq.client.Delivery d = got.poll(30, java.util.concurrent.TimeUnit.SECONDS);
+      if (d == null) {
+        throw new IllegalStateException("No message came from " + queue + " within 30 s");
+      }
+      ch.basicAck(d.getEnvelope().getDeliveryTag(), false);
+      return d.getBody();
+    }
+  }
+
   private static ConnectionFactory amqpFactory() throws Exception {
     return BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
   }
