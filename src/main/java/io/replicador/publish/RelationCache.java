@@ -83,39 +83,49 @@ public final class RelationCache {
     List<String> values = List.of();
     List<Integer> chunked = new ArrayList<>();
     if (row.op() == Operation.INSERT || row.op() == Operation.UPDATE) {
-      if (row.largeNew()) {
-        String[] out = new String[e.valueIndexes.length];
-        int[] place = inverse(e.valueIndexes, e.fieldCount);
-        int fields;
-        try (Reader text = reader.open(row.entryId(), row.element(), LargeRowReader.Text.NEW)) {
-          fields = RecordTextReader.read(text, new Pieces(e.relation, place, out, chunked, sink));
-        }
-        requireFieldCount(row, e, fields);
-        values = Arrays.asList(out);
-      } else {
-        List<String> fields = RecordText.parse(row.newRow());
-        requireFieldCount(row, e, fields.size());
-        values = e.values(fields);
-      }
+      values =
+          row.largeNew()
+              ? streamed(row, e, LargeRowReader.Text.NEW, e.valueIndexes, chunked, reader, sink)
+              : e.values(fields(row, e, row.newRow()));
     }
     List<String> key = List.of();
     if (row.op() == Operation.UPDATE || row.op() == Operation.DELETE) {
-      if (row.largeOld()) {
-        String[] out = new String[e.keyIndexes.length];
-        int[] place = inverse(e.keyIndexes, e.fieldCount);
-        int fields;
-        try (Reader text = reader.open(row.entryId(), row.element(), LargeRowReader.Text.OLD)) {
-          fields = RecordTextReader.read(text, new Pieces(e.relation, place, out, null, sink));
-        }
-        requireFieldCount(row, e, fields);
-        key = Arrays.asList(out);
-      } else {
-        List<String> fields = RecordText.parse(row.oldRow());
-        requireFieldCount(row, e, fields.size());
-        key = e.key(fields);
-      }
+      key =
+          row.largeOld()
+              ? streamed(row, e, LargeRowReader.Text.OLD, e.keyIndexes, null, reader, sink)
+              : e.key(fields(row, e, row.oldRow()));
     }
     sink.accept(new Change(row.op(), e.relation, values, key, chunked), 64);
+  }
+
+  private static List<String> fields(ChangeLogRow row, Entry e, String text) {
+    List<String> fields = RecordText.parse(text);
+    requireFieldCount(row, e, fields.size());
+    return fields;
+  }
+
+  /**
+   * The fields at {@code indexes} of a row's text, streamed; with {@code chunked}, long values
+   * go to the sink as pieces and their columns into {@code chunked}.
+   */
+  private static List<String> streamed(
+      ChangeLogRow row,
+      Entry e,
+      LargeRowReader.Text which,
+      int[] indexes,
+      List<Integer> chunked,
+      LargeRowReader reader,
+      ChangeSink sink)
+      throws Exception {
+    String[] out = new String[indexes.length];
+    int fields;
+    try (Reader text = reader.open(row.entryId(), row.element(), which)) {
+      fields =
+          RecordTextReader.read(
+              text, new Pieces(e.relation, inverse(indexes, e.fieldCount), out, chunked, sink));
+    }
+    requireFieldCount(row, e, fields);
+    return Arrays.asList(out);
   }
 
   /** Field index to the place it fills, or -1: the inverse of {@code indexes}. */

@@ -59,6 +59,25 @@ class ReplicaEffectsIT {
     exec(fx.replicaCluster, replicaDb, asRole);
   }
 
+  /**
+   * Tables marker and users on both sides, and on the replica a trigger on {@code event} that
+   * records into {@code audit}, named without its schema as triggers often do.
+   */
+  private void usersAuditedOnTheReplica(String event, String row) {
+    both(
+        "CREATE TABLE public.marker (id int PRIMARY KEY)",
+        "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+    exec(
+        fx.replicaCluster,
+        replicaDb,
+        "SET ROLE " + role,
+        "CREATE TABLE public.audit (id int, what text)",
+        "CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            + " INSERT INTO audit VALUES (" + row + ".id, TG_OP); RETURN " + row + "; END $$",
+        "CREATE TRIGGER audit AFTER " + event + " ON public.users"
+            + " FOR EACH ROW EXECUTE FUNCTION public.audit()");
+  }
+
   private void primary(String... sql) {
     exec(fx.primaryCluster, fx.primaryDb, sql);
   }
@@ -70,6 +89,14 @@ class ReplicaEffectsIT {
   private void install(String... tables) {
     assertThat(
             Main.run("install", "--primary", fx.primaryUri(), "--tables", String.join(",", tables)))
+        .isZero();
+  }
+
+  private void snapshot() {
+    assertThat(
+            Main.run("snapshot", "--primary", fx.primaryUri(), "--replica", listenerUri(),
+                "--name", fx.replicaName("r1"), "--exchange", fx.exchange,
+                "--amqp", TestEnvironment.amqpUri()))
         .isZero();
   }
 
@@ -146,18 +173,7 @@ class ReplicaEffectsIT {
 
   @Test
   void aDeleteTriggerOnTheReplicaFiresForDeletesNotForKeyChanges() {
-    both(
-        "CREATE TABLE public.marker (id int PRIMARY KEY)",
-        "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
-    exec(
-        fx.replicaCluster,
-        replicaDb,
-        "SET ROLE " + role,
-        "CREATE TABLE public.audit (id int, what text)",
-        "CREATE FUNCTION public.audit_delete() RETURNS trigger LANGUAGE plpgsql AS"
-            + " $$ BEGIN INSERT INTO public.audit VALUES (OLD.id, TG_OP); RETURN OLD; END $$",
-        "CREATE TRIGGER audit_delete AFTER DELETE ON public.users"
-            + " FOR EACH ROW EXECUTE FUNCTION public.audit_delete()");
+    usersAuditedOnTheReplica("DELETE", "OLD");
     replicate("public.marker", "public.users");
     primary(
         "INSERT INTO public.users VALUES (1, 'a'), (2, 'b'), (3, 'c')",
@@ -190,11 +206,7 @@ class ReplicaEffectsIT {
         .atMost(Duration.ofSeconds(60))
         .until(() -> "0".equals(query(fx.primaryCluster, fx.primaryDb,
             "SELECT count(*) FROM replicador.changelog")));
-    assertThat(
-            Main.run("snapshot", "--primary", fx.primaryUri(), "--replica", listenerUri(),
-                "--name", fx.replicaName("r1"), "--exchange", fx.exchange,
-                "--amqp", TestEnvironment.amqpUri()))
-        .isZero();
+    snapshot();
     fx.startListener("r1", Set.of(), ListenerSettings.DEFAULT_PREFETCH, listenerUri());
     assertSameRowsOnceCaughtUp("public.parent", "public.child");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.child"))
@@ -203,26 +215,10 @@ class ReplicaEffectsIT {
 
   @Test
   void aSnapshotFiresTheReplicasTriggersUnderTheReplicasSearchPathAsTheListenerDoes() {
-    both(
-        "CREATE TABLE public.marker (id int PRIMARY KEY)",
-        "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
-    exec(
-        fx.replicaCluster,
-        replicaDb,
-        "SET ROLE " + role,
-        "CREATE TABLE public.audit (id int, what text)",
-        // names its table without the schema, as triggers often do
-        "CREATE FUNCTION public.audit_insert() RETURNS trigger LANGUAGE plpgsql AS"
-            + " $$ BEGIN INSERT INTO audit VALUES (NEW.id, TG_OP); RETURN NEW; END $$",
-        "CREATE TRIGGER audit_insert AFTER INSERT ON public.users"
-            + " FOR EACH ROW EXECUTE FUNCTION public.audit_insert()");
+    usersAuditedOnTheReplica("INSERT", "NEW");
     install("public.marker", "public.users");
     primary("INSERT INTO public.users VALUES (1, 'a'), (2, 'b')");
-    assertThat(
-            Main.run("snapshot", "--primary", fx.primaryUri(), "--replica", listenerUri(),
-                "--name", fx.replicaName("r1"), "--exchange", fx.exchange,
-                "--amqp", TestEnvironment.amqpUri()))
-        .isZero();
+    snapshot();
     fx.startListener("r1", Set.of(), ListenerSettings.DEFAULT_PREFETCH, listenerUri());
     fx.startPublisher();
     primary("INSERT INTO public.users VALUES (3, 'c')");
