@@ -1,8 +1,8 @@
 package io.replicador.apply;
 
 import io.replicador.change.SourceTransaction;
+import io.replicador.store.ReplicaStore;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -14,7 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Stages parts of large transactions in {@code replicador.staged} through a connection of its
+ * Stages parts of large transactions ({@link ReplicaStore#stage}) through a connection of its
  * own, on a thread of its own while the applier applies, and commits them on request: a staged
  * part, once committed, is one the broker may forget. Also answers where the replica's WAL
  * stands. Owns its thread, not its connection; one caller at a time.
@@ -24,11 +24,12 @@ final class PartStager implements AutoCloseable {
   private final String replicaName;
   private final List<Future<?>> pending = new ArrayList<>();
   private ExecutorService thread;
-  private PreparedStatement insert;
+  private final ReplicaStore store;
 
   PartStager(Connection connection, String replicaName) {
     this.connection = connection;
     this.replicaName = replicaName;
+    this.store = new ReplicaStore(connection, replicaName);
   }
 
   void prepare() throws SQLException {
@@ -54,18 +55,7 @@ final class PartStager implements AutoCloseable {
     pending.add(
         thread.submit(
             () -> {
-              if (insert == null) {
-                insert =
-                    connection.prepareStatement(
-                        "INSERT INTO replicador.staged (consumer, source, position, part, body)"
-                            + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
-              }
-              insert.setString(1, replicaName);
-              insert.setString(2, source);
-              insert.setLong(3, tx.position());
-              insert.setInt(4, tx.part());
-              insert.setBytes(5, body);
-              insert.executeUpdate();
+              store.stage(source, tx.position(), tx.part(), body);
               return null;
             }));
   }

@@ -12,6 +12,7 @@ import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
 import io.replicador.schema.TableCatalog;
+import io.replicador.store.ReplicaStore;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -43,48 +44,10 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaApplier implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
 
-  private static final String SETUP =
-      """
-      CREATE SCHEMA IF NOT EXISTS replicador;
-      CREATE TABLE IF NOT EXISTS replicador.applied (
-          consumer   text NOT NULL,
-          source     text NOT NULL,
-          position   bigint NOT NULL,
-          xid        text,
-          applied_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (consumer, source)
-      );
-      CREATE TABLE IF NOT EXISTS replicador.staged (
-          consumer text NOT NULL,
-          source   text NOT NULL,
-          position bigint NOT NULL,
-          part     integer NOT NULL,
-          body     bytea NOT NULL,
-          PRIMARY KEY (consumer, source, position, part)
-      );
-      -- the tables a snapshot copied for a consumer, and the primary's snapshot they were copied in
-      CREATE TABLE IF NOT EXISTS replicador.snapshot (
-          consumer    text NOT NULL,
-          schema_name text NOT NULL,
-          table_name  text NOT NULL,
-          copied_rows bigint NOT NULL,
-          finished_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (consumer, schema_name, table_name)
-      );
-      ALTER TABLE replicador.snapshot ADD COLUMN IF NOT EXISTS source text;
-      ALTER TABLE replicador.snapshot ADD COLUMN IF NOT EXISTS primary_snapshot text;
-      -- stored as it comes: compressing parts cost more than writing them (pglz, the default)
-      DO $$ BEGIN
-          IF (SELECT attstorage FROM pg_attribute
-              WHERE attrelid = 'replicador.staged'::regclass AND attname = 'body') <> 'e' THEN
-              ALTER TABLE replicador.staged ALTER COLUMN body SET STORAGE EXTERNAL;
-          END IF;
-      END $$;
-      """;
-
   private final Connection connection;
   /** Stages parts and commits them while {@code connection} keeps a large transaction open. */
   private final PartStager stager;
+  private final ReplicaStore store;
   private final String replicaName;
   private final Set<TableName> tables;
   private final boolean allowReplicaTriggers;
@@ -127,28 +90,16 @@ public final class ReplicaApplier implements AutoCloseable {
     this.allowReplicaTriggers = allowReplicaTriggers;
     this.connection = connection;
     this.stager = new PartStager(stager, replicaName);
+    this.store = new ReplicaStore(connection, replicaName);
     this.replicaName = replicaName;
     this.tables = Set.copyOf(tables);
     this.bulk = new BulkInserter(connection);
     this.pieces = new ValuePieces(connection);
   }
 
-  /**
-   * Creates the replica's bookkeeping tables ({@code replicador.applied}, {@code staged},
-   * {@code snapshot}) if needed, and commits. The connection is left with autocommit off.
-   */
-  public static void createBookkeeping(Connection connection) throws SQLException {
-    connection.setAutoCommit(false);
-    try (Statement st = connection.createStatement()) {
-      st.execute("SELECT pg_advisory_xact_lock(hashtext('replicador.replica-setup'))");
-      st.execute(SETUP);
-    }
-    connection.commit();
-  }
-
-  /** Creates the bookkeeping tables if needed and loads the applied positions. */
+  /** Creates or upgrades the bookkeeping tables if needed and loads the applied positions. */
   public void prepare() throws SQLException {
-    createBookkeeping(connection);
+    ReplicaStore.migrate(connection);
     try (Statement st = connection.createStatement()) {
       // Values arrive as text printed under capture's fixed settings; read them under matching
       // ones, whatever the replica's defaults: xmloption = document would reject XML content
@@ -182,45 +133,9 @@ public final class ReplicaApplier implements AutoCloseable {
     }
     stager.prepare();
     pieces.prepare();
-    positions = loadPositions();
-    copies = loadCopies();
-  }
-
-  /** The primary snapshot each table was copied in, per source, by a snapshot of this name. */
-  private Map<String, Map<TableName, PrimarySnapshot>> loadCopies() throws SQLException {
-    Map<String, Map<TableName, PrimarySnapshot>> loaded = new HashMap<>();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT source, schema_name, table_name, primary_snapshot FROM replicador.snapshot"
-                + " WHERE consumer = ? AND source IS NOT NULL AND primary_snapshot IS NOT NULL")) {
-      ps.setString(1, replicaName);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          loaded
-              .computeIfAbsent(rs.getString(1), k -> new HashMap<>())
-              .put(TableName.of(rs.getString(2), rs.getString(3)),
-                  PrimarySnapshot.parse(rs.getString(4)));
-        }
-      }
-    }
+    positions = store.positions();
+    copies = store.copies();
     connection.commit();
-    return loaded;
-  }
-
-  private Map<String, Long> loadPositions() throws SQLException {
-    Map<String, Long> loaded = new HashMap<>();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT source, position FROM replicador.applied WHERE consumer = ?")) {
-      ps.setString(1, replicaName);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          loaded.put(rs.getString(1), rs.getLong(2));
-        }
-      }
-    }
-    connection.commit();
-    return loaded;
   }
 
   /**
@@ -332,7 +247,7 @@ public final class ReplicaApplier implements AutoCloseable {
           }
           if (open != null && open.isNext(source, tx)) {
             open = null; // every earlier part is applied already
-            deleteStaged(source, tx.position());
+            store.deleteStaged(source, tx.position());
           } else if (tx.part() > 0
               && !applyEarlierParts(source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
             continue;
@@ -371,7 +286,7 @@ public final class ReplicaApplier implements AutoCloseable {
       throws SQLException, ApplyException {
     flush();
     sequences.advance(connection);
-    savePositions(next, lastXid);
+    store.savePositions(next, lastXid);
     if (durable) {
       // with an id, so that the commit is written and waited for even when nothing was applied
       try (Statement st = connection.createStatement()) {
@@ -404,21 +319,6 @@ public final class ReplicaApplier implements AutoCloseable {
   }
 
   /**
-   * A statement on this replica's staged parts of one source transaction: {@code head} followed
-   * by the match on consumer, source and position (bound here) and {@code more}.
-   */
-  private PreparedStatement staged(String head, String source, long position, String more)
-      throws SQLException {
-    PreparedStatement ps =
-        connection.prepareStatement(
-            head + " WHERE consumer = ? AND source = ? AND position = ?" + more);
-    ps.setString(1, replicaName);
-    ps.setString(2, source);
-    ps.setLong(3, position);
-    return ps;
-  }
-
-  /**
    * Applies parts 0..n-1 of the transaction {@code last} ends, in order, each from this batch
    * when it is here and else from staging, then clears the transaction's staging. When a part
    * never arrived, applies nothing: fails if this replica had applied earlier positions (the queue
@@ -427,15 +327,7 @@ public final class ReplicaApplier implements AutoCloseable {
   private boolean applyEarlierParts(
       String source, SourceTransaction last, long applied, Map<Integer, SourceTransaction> here)
       throws SQLException, ApplyException {
-    Set<Integer> staged = new HashSet<>();
-    try (PreparedStatement ps =
-        staged("SELECT part FROM replicador.staged", source, last.position(), "")) {
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          staged.add(rs.getInt(1));
-        }
-      }
-    }
+    Set<Integer> staged = store.stagedParts(source, last.position());
     boolean complete = true;
     for (int part = 0; part < last.part() && complete; part++) {
       if (!here.containsKey(part) && !staged.contains(part)) {
@@ -453,61 +345,27 @@ public final class ReplicaApplier implements AutoCloseable {
       }
     }
     if (complete) {
-      try (PreparedStatement ps =
-          staged("SELECT body FROM replicador.staged", source, last.position(), " AND part = ?")) {
-        for (int part = 0; part < last.part(); part++) {
-          if (here.containsKey(part)) {
-            applyChanges(source, here.get(part));
-            continue;
-          }
-          ps.setInt(4, part);
-          byte[] body;
-          try (ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            body = rs.getBytes(1);
-          }
-          ChangeMessage message;
-          try {
-            message = codec.decode(body);
-          } catch (MalformedMessageException e) {
-            throw new ApplyException(
-                "Replica " + replicaName + ": staged part is unreadable: " + e.getMessage());
-          }
-          for (SourceTransaction tx : message.transactions()) {
-            applyChanges(source, tx);
-          }
+      for (int part = 0; part < last.part(); part++) {
+        if (here.containsKey(part)) {
+          applyChanges(source, here.get(part));
+          continue;
+        }
+        ChangeMessage message;
+        try {
+          message = codec.decode(store.stagedPart(source, last.position(), part));
+        } catch (MalformedMessageException e) {
+          throw new ApplyException(
+              "Replica " + replicaName + ": staged part is unreadable: " + e.getMessage());
+        }
+        for (SourceTransaction tx : message.transactions()) {
+          applyChanges(source, tx);
         }
       }
     }
     if (!staged.isEmpty()) {
-      deleteStaged(source, last.position());
+      store.deleteStaged(source, last.position());
     }
     return complete;
-  }
-
-  private void deleteStaged(String source, long position) throws SQLException {
-    try (PreparedStatement ps = staged("DELETE FROM replicador.staged", source, position, "")) {
-      ps.executeUpdate();
-    }
-  }
-
-  private void savePositions(Map<String, Long> next, Map<String, String> lastXid)
-      throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
-                + " VALUES (?, ?, ?, ?, now()) ON CONFLICT (consumer, source) DO UPDATE"
-                + " SET position = EXCLUDED.position, xid = EXCLUDED.xid,"
-                + " applied_at = EXCLUDED.applied_at")) {
-      for (Map.Entry<String, String> e : lastXid.entrySet()) {
-        ps.setString(1, replicaName);
-        ps.setString(2, e.getKey());
-        ps.setLong(3, next.get(e.getKey()));
-        ps.setString(4, e.getValue());
-        ps.addBatch();
-      }
-      ps.executeBatch();
-    }
   }
 
   // ---- applying changes, batching runs of the same statement across source transactions ----

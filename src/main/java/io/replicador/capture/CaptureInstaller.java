@@ -1,5 +1,6 @@
 package io.replicador.capture;
 
+import io.replicador.store.PrimaryStore;
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
 import io.replicador.schema.TableCatalog;
@@ -21,19 +22,20 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Installs and removes change capture on the primary: the {@code replicador} schema, its
- * changelog and trigger functions, and the capture triggers of each table (see capture-v1.sql;
- * installing again moves a table to the current ones). Each call is one transaction:
+ * changelog and trigger functions (the numbered migrations of {@link PrimaryStore}), and the
+ * capture triggers of each table (installing again moves a table to the current ones). Each call is one transaction:
  * it installs everything asked for or nothing. Does not close the connection.
  */
 public final class CaptureInstaller {
   private static final Logger log = LoggerFactory.getLogger(CaptureInstaller.class);
-  private static final String SCRIPT = "capture-v1.sql";
   private static final long LOCK_KEY = 0x5245504c4943L; // serialises concurrent installs
 
   private final Connection connection;
+  private final PrimaryStore store;
 
   public CaptureInstaller(Connection connection) {
     this.connection = connection;
+    this.store = new PrimaryStore(connection, "the primary");
   }
 
   /**
@@ -71,8 +73,8 @@ public final class CaptureInstaller {
               fence.await();
             }
           }
+          store.migrate();
           try (Statement st = connection.createStatement()) {
-            st.execute(script());
             if (replacedTrigger != null) {
               for (TableName t : checked) {
                 st.execute(
@@ -81,14 +83,9 @@ public final class CaptureInstaller {
               }
             }
           }
-          try (PreparedStatement ps =
-              connection.prepareStatement("SELECT replicador.capture_table(?, ?)")) {
-            for (TableName t : checked) {
-              ps.setString(1, t.schema());
-              ps.setString(2, t.name());
-              ps.execute();
-              log.info("Capturing changes of {}", t);
-            }
+          for (TableName t : checked) {
+            store.capture(t);
+            log.info("Capturing changes of {}", t);
           }
           return checked;
         });
@@ -108,9 +105,7 @@ public final class CaptureInstaller {
             return null;
           }
           log.info("Creating schema replicador (changelog and publisher state; no triggers)");
-          try (Statement st = connection.createStatement()) {
-            st.execute(script());
-          }
+          store.migrate();
           return null;
         });
   }
@@ -128,19 +123,12 @@ public final class CaptureInstaller {
           if (!schemaInstalled()) {
             return false;
           }
-          try (PreparedStatement ps =
-              connection.prepareStatement("SELECT replicador.release_table(?, ?)")) {
-            for (TableName t : tables) {
-              ps.setString(1, t.schema());
-              ps.setString(2, t.name());
-              ps.execute();
-              log.info("Stopped capturing changes of {}", t);
-            }
+          for (TableName t : tables) {
+            store.release(t);
+            log.info("Stopped capturing changes of {}", t);
           }
           if (capturedTables().isEmpty()) {
-            try (Statement st = connection.createStatement()) {
-              st.execute("DROP SCHEMA replicador CASCADE");
-            }
+            store.drop();
             log.info("No table is captured any more; dropped schema replicador");
             return true;
           }
@@ -150,28 +138,11 @@ public final class CaptureInstaller {
 
   /** The tables capture is installed for; empty when the schema is absent. */
   public List<TableName> capturedTables() throws SQLException {
-    if (!schemaInstalled()) {
-      return List.of();
-    }
-    List<TableName> tables = new ArrayList<>();
-    try (Statement st = connection.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2")) {
-      while (rs.next()) {
-        tables.add(TableName.of(rs.getString(1), rs.getString(2)));
-      }
-    }
-    return tables;
+    return store.capturedTables();
   }
 
   private boolean schemaInstalled() throws SQLException {
-    try (Statement st = connection.createStatement();
-        ResultSet rs =
-            st.executeQuery("SELECT to_regclass('replicador.captured_tables') IS NOT NULL")) {
-      rs.next();
-      return rs.getBoolean(1);
-    }
+    return store.installed();
   }
 
   private List<TableName> validate(List<TableName> tables) throws SQLException {
@@ -255,17 +226,6 @@ public final class CaptureInstaller {
       throw e;
     } finally {
       connection.setAutoCommit(autoCommit);
-    }
-  }
-
-  private static String script() {
-    try (InputStream in = CaptureInstaller.class.getResourceAsStream(SCRIPT)) {
-      if (in == null) {
-        throw new IllegalStateException("Resource " + SCRIPT + " is missing from the jar");
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
   }
 

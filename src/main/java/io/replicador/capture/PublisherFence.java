@@ -1,5 +1,6 @@
 package io.replicador.capture;
 
+import io.replicador.store.PrimaryStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -34,7 +35,6 @@ public final class PublisherFence {
   public static final String ANSWER_CHANNEL = "replicador_fence";
 
   private static final String DOORBELL_CHANNEL = "replicador";
-  private static final long PUBLISHER_LOCK = 0x5245504c5055L; // see ChangeLogReader
 
   private final Connection connection;
   private final Duration timeout;
@@ -115,17 +115,6 @@ public final class PublisherFence {
   }
 
   private boolean publisherActive() throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                + " AND classid::int8 = ? AND objid::int8 = ? AND objsubid = 1)")) {
-      ps.setLong(1, PUBLISHER_LOCK >>> 32);
-      ps.setLong(2, PUBLISHER_LOCK & 0xffffffffL);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getBoolean(1);
-      }
-    }
+    return new PrimaryStore(connection, "the primary").publisherSession().isPresent();
   }
 }

@@ -76,6 +76,9 @@ final class PublishCommand implements Callable<Integer> {
     ChangePublisher publisher = new ChangePublisher(settings);
     Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
     publisher.run();
+    if (publisher.refused() != null) {
+      throw publisher.refused();
+    }
     return 0;
   }
 }

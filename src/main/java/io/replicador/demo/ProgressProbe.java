@@ -1,5 +1,6 @@
 package io.replicador.demo;
 
+import io.replicador.store.PrimaryStore;
 import io.replicador.apply.ReplicaListener;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -53,20 +54,9 @@ final class ProgressProbe implements AutoCloseable {
       applied.add(r.listener().positions().values().stream().mapToLong(Long::longValue).max().orElse(0));
       replicaNewest.add(DemoWriter.newestStamp(r.connection()));
     }
-    long captured;
-    long shipped;
-    // one statement, one snapshot: claimed-but-unconfirmed transactions are not yet shipped
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT p.next_position - 1 - coalesce(cardinality(p.pending_txids), 0),"
-                    + " (SELECT count(DISTINCT txid) FROM replicador.changelog)"
-                    + " - coalesce(cardinality(p.pending_txids), 0)"
-                    + " FROM replicador.publisher p")) {
-      rs.next();
-      shipped = rs.getLong(1);
-      captured = shipped + rs.getLong(2);
-    }
+    PrimaryStore.Progress progress = new PrimaryStore(primary, "the demo's primary").progress();
+    long shipped = progress.shipped();
+    long captured = progress.captured();
     long primaryNewest = DemoWriter.newestStamp(primary);
     long written = this.written.getAsLong();
     List<ReplicaState> states = new ArrayList<>();

@@ -1,5 +1,9 @@
 package io.replicador.publish;
 
+import io.replicador.store.ChangeLogReader;
+import io.replicador.store.PrimaryStore;
+import io.replicador.store.ClaimedBatch;
+import io.replicador.store.LargeRowReader;
 import com.rabbitmq.client.AMQP;
 import io.replicador.Failures;
 import com.rabbitmq.client.Channel;
@@ -10,6 +14,7 @@ import io.replicador.capture.PublisherFence;
 import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
 import io.replicador.codec.ChangeMessageCodec;
+import io.replicador.config.ConfigException;
 import io.replicador.schema.TableCatalog;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -67,6 +72,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final Clock clock = Clock.systemUTC();
   private final String identity;
+  private volatile ConfigException refused;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final CountDownLatch stopped = new CountDownLatch(1);
@@ -92,6 +98,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
           session();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
+          break;
+        } catch (ConfigException e) {
+          refused = e; // waiting does not install or upgrade capture: stop and say why
           break;
         } catch (Exception e) {
           if (!running.get()) {
@@ -131,8 +140,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       if (!running.get()) {
         return;
       }
-      reader.requireCurrentSchema();
-      String source = reader.sourceId();
+      PrimaryStore store = new PrimaryStore(pg, settings.primary().toString());
+      store.requireCurrent();
+      String source = store.sourceId();
       try (java.sql.Statement st = pg.createStatement()) {
         // The changelog's size swings from empty to a backlog and back, and its statistics lag
         // behind: a plan cached while it was empty scans the whole table (on a busy primary,
@@ -475,6 +485,14 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       channel.basicPublish(
           settings.exchange(), Topology.ROUTING_KEY, true, props, codec.encode(message));
     }
+  }
+
+  /**
+   * Why {@link #run} returned by itself: the primary's capture is missing or of another version,
+   * which waiting cannot change. Null when it was stopped.
+   */
+  public ConfigException refused() {
+    return refused;
   }
 
   /** Whether this publisher currently holds the lock and ships. */

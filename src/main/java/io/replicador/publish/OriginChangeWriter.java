@@ -2,6 +2,7 @@ package io.replicador.publish;
 
 import io.replicador.Failures;
 import io.replicador.change.TableName;
+import io.replicador.store.ChangeLogWriter;
 import io.replicador.publish.OriginPayloadTranslator.OriginChange;
 import io.replicador.publish.OriginPayloadTranslator.OriginPayloadException;
 import io.replicador.publish.OriginPayloadTranslator.OriginTable;
@@ -126,34 +127,16 @@ public final class OriginChangeWriter {
 
   private int insert(List<Translated> run) throws SQLException {
     OriginTable table = run.get(0).change.table();
-    String rowType = "NULL::" + table.name().quoted();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "INSERT INTO replicador.changelog"
-                + " (relid, schema_name, table_name, op, new_row, old_row)"
-                + " SELECT ?::int8::oid, ?, ?, p.op::\"char\","
-                + " CASE WHEN p.op IN ('I', 'U') THEN json_populate_record(" + rowType
-                + ", p.payload::json -> 'new_record')::text END,"
-                + " CASE WHEN p.op IN ('U', 'D') THEN json_populate_record(" + rowType
-                + ", p.payload::json -> 'old_record')::text END"
-                + " FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS p(payload, op, ord)"
-                + " ORDER BY p.ord")) {
-      String[] payloads = new String[run.size()];
-      String[] ops = new String[run.size()];
-      for (int i = 0; i < run.size(); i++) {
-        payloads[i] = run.get(i).change.payload();
-        ops[i] = String.valueOf(run.get(i).change.op().code());
-      }
-      ps.setLong(1, table.relid());
-      ps.setString(2, table.name().schema());
-      ps.setString(3, table.name().name());
-      ps.setArray(4, connection.createArrayOf("text", payloads));
-      ps.setArray(5, connection.createArrayOf("text", ops));
-      return ps.executeUpdate();
+    String[] payloads = new String[run.size()];
+    String[] ops = new String[run.size()];
+    for (int i = 0; i < run.size(); i++) {
+      payloads[i] = run.get(i).change.payload();
+      ops[i] = String.valueOf(run.get(i).change.op().code());
     }
+    return new ChangeLogWriter(connection).insertOrigin(table.relid(), table.name(), payloads, ops);
   }
 
-  /** The capture trigger's settings (capture-v1.sql), for this transaction only. */
+  /** The capture trigger's settings (store/primary/V1__capture.sql), for this transaction only. */
   private void fixOutputSettings() throws SQLException {
     try (Statement st = connection.createStatement()) {
       st.execute(

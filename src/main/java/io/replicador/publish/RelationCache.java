@@ -1,5 +1,7 @@
 package io.replicador.publish;
 
+import io.replicador.store.ChangeLogRow;
+import io.replicador.store.LargeRowReader;
 import io.replicador.change.Change;
 import io.replicador.change.Relation;
 import io.replicador.change.TableName;

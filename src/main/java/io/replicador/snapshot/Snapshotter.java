@@ -1,10 +1,11 @@
 package io.replicador.snapshot;
 
-import io.replicador.apply.ReplicaApplier;
 import io.replicador.broker.QueueInspector;
 import io.replicador.broker.Topology;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
+import io.replicador.store.PrimaryStore;
+import io.replicador.store.ReplicaStore;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.sql.Connection;
@@ -18,6 +19,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -94,7 +96,7 @@ public final class Snapshotter {
       List<UserType> types = reader.typesFor(tables);
       primary.commit();
       List<TableName> created = new ReplicaSchema(replica).prepare(tables, types);
-      ReplicaApplier.createBookkeeping(replica);
+      ReplicaStore.migrate(replica);
 
       // The queue before the snapshot: changes committed after the snapshot wait in it.
       try (QueueInspector broker =
@@ -162,27 +164,13 @@ public final class Snapshotter {
   }
 
   private List<TableName> tablesToCopy(Connection primary) throws SQLException {
-    List<TableName> captured = new ArrayList<>();
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT to_regclass('replicador.captured_tables') IS NOT NULL"
-                    + " AND to_regclass('replicador.source') IS NOT NULL")) {
-      rs.next();
-      if (!rs.getBoolean(1)) {
-        throw new ConfigException(
-            "Change capture is not installed on " + settings.primary()
-                + "; run 'replicador install' first, or changes made during the copy are lost");
-      }
+    PrimaryStore store = new PrimaryStore(primary, settings.primary().toString());
+    if (!store.installed()) {
+      throw new ConfigException(
+          "Change capture is not installed on " + settings.primary()
+              + "; run 'replicador install' first, or changes made during the copy are lost");
     }
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2")) {
-      while (rs.next()) {
-        captured.add(TableName.of(rs.getString(1), rs.getString(2)));
-      }
-    }
+    List<TableName> captured = store.capturedTables();
     primary.commit();
     if (settings.tables().isEmpty()) {
       if (captured.isEmpty()) {
@@ -213,20 +201,9 @@ public final class Snapshotter {
     if (!settings.tables().isEmpty()) {
       return false; // other tables may need the changes waiting in the queue
     }
-    int copied = 0;
-    try (PreparedStatement ps =
-        replica.prepareStatement(
-            "SELECT schema_name, table_name FROM replicador.snapshot WHERE consumer = ?")) {
-      ps.setString(1, settings.name());
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          if (names.contains(TableName.of(rs.getString(1), rs.getString(2)))) {
-            copied++;
-          }
-        }
-      }
-    }
+    Set<TableName> done = new ReplicaStore(replica, settings.name()).copiedTables();
     replica.commit();
+    long copied = names.stream().filter(done::contains).count();
     if (copied > 0 && copied < names.size()) {
       return false; // an interrupted snapshot: carry on with the tables not copied yet
     }
@@ -252,44 +229,11 @@ public final class Snapshotter {
    * changes may be needed by tables that this run does not copy.
    */
   private void resetBookkeeping(Connection primary, Connection replica) throws SQLException {
-    String source;
-    long handedOut;
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT s.source_id, p.next_position - 1 FROM replicador.source s,"
-                    + " replicador.publisher p")) {
-      if (!rs.next()) {
-        throw new ConfigException("Change capture on " + settings.primary()
-            + " is incomplete (no source or publisher row); run 'replicador install' again");
-      }
-      source = rs.getString(1);
-      handedOut = rs.getLong(2);
-    }
+    PrimaryStore store = new PrimaryStore(primary, settings.primary().toString());
+    String source = store.sourceId();
+    long handedOut = store.lastPosition();
     primary.commit();
-    try (PreparedStatement ps =
-        replica.prepareStatement("DELETE FROM replicador.snapshot WHERE consumer = ?")) {
-      ps.setString(1, settings.name());
-      ps.executeUpdate();
-    }
-    for (String table : List.of("replicador.applied", "replicador.staged")) {
-      try (PreparedStatement ps =
-          replica.prepareStatement("DELETE FROM " + table + " WHERE consumer = ?")) {
-        ps.setString(1, settings.name());
-        ps.executeUpdate();
-      }
-    }
-    if (handedOut > 0) {
-      try (PreparedStatement ps =
-          replica.prepareStatement(
-              "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
-                  + " VALUES (?, ?, ?, NULL, now())")) {
-        ps.setString(1, settings.name());
-        ps.setString(2, source);
-        ps.setLong(3, handedOut);
-        ps.executeUpdate();
-      }
-    }
+    new ReplicaStore(replica, settings.name()).startOver(source, handedOut);
     replica.commit();
   }
 
@@ -309,17 +253,14 @@ public final class Snapshotter {
     String snapshotId;
     Copy copy;
     try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT pg_export_snapshot(), pg_current_snapshot()::text, s.source_id"
-                    + " FROM replicador.source s")) {
-      if (!rs.next()) {
-        throw new ConfigException("Change capture on " + settings.primary()
-            + " is incomplete (no source row); run 'replicador install' again");
-      }
+        ResultSet rs = st.executeQuery("SELECT pg_export_snapshot(), pg_current_snapshot()::text")) {
+      rs.next();
       snapshotId = rs.getString(1);
       // which primary transactions the copy holds: the listener skips their changes
-      copy = new Copy(rs.getString(3), rs.getString(2));
+      copy =
+          new Copy(
+              new PrimaryStore(primary, settings.primary().toString()).sourceId(),
+              rs.getString(2));
     }
     List<TableDefinition> bySize = new ArrayList<>(tables);
     List<TableProgress> progress = new ArrayList<>();

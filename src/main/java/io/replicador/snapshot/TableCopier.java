@@ -1,6 +1,7 @@
 package io.replicador.snapshot;
 
 import io.replicador.change.Identifiers;
+import io.replicador.store.ReplicaStore;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -19,7 +20,7 @@ import org.postgresql.core.BaseConnection;
 /**
  * Copies one table from the primary's snapshot into the replica with COPY, streaming through a
  * small buffer (memory does not grow with the table). On the replica the table is emptied, filled
- * and marked done in {@code replicador.snapshot} in one transaction, so an interrupted copy
+ * and marked done ({@link ReplicaStore#recordCopy}) in one transaction, so an interrupted copy
  * leaves nothing behind and a rerun starts that table clean. Uses the caller's connections;
  * not thread-safe.
  */
@@ -84,21 +85,8 @@ final class TableCopier {
       replica.rollback();
       throw e;
     }
-    try (PreparedStatement ps =
-        replica.prepareStatement(
-            "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows,"
-                + " source, primary_snapshot) VALUES (?, ?, ?, ?, ?, ?)"
-                + " ON CONFLICT (consumer, schema_name, table_name) DO UPDATE SET"
-                + " copied_rows = EXCLUDED.copied_rows, finished_at = now(),"
-                + " source = EXCLUDED.source, primary_snapshot = EXCLUDED.primary_snapshot")) {
-      ps.setString(1, consumer);
-      ps.setString(2, table.name().schema());
-      ps.setString(3, table.name().name());
-      ps.setLong(4, rows);
-      ps.setString(5, copy.source());
-      ps.setString(6, copy.primarySnapshot());
-      ps.executeUpdate();
-    }
+    new ReplicaStore(replica, consumer)
+        .recordCopy(table.name(), rows, copy.source(), copy.primarySnapshot());
     replica.commit();
     progress.finish(TableProgress.State.DONE, clock.instant());
   }
@@ -112,19 +100,9 @@ final class TableCopier {
   }
 
   private boolean alreadyCopied(TableDefinition table) throws SQLException {
-    try (PreparedStatement ps =
-        replica.prepareStatement(
-            "SELECT 1 FROM replicador.snapshot WHERE consumer = ? AND schema_name = ?"
-                + " AND table_name = ?")) {
-      ps.setString(1, consumer);
-      ps.setString(2, table.name().schema());
-      ps.setString(3, table.name().name());
-      try (ResultSet rs = ps.executeQuery()) {
-        boolean done = rs.next();
-        replica.commit();
-        return done;
-      }
-    }
+    boolean done = new ReplicaStore(replica, consumer).copiedTables().contains(table.name());
+    replica.commit();
+    return done;
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.replicador.verify;
 
+import io.replicador.store.PrimaryStore;
+import io.replicador.store.ReplicaStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -42,29 +44,14 @@ final class CatchUpWaiter {
 
   void await(Duration timeout) throws SQLException, InterruptedException, VerifyException {
     Instant deadline = clock.instant().plus(timeout);
-    String source;
-    String snapshot;
-    long maxId;
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT (SELECT source_id FROM replicador.source), pg_current_snapshot()::text,"
-                    + " (SELECT coalesce(max(id), 0) FROM replicador.changelog)")) {
-      rs.next();
-      source = rs.getString(1);
-      snapshot = rs.getString(2);
-      maxId = rs.getLong(3);
-    }
-    while (unshipped(snapshot, maxId)) {
+    PrimaryStore store = new PrimaryStore(primary, "the primary");
+    PrimaryStore.Horizon horizon = store.horizon();
+    String source = horizon.source();
+    while (store.unshipped(horizon)) {
       pause(deadline, timeout, "the publisher has not shipped the changes committed on the"
           + " primary before verify started; is 'replicador publish' running?");
     }
-    long target;
-    try (Statement st = primary.createStatement();
-        ResultSet rs = st.executeQuery("SELECT next_position - 1 FROM replicador.publisher")) {
-      rs.next();
-      target = rs.getLong(1);
-    }
+    long target = store.lastPosition();
     while (true) {
       OptionalLong applied = applied(source);
       if (target == 0 || (applied.isPresent() && applied.getAsLong() >= target)) {
@@ -77,45 +64,12 @@ final class CatchUpWaiter {
     }
   }
 
-  private boolean unshipped(String snapshot, long maxId) throws SQLException {
-    try (PreparedStatement ps =
-        primary.prepareStatement(
-            "SELECT EXISTS (SELECT 1 FROM replicador.changelog WHERE id <= ?"
-                + " AND pg_visible_in_snapshot(txid, ?::pg_snapshot))")) {
-      ps.setLong(1, maxId);
-      ps.setString(2, snapshot);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getBoolean(1);
-      }
-    }
-  }
-
   /**
    * The replica's applied position: of the named listener, or the lowest of every listener that
    * applied this source (all of them must have caught up).
    */
   private OptionalLong applied(String source) throws SQLException {
-    try (Statement st = replica.createStatement();
-        ResultSet rs = st.executeQuery("SELECT to_regclass('replicador.applied') IS NOT NULL")) {
-      rs.next();
-      if (!rs.getBoolean(1)) {
-        return OptionalLong.empty();
-      }
-    }
-    try (PreparedStatement ps =
-        replica.prepareStatement(
-            "SELECT min(position) FROM replicador.applied WHERE source = ?"
-                + " AND (?::text IS NULL OR consumer = ?::text)")) {
-      ps.setString(1, source);
-      ps.setString(2, consumer);
-      ps.setString(3, consumer);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        long v = rs.getLong(1);
-        return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(v);
-      }
-    }
+    return ReplicaStore.lowestApplied(replica, source, consumer);
   }
 
   private void pause(Instant deadline, Duration timeout, String why)

@@ -1,5 +1,6 @@
 package io.replicador.verify;
 
+import io.replicador.store.PrimaryStore;
 import io.replicador.change.TableName;
 import io.replicador.snapshot.ColumnDefinition;
 import io.replicador.snapshot.DefinitionReader;
@@ -124,24 +125,12 @@ public final class Verifier {
   }
 
   private List<TableName> captured(Connection primary) throws SQLException, VerifyException {
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery("SELECT to_regclass('replicador.captured_tables') IS NOT NULL")) {
-      rs.next();
-      if (!rs.getBoolean(1)) {
-        throw new VerifyException("Change capture is not installed on " + settings.primary()
-            + "; name the tables to compare with --tables");
-      }
+    PrimaryStore store = new PrimaryStore(primary, settings.primary().toString());
+    if (!store.installed()) {
+      throw new VerifyException("Change capture is not installed on " + settings.primary()
+          + "; name the tables to compare with --tables");
     }
-    List<TableName> tables = new ArrayList<>();
-    try (Statement st = primary.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2")) {
-      while (rs.next()) {
-        tables.add(TableName.of(rs.getString(1), rs.getString(2)));
-      }
-    }
+    List<TableName> tables = store.capturedTables();
     if (tables.isEmpty()) {
       throw new VerifyException("No table is captured on " + settings.primary()
           + "; name the tables to compare with --tables");

@@ -1,5 +1,8 @@
 package io.replicador.it;
 
+import io.replicador.store.PrimaryStore;
+import io.replicador.testing.TestEnvironment;
+import io.replicador.store.ReplicaStore;
 import static io.replicador.testing.Db.checksum;
 import static io.replicador.testing.Db.exec;
 import static io.replicador.testing.Db.query;
@@ -17,7 +20,6 @@ import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
 import io.replicador.cli.Main;
 import io.replicador.codec.ChangeMessageCodec;
-import io.replicador.publish.ChangeLogReader;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.testing.RequiresRabbitMq;
 import java.io.ByteArrayOutputStream;
@@ -388,20 +390,34 @@ class PipelineIT {
   @Test
   void aChangelogOfAnEarlierVersionIsRefusedUntilInstallRunsAgainAndKeepsItsChanges()
       throws Exception {
-    // what earlier versions installed: no column for rows stored together, no doorbell sequence
+    // what earlier versions installed: no numbered schema version, no column for rows stored
+    // together, no doorbell sequence; and a change waiting in it
     exec(
         fx.primaryCluster,
         fx.primaryDb,
         "INSERT INTO public.users VALUES (1, 'written before the upgrade', NULL)",
+        "DROP TABLE replicador.schema_version",
         "ALTER TABLE replicador.changelog DROP COLUMN new_rows",
         "DROP SEQUENCE replicador.bell");
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream saved = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      // the publisher stops at once with the fix rather than retry what waiting cannot heal
+      assertThat(
+              Main.run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange,
+                  "--amqp", TestEnvironment.amqpUri()))
+          .isEqualTo(Main.EXIT_ERROR);
+    } finally {
+      System.setErr(saved);
+    }
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("older version of Replicador")
+        .contains("run 'replicador install' for the captured tables again");
+    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();
     try (Connection c = fx.primaryCluster.connect(fx.primaryDb)) {
       c.setAutoCommit(false);
-      ChangeLogReader reader = new ChangeLogReader(c, 1000);
-      assertThatThrownBy(reader::requireCurrentSchema)
-          .hasMessageContaining("run 'replicador install' again");
-      assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS)).isZero();
-      reader.requireCurrentSchema();
+      new PrimaryStore(c, "primary").requireCurrent();
     }
     startAll();
     exec(
@@ -410,6 +426,43 @@ class PipelineIT {
         "INSERT INTO public.users VALUES (2, 'after', NULL), (3, 'after', NULL)");
     awaitEqual(r1, USERS, "id");
     assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM users")).isEqualTo("3");
+  }
+
+  @Test
+  void aSchemaOfANewerVersionIsRefusedOnEitherSide() throws Exception {
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO replicador.schema_version VALUES (99)");
+    try (Connection c = fx.primaryCluster.connect(fx.primaryDb)) {
+      c.setAutoCommit(false);
+      assertThatThrownBy(() -> new PrimaryStore(c, "primary").requireCurrent())
+          .hasMessageContaining("version 99")
+          .hasMessageContaining("upgrade Replicador");
+    }
+    try (Connection c = fx.replicaCluster.connect(r1)) {
+      ReplicaStore.migrate(c);
+      exec(fx.replicaCluster, r1, "INSERT INTO replicador.schema_version VALUES (99)");
+      assertThatThrownBy(() -> ReplicaStore.migrate(c)).hasMessageContaining("version 99");
+    }
+  }
+
+  @Test
+  void aReplicaBookkeptByAnEarlierVersionIsUpgradedByTheListenerAndKeepsItsPosition()
+      throws Exception {
+    startAll();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'one', NULL)");
+    awaitEqual(r1, USERS, "id");
+    fx.stopServices(); // publisher and listeners; the queues stay
+    // the replica's bookkeeping as earlier versions left it: no numbered version, no snapshot
+    // boundary columns
+    exec(
+        fx.replicaCluster,
+        r1,
+        "DROP TABLE replicador.schema_version",
+        "ALTER TABLE replicador.snapshot DROP COLUMN source, DROP COLUMN primary_snapshot");
+    startAll();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (2, 'two', NULL)");
+    awaitEqual(r1, USERS, "id");
+    assertThat(query(fx.replicaCluster, r1, "SELECT max(version) FROM replicador.schema_version"))
+        .isEqualTo("2");
   }
 
   @Test

@@ -189,11 +189,17 @@ final class ReplicationFixture implements AutoCloseable {
     return BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
   }
 
-  @Override
-  public void close() throws Exception {
+  /** Stops the publishers and listeners started so far; queues and databases stay. */
+  void stopServices() throws Exception {
     for (AutoCloseable c : running) {
       c.close();
     }
+    running.clear();
+  }
+
+  @Override
+  public void close() throws Exception {
+    stopServices();
     TestEnvironment.deleteBrokerObjects(exchange, replicaNames.toArray(String[]::new));
   }
 }

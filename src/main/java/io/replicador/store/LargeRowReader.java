@@ -1,4 +1,4 @@
-package io.replicador.publish;
+package io.replicador.store;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,18 +16,18 @@ import java.sql.SQLException;
  * {@link #SLICE_BYTES} through a cursor; the reader decodes them as they come. Runs on the
  * publisher's connection, inside the transaction that reads the batch; not thread-safe.
  */
-final class LargeRowReader {
+public final class LargeRowReader {
   /** Bytes per slice fetched from the primary. */
   static final int SLICE_BYTES = 1 << 20;
 
   private final Connection connection;
 
-  LargeRowReader(Connection connection) {
+  public LargeRowReader(Connection connection) {
     this.connection = connection;
   }
 
   /** Which stored text of a changelog row to read. */
-  enum Text {
+  public enum Text {
     NEW,
     OLD
   }
@@ -37,7 +37,7 @@ final class LargeRowReader {
    *
    * @param element the row's place in an entry of several inserted rows (from 1), or 0
    */
-  Reader open(long entryId, long element, Text text) throws SQLException {
+  public Reader open(long entryId, long element, Text text) throws SQLException {
     String column =
         text == Text.OLD ? "c.old_row" : element > 0 ? "c.new_rows[" + element + "]" : "c.new_row";
     // OFFSET 0 keeps the subquery whole, so its one conversion serves every slice

@@ -1,4 +1,4 @@
-package io.replicador.publish;
+package io.replicador.store;
 
 import io.replicador.change.Operation;
 import io.replicador.change.TableName;
@@ -29,13 +29,11 @@ import java.util.Set;
  * late is simply shipped when it becomes visible.
  */
 public final class ChangeLogReader {
-  /** Publisher advisory lock: whoever holds it is the active publisher. */
-  public static final long PUBLISHER_LOCK = 0x5245504c5055L;
   /**
-   * The most inserted rows one changelog row of op 'B' holds (capture-v1.sql); a claim counts
+   * The most inserted rows one changelog row of op 'B' holds (store/primary/V1__capture.sql); a claim counts
    * such a row as this many changes, so a batch never holds more than it claimed.
    */
-  static final int MAX_ROWS_PER_ENTRY = 1000;
+  public static final int MAX_ROWS_PER_ENTRY = 1000;
   /**
    * Rows whose stored text is larger than this are not read by the batch's query but streamed
    * on their own ({@link LargeRowReader}), so the publisher's memory does not grow with a value.
@@ -55,46 +53,11 @@ public final class ChangeLogReader {
     this.windowRows = windowRows;
   }
 
-  /**
-   * Fails, naming the fix, when the capture objects were installed by an older version: one that
-   * stored every inserted row on its own (no {@code new_rows} column), or kept the doorbell in a
-   * table (no {@code replicador.bell} sequence).
-   */
-  public void requireCurrentSchema() throws SQLException {
-    try (Statement st = connection.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT count(*) FROM pg_attribute WHERE attrelid = 'replicador.changelog'::regclass"
-                    + " AND attname = 'new_rows' AND NOT attisdropped"
-                    + " AND to_regclass('replicador.bell') IS NOT NULL")) {
-      rs.next();
-      if (rs.getLong(1) == 0) {
-        throw new IllegalStateException(
-            "The changelog on the primary was installed by an older version of Replicador; run"
-                + " 'replicador install' again for the captured tables (it keeps their changes)");
-      }
-    } finally {
-      endTransaction();
-    }
-  }
-
-  public String sourceId() throws SQLException {
-    try (Statement st = connection.createStatement();
-        ResultSet rs = st.executeQuery("SELECT source_id FROM replicador.source")) {
-      if (!rs.next()) {
-        throw new SQLException("replicador.source is empty; run 'replicador install' again");
-      }
-      return rs.getString(1);
-    } finally {
-      endTransaction();
-    }
-  }
-
   /** Takes the publisher lock if free. Session-level: it is held until the connection closes. */
   public boolean tryLock(String who) throws SQLException {
     boolean locked;
     try (PreparedStatement ps = connection.prepareStatement("SELECT pg_try_advisory_lock(?)")) {
-      ps.setLong(1, PUBLISHER_LOCK);
+      ps.setLong(1, PrimaryStore.PUBLISHER_LOCK);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         locked = rs.getBoolean(1);
@@ -525,7 +488,7 @@ public final class ChangeLogReader {
   }
 
   /**
-   * Arms or disarms the doorbell (see capture-v1.sql). Takes effect at once, for the writers'
+   * Arms or disarms the doorbell (see store/primary/V1__capture.sql). Takes effect at once, for the writers'
    * statements that follow: setval is not transactional.
    */
   public void armDoorbell(boolean armed) throws SQLException {

@@ -1,4 +1,5 @@
--- Replicador capture objects on the primary, version 1. Idempotent: install runs it every time.
+-- Replicador capture objects on the primary: migration 1. Idempotent: it also brings a schema from
+-- before the numbered migrations up to date.
 
 CREATE SCHEMA IF NOT EXISTS replicador;
 

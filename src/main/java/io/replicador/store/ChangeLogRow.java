@@ -1,4 +1,4 @@
-package io.replicador.publish;
+package io.replicador.store;
 
 import io.replicador.change.Operation;
 import io.replicador.change.TableName;

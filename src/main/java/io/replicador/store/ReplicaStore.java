@@ -1,0 +1,301 @@
+package io.replicador.store;
+
+import io.replicador.change.PrimarySnapshot;
+import io.replicador.change.TableName;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+
+/**
+ * The only code that touches a replica's {@code replicador} schema: the positions each consumer
+ * (replica name) applied ({@code applied}), the staged parts of large transactions ({@code
+ * staged}), and the tables a snapshot copied ({@code snapshot}). Its DDL is in the numbered
+ * migrations under {@code store/replica}.
+ *
+ * <p>Statements run in the caller's transaction on the caller's connection, which it does not
+ * close; the caller commits. Not thread-safe.
+ */
+public final class ReplicaStore {
+  static final Migrations MIGRATIONS =
+      new Migrations(
+          "replica",
+          "/io/replicador/store/replica",
+          List.of("V1__bookkeeping.sql", "V2__snapshot_boundary.sql"),
+          "replicador.applied");
+
+  private final Connection connection;
+  private final String consumer;
+  private PreparedStatement stagedBody;
+
+  /**
+   * @param consumer the replica name whose bookkeeping this is
+   */
+  public ReplicaStore(Connection connection, String consumer) {
+    this.connection = connection;
+    this.consumer = consumer;
+  }
+
+  /**
+   * Creates or upgrades the bookkeeping to this version's schema, and commits: the listener and
+   * snapshot own their replica's schema, so they migrate it themselves. Refuses a schema written
+   * by a newer version. Turns autocommit off.
+   */
+  public static void migrate(Connection connection) throws SQLException {
+    connection.setAutoCommit(false);
+    MIGRATIONS.migrate(connection);
+  }
+
+  /** The last applied position per source. */
+  public Map<String, Long> positions() throws SQLException {
+    Map<String, Long> loaded = new HashMap<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT source, position FROM replicador.applied WHERE consumer = ?")) {
+      ps.setString(1, consumer);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          loaded.put(rs.getString(1), rs.getLong(2));
+        }
+      }
+    }
+    return loaded;
+  }
+
+  /** Records the positions applied in the caller's transaction ({@code lastXid}: per source). */
+  public void savePositions(Map<String, Long> positions, Map<String, String> lastXid)
+      throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
+                + " VALUES (?, ?, ?, ?, now()) ON CONFLICT (consumer, source) DO UPDATE"
+                + " SET position = EXCLUDED.position, xid = EXCLUDED.xid,"
+                + " applied_at = EXCLUDED.applied_at")) {
+      for (Map.Entry<String, String> e : lastXid.entrySet()) {
+        ps.setString(1, consumer);
+        ps.setString(2, e.getKey());
+        ps.setLong(3, positions.get(e.getKey()));
+        ps.setString(4, e.getValue());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+  }
+
+  /** A consumer's applied position of a source and how long ago it was applied. */
+  public record Applied(long position, double ageSeconds) {}
+
+  /** What this consumer applied from the source, if anything; empty when no listener ran. */
+  public Optional<Applied> applied(String source) throws SQLException {
+    if (!bookkept()) {
+      return Optional.empty();
+    }
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT position, extract(epoch FROM now() - applied_at)::float8"
+                + " FROM replicador.applied WHERE consumer = ? AND source = ?")) {
+      ps.setString(1, consumer);
+      ps.setString(2, source);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(new Applied(rs.getLong(1), rs.getDouble(2))) : Optional.empty();
+      }
+    }
+  }
+
+  /**
+   * The lowest position of the source applied by {@code consumer}, or by every consumer of this
+   * database when it is null.
+   */
+  public static OptionalLong lowestApplied(Connection connection, String source, String consumer)
+      throws SQLException {
+    if (!bookkept(connection)) {
+      return OptionalLong.empty();
+    }
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT min(position) FROM replicador.applied WHERE source = ?"
+                + " AND (?::text IS NULL OR consumer = ?::text)")) {
+      ps.setString(1, source);
+      ps.setString(2, consumer);
+      ps.setString(3, consumer);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        long v = rs.getLong(1);
+        return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(v);
+      }
+    }
+  }
+
+  /** Whether any listener or snapshot kept books in this database. */
+  public boolean bookkept() throws SQLException {
+    return bookkept(connection);
+  }
+
+  private static boolean bookkept(Connection connection) throws SQLException {
+    try (Statement st = connection.createStatement();
+        ResultSet rs = st.executeQuery("SELECT to_regclass('replicador.applied') IS NOT NULL")) {
+      rs.next();
+      return rs.getBoolean(1);
+    }
+  }
+
+  // ---- staged parts of large transactions
+
+  /** Stages a part, once (a part sent twice is kept once). */
+  public void stage(String source, long position, int part, byte[] body) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "INSERT INTO replicador.staged (consumer, source, position, part, body)"
+                + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
+      ps.setString(1, consumer);
+      ps.setString(2, source);
+      ps.setLong(3, position);
+      ps.setInt(4, part);
+      ps.setBytes(5, body);
+      ps.executeUpdate();
+    }
+  }
+
+  /** The parts of a transaction staged so far. */
+  public Set<Integer> stagedParts(String source, long position) throws SQLException {
+    Set<Integer> parts = new HashSet<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT part FROM replicador.staged WHERE consumer = ? AND source = ?"
+                + " AND position = ?")) {
+      ps.setString(1, consumer);
+      ps.setString(2, source);
+      ps.setLong(3, position);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          parts.add(rs.getInt(1));
+        }
+      }
+    }
+    return parts;
+  }
+
+  /** A staged part's message body. */
+  public byte[] stagedPart(String source, long position, int part) throws SQLException {
+    if (stagedBody == null) {
+      stagedBody =
+          connection.prepareStatement(
+              "SELECT body FROM replicador.staged WHERE consumer = ? AND source = ?"
+                  + " AND position = ? AND part = ?");
+    }
+    stagedBody.setString(1, consumer);
+    stagedBody.setString(2, source);
+    stagedBody.setLong(3, position);
+    stagedBody.setInt(4, part);
+    try (ResultSet rs = stagedBody.executeQuery()) {
+      if (!rs.next()) {
+        throw new SQLException("Staged part " + part + " of position " + position + " is gone");
+      }
+      return rs.getBytes(1);
+    }
+  }
+
+  public void deleteStaged(String source, long position) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?")) {
+      ps.setString(1, consumer);
+      ps.setString(2, source);
+      ps.setLong(3, position);
+      ps.executeUpdate();
+    }
+  }
+
+  // ---- what snapshots copied
+
+  /** Per source, the tables a snapshot copied and the primary snapshot it copied each in. */
+  public Map<String, Map<TableName, PrimarySnapshot>> copies() throws SQLException {
+    Map<String, Map<TableName, PrimarySnapshot>> loaded = new HashMap<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT source, schema_name, table_name, primary_snapshot FROM replicador.snapshot"
+                + " WHERE consumer = ? AND source IS NOT NULL AND primary_snapshot IS NOT NULL")) {
+      ps.setString(1, consumer);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          loaded
+              .computeIfAbsent(rs.getString(1), k -> new HashMap<>())
+              .put(
+                  TableName.of(rs.getString(2), rs.getString(3)),
+                  PrimarySnapshot.parse(rs.getString(4)));
+        }
+      }
+    }
+    return loaded;
+  }
+
+  /** The tables a snapshot of this consumer has copied. */
+  public Set<TableName> copiedTables() throws SQLException {
+    Set<TableName> copied = new HashSet<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT schema_name, table_name FROM replicador.snapshot WHERE consumer = ?")) {
+      ps.setString(1, consumer);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          copied.add(TableName.of(rs.getString(1), rs.getString(2)));
+        }
+      }
+    }
+    return copied;
+  }
+
+  /** Records a table as copied, in the primary snapshot {@code primarySnapshot} of source. */
+  public void recordCopy(TableName table, long rows, String source, String primarySnapshot)
+      throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows,"
+                + " source, primary_snapshot) VALUES (?, ?, ?, ?, ?, ?)"
+                + " ON CONFLICT (consumer, schema_name, table_name) DO UPDATE SET"
+                + " copied_rows = EXCLUDED.copied_rows, finished_at = now(),"
+                + " source = EXCLUDED.source, primary_snapshot = EXCLUDED.primary_snapshot")) {
+      ps.setString(1, consumer);
+      ps.setString(2, table.schema());
+      ps.setString(3, table.name());
+      ps.setLong(4, rows);
+      ps.setString(5, source);
+      ps.setString(6, primarySnapshot);
+      ps.executeUpdate();
+    }
+  }
+
+  /**
+   * Starts this consumer's stream anew: forgets its copies, staged parts and positions, and
+   * records {@code handedOut} of {@code source} as applied (when above 0).
+   */
+  public void startOver(String source, long handedOut) throws SQLException {
+    for (String table :
+        List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
+      try (PreparedStatement ps =
+          connection.prepareStatement("DELETE FROM " + table + " WHERE consumer = ?")) {
+        ps.setString(1, consumer);
+        ps.executeUpdate();
+      }
+    }
+    if (handedOut > 0) {
+      try (PreparedStatement ps =
+          connection.prepareStatement(
+              "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
+                  + " VALUES (?, ?, ?, NULL, now())")) {
+        ps.setString(1, consumer);
+        ps.setString(2, source);
+        ps.setLong(3, handedOut);
+        ps.executeUpdate();
+      }
+    }
+  }
+}
