@@ -1,6 +1,6 @@
 package io.replicador;
 
-import com.rabbitmq.client.ShutdownSignalException;
+import io.replicador.broker.BrokerFailures;
 import java.sql.SQLException;
 
 /**
@@ -16,14 +16,9 @@ public final class Failures {
       if (t instanceof SQLException sql) {
         return firstLine(sql.getMessage()) + " [SQLSTATE " + sql.getSQLState() + "]";
       }
-      if (t instanceof ShutdownSignalException s) {
-        Object reason = s.getReason();
-        if (reason instanceof com.rabbitmq.client.AMQP.Channel.Close close) {
-          return "RabbitMQ closed the channel: " + close.getReplyText();
-        }
-        if (reason instanceof com.rabbitmq.client.AMQP.Connection.Close close) {
-          return "RabbitMQ closed the connection: " + close.getReplyText();
-        }
+      String broker = BrokerFailures.describe(t);
+      if (broker != null) {
+        return broker;
       }
       if (t.getMessage() != null && !t.getMessage().isBlank()) {
         String m = firstLine(t.getMessage());

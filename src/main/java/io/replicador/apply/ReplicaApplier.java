@@ -1,32 +1,20 @@
 package io.replicador.apply;
 
-import io.replicador.Failures;
-import io.replicador.change.Change;
-import io.replicador.change.Identifiers;
 import io.replicador.change.ChangeMessage;
-import io.replicador.change.Operation;
 import io.replicador.change.PrimarySnapshot;
-import io.replicador.change.Relation;
 import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
-import io.replicador.schema.TableCatalog;
 import io.replicador.store.ReplicaStore;
-import java.sql.BatchUpdateException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,11 +40,7 @@ public final class ReplicaApplier implements AutoCloseable {
   private final Set<TableName> tables;
   private final boolean allowReplicaTriggers;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
-  private final Map<TableName, ReplicaTable> replicaTables = new HashMap<>();
-  private final Map<String, PreparedStatement> statements = new HashMap<>();
-  private final BulkInserter bulk;
-  private final ValuePieces pieces;
-  private final SequenceCatchUp sequences = new SequenceCatchUp();
+  private final ChangeWriter writer;
   private Map<String, Long> positions = new HashMap<>();
   /**
    * Per source, the tables a snapshot copied and the primary snapshot it copied them in: a
@@ -93,8 +77,7 @@ public final class ReplicaApplier implements AutoCloseable {
     this.store = new ReplicaStore(connection, replicaName);
     this.replicaName = replicaName;
     this.tables = Set.copyOf(tables);
-    this.bulk = new BulkInserter(connection);
-    this.pieces = new ValuePieces(connection);
+    this.writer = new ChangeWriter(connection, replicaName, tables);
   }
 
   /** Creates or upgrades the bookkeeping tables if needed and loads the applied positions. */
@@ -132,7 +115,7 @@ public final class ReplicaApplier implements AutoCloseable {
           replicaName);
     }
     stager.prepare();
-    pieces.prepare();
+    writer.prepare();
     positions = store.positions();
     copies = store.copies();
     connection.commit();
@@ -240,7 +223,7 @@ public final class ReplicaApplier implements AutoCloseable {
               }
             }
             if (open != null && open.isNext(source, tx)) {
-              applyChanges(source, tx);
+              writer.write(tx, copies.getOrDefault(source, Map.of()));
               open = open.advanced();
             }
             continue;
@@ -252,13 +235,13 @@ public final class ReplicaApplier implements AutoCloseable {
               && !applyEarlierParts(source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
             continue;
           }
-          applyChanges(source, tx);
+          writer.write(tx, copies.getOrDefault(source, Map.of()));
           next.put(source, tx.position());
           lastXid.put(source, tx.xid());
         }
       }
       if (open != null) {
-        flush(); // written now, while the next parts travel
+        writer.flush(); // written now, while the next parts travel
         stager.commit(durable);
         return;
       }
@@ -272,11 +255,7 @@ public final class ReplicaApplier implements AutoCloseable {
       } catch (SQLException | RuntimeException ignored) {
         log.debug("Rollback of staging failed", ignored); // the failure to report is e
       }
-      replicaTables.clear();
-      plans.clear();
-      lastRelation = null;
-      lastPlan = null;
-      closeStatements();
+      writer.forgetTables();
       throw e;
     }
   }
@@ -284,8 +263,8 @@ public final class ReplicaApplier implements AutoCloseable {
   /** Commits what this batch applied, with the positions it reached. */
   private void commit(Map<String, Long> next, Map<String, String> lastXid, boolean durable)
       throws SQLException, ApplyException {
-    flush();
-    sequences.advance(connection);
+    writer.flush();
+    writer.advanceSequences();
     store.savePositions(next, lastXid);
     if (durable) {
       // with an id, so that the commit is written and waited for even when nothing was applied
@@ -310,12 +289,7 @@ public final class ReplicaApplier implements AutoCloseable {
   /** Rolls back the replica transaction and forgets what it held. */
   private void rollBack() {
     rollbackQuietly();
-    run.clear();
-    runKeys.clear();
-    runSql = null;
-    sequences.clear();
-    bulk.reset(); // its temporary tables may have gone with the transaction
-    pieces.reset();
+    writer.reset();
   }
 
   /**
@@ -347,7 +321,7 @@ public final class ReplicaApplier implements AutoCloseable {
     if (complete) {
       for (int part = 0; part < last.part(); part++) {
         if (here.containsKey(part)) {
-          applyChanges(source, here.get(part));
+          writer.write(here.get(part), copies.getOrDefault(source, Map.of()));
           continue;
         }
         ChangeMessage message;
@@ -358,7 +332,7 @@ public final class ReplicaApplier implements AutoCloseable {
               "Replica " + replicaName + ": staged part is unreadable: " + e.getMessage());
         }
         for (SourceTransaction tx : message.transactions()) {
-          applyChanges(source, tx);
+          writer.write(tx, copies.getOrDefault(source, Map.of()));
         }
       }
     }
@@ -368,309 +342,12 @@ public final class ReplicaApplier implements AutoCloseable {
     return complete;
   }
 
-  // ---- applying changes, batching runs of the same statement across source transactions ----
-
-  /** Runs at least this long go set-based through COPY; shorter ones as statement batches. */
-  private static final int BULK_MIN_ROWS = 32;
-  /** Bounds memory: a run is written out once it holds this many changes. */
-  private static final int MAX_RUN_ROWS = 10_000;
-
-  private final List<Change> run = new ArrayList<>();
-  private final Set<Object> runKeys = new HashSet<>();
-  private SourceTransaction runTx;
-  private String runSql;
-  private TablePlan runPlan;
-  private final Map<Relation, TablePlan> plans = new HashMap<>();
-  private Relation lastRelation;
-  private TablePlan lastPlan;
-
-  private void applyChanges(String source, SourceTransaction tx)
-      throws SQLException, ApplyException {
-    Map<TableName, PrimarySnapshot> copied = copies.getOrDefault(source, Map.of());
-    for (Change change : tx.changes()) {
-      if (!tables.isEmpty() && !tables.contains(change.table())) {
-        continue;
-      }
-      PrimarySnapshot copy = copied.isEmpty() ? null : copied.get(change.table());
-      if (copy != null && copy.includes(tx.xid())) {
-        continue;
-      }
-      if (change.op() == Operation.VALUE) {
-        flush();
-        pieces.add(change.chunked().get(0), change.values().get(0));
-        continue;
-      }
-      TablePlan plan = plan(change.relation());
-      if (!change.chunked().isEmpty()) {
-        flush();
-        plan.noteSequences(change, sequences);
-        applyPieced(tx, plan, change);
-        continue;
-      }
-      String sql = plan.statement(change);
-      if (change.op() == Operation.INSERT || change.op() == Operation.UPDATE) {
-        plan.noteSequences(change, sequences);
-      }
-      // an insert run must not name a key twice: ON CONFLICT cannot touch a row twice
-      Object key = change.op() == Operation.INSERT ? plan.insertedKey(change) : null;
-      if (!sql.equals(runSql)
-          || (key != null && runKeys.contains(key))
-          || run.size() >= MAX_RUN_ROWS) {
-        flush();
-        runSql = sql;
-        runTx = tx;
-        runPlan = plan;
-      }
-      if (key != null) {
-        runKeys.add(key);
-      }
-      run.add(change);
-    }
-  }
-
-  private void flush() throws SQLException, ApplyException {
-    if (run.isEmpty()) {
-      return;
-    }
-    Change first = run.get(0);
-    SourceTransaction tx = runTx;
-    TablePlan plan = runPlan;
-    try {
-      if (first.op() == Operation.INSERT && run.size() >= BULK_MIN_ROWS) {
-        bulk.insert(run, plan.alwaysIdentity);
-      } else if (first.op() == Operation.TRUNCATE) {
-        try (Statement st = connection.createStatement()) {
-          st.execute(runSql);
-        }
-      } else if (runSql.startsWith(TablePlan.REPLACE)) {
-        for (Change c : run) {
-          replace(plan, c);
-        }
-      } else {
-        boolean keyChange = runSql.equals(plan.keyChange);
-        PreparedStatement ps = statement(runSql);
-        for (Change c : run) {
-          bind(ps, switch (c.op()) {
-            case INSERT -> c.values();
-            case UPDATE -> plan.updateParameters(c, keyChange);
-            default -> c.key();
-          });
-          ps.addBatch();
-        }
-        int[] counts = ps.executeBatch();
-        if (first.op() == Operation.UPDATE) {
-          for (int i = 0; i < counts.length; i++) {
-            if (counts[i] == 0) {
-              // The row was not there (e.g. before a snapshot caught up), its new key was
-              // taken, or a GENERATED ALWAYS identity column that UPDATE cannot set changed.
-              replace(plan, run.get(i));
-            }
-          }
-        }
-      }
-    } catch (SQLException e) {
-      SQLException cause =
-          e instanceof BatchUpdateException && e.getNextException() != null
-              ? e.getNextException()
-              : e;
-      if (Failures.isConnectionFailure(cause)) {
-        throw cause; // the replica went away: not a problem of this change, reconnect
-      }
-      throw failure(tx, first, cause);
-    } finally {
-      run.clear();
-      runKeys.clear();
-      runSql = null;
-      runTx = null;
-      runPlan = null;
-    }
-  }
-
-  /** The plan for the relation; the last one is kept at hand, as changes come in runs. */
-  private TablePlan plan(Relation relation) throws SQLException, ApplyException {
-    if (relation == lastRelation) {
-      return lastPlan;
-    }
-    TablePlan plan = plans.get(relation);
-    if (plan == null) {
-      plan = new TablePlan(relation, replicaTable(relation.table()), replicaName);
-      plans.put(relation, plan);
-    }
-    lastRelation = relation;
-    lastPlan = plan;
-    return plan;
-  }
-
-  /**
-   * Replaces the row: the old one is deleted if it is there, then the new version is upserted.
-   * A missing old row is not deleted at all, so not even a statement-level DELETE trigger fires.
-   */
-  private void replace(TablePlan plan, Change c) throws SQLException {
-    if (c.op() == Operation.UPDATE) {
-      deleteIfThere(plan, c);
-    }
-    bindAndRun(plan.upsert, c.values());
-  }
-
-  private void deleteIfThere(TablePlan plan, Change c) throws SQLException {
-    PreparedStatement ps = statement(plan.exists);
-    bind(ps, c.key());
-    boolean there;
-    try (ResultSet rs = ps.executeQuery()) {
-      there = rs.next();
-    }
-    if (there) {
-      bindAndRun(plan.delete, c.key());
-    }
-  }
-
-  /**
-   * Applies an insert or update whose large values came as pieces before it, joined by the
-   * server from {@link ValuePieces}, as {@link #flush} would apply it otherwise.
-   */
-  private void applyPieced(SourceTransaction tx, TablePlan plan, Change c)
-      throws SQLException, ApplyException {
-    TablePlan.Pieced sql = plan.pieced(c.chunked());
-    try {
-      boolean done = false;
-      if (c.op() == Operation.UPDATE) {
-        boolean keyChange = plan.keyChanged(c);
-        String update = keyChange ? sql.keyChange() : sql.update();
-        if (update != null) {
-          PreparedStatement ps = statement(update);
-          bind(ps, plan.updateParameters(c, keyChange));
-          done = ps.executeUpdate() > 0;
-        }
-        if (!done) {
-          deleteIfThere(plan, c);
-        }
-      }
-      if (!done) {
-        bindAndRun(sql.upsert(), plan.upsertParameters(c));
-      }
-      pieces.clear();
-    } catch (SQLException e) {
-      if (Failures.isConnectionFailure(e)) {
-        throw e;
-      }
-      throw failure(tx, c, e);
-    }
-  }
-
-  private void bindAndRun(String sql, List<String> values) throws SQLException {
-    PreparedStatement ps = statement(sql);
-    bind(ps, values);
-    ps.executeUpdate();
-  }
-
-  /** Values go as untyped text: the server reads each with the column type's input function. */
-  private static void bind(PreparedStatement ps, List<String> values) throws SQLException {
-    for (int i = 0; i < values.size(); i++) {
-      String v = values.get(i);
-      if (v == null) {
-        ps.setNull(i + 1, Types.OTHER);
-      } else {
-        ps.setObject(i + 1, v, Types.OTHER);
-      }
-    }
-  }
-
-  private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
-    String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst()
-        .orElse("");
-    String column = failingColumn(e);
-    return new ApplyException(
-        "Replica " + replicaName + ": cannot apply " + change.op().wireName() + " on "
-            + change.table() + (column == null ? "" : " column " + Identifiers.quote(column))
-            + " at position " + tx.position() + " (transaction " + tx.xid() + "): " + detail
-            + " [SQLSTATE " + e.getSQLState() + "]",
-        e);
-  }
-
-  /**
-   * The column a failed statement of the current run tripped on, or null. The server names it
-   * for some errors (NOT NULL); for a value its input function rejects (class 22, or a domain's
-   * check) it does not, so each value of the run is read again on its own with the column's
-   * type until one fails. Only on this failure path; rolls back the (already failed)
-   * transaction.
-   */
-  private String failingColumn(SQLException e) {
-    if (e instanceof PSQLException p
-        && p.getServerErrorMessage() != null
-        && p.getServerErrorMessage().getColumn() != null) {
-      return p.getServerErrorMessage().getColumn();
-    }
-    String state = e.getSQLState();
-    if (state == null || !(state.startsWith("22") || state.equals("23514"))) {
-      return null;
-    }
-    rollbackQuietly();
-    for (Change c : run) {
-      ReplicaTable table = replicaTables.get(c.table());
-      List<String> columns = c.op() == Operation.DELETE ? c.relation().key() : c.relation().columns();
-      List<String> values = c.op() == Operation.DELETE ? c.key() : c.values();
-      for (int i = 0; table != null && i < columns.size(); i++) {
-        String type = table.type(columns.get(i));
-        if (type == null || values.get(i) == null) {
-          continue;
-        }
-        try (PreparedStatement ps = connection.prepareStatement("SELECT ?::" + type)) {
-          ps.setObject(1, values.get(i), Types.OTHER);
-          ps.executeQuery().close();
-        } catch (SQLException rejected) {
-          rollbackQuietly();
-          return columns.get(i);
-        }
-      }
-    }
-    rollbackQuietly();
-    return null;
-  }
-
-  private PreparedStatement statement(String sql) throws SQLException {
-    PreparedStatement ps = statements.get(sql);
-    if (ps == null) {
-      ps = connection.prepareStatement(sql);
-      statements.put(sql, ps);
-    }
-    return ps;
-  }
-
-  private ReplicaTable replicaTable(TableName table) throws SQLException, ApplyException {
-    ReplicaTable t = replicaTables.get(table);
-    if (t == null) {
-      TableCatalog catalog = new TableCatalog(connection);
-      var ref = catalog.find(table);
-      if (ref.isEmpty()) {
-        throw new ApplyException(
-            "Replica " + replicaName + ": table " + table + " does not exist; create it (or run"
-                + " snapshot), or leave it out with --tables, and the listener continues");
-      }
-      t =
-          new ReplicaTable(
-              table, catalog.columns(ref.get().oid()), catalog.ownedSequences(ref.get().oid()));
-      replicaTables.put(table, t);
-    }
-    return t;
-  }
-
   private void rollbackQuietly() {
     try {
       connection.rollback();
     } catch (SQLException e) {
       log.debug("Rollback failed", e);
     }
-  }
-
-  private void closeStatements() {
-    for (PreparedStatement ps : statements.values()) {
-      try {
-        ps.close();
-      } catch (SQLException e) {
-        log.debug("Closing a statement failed", e);
-      }
-    }
-    statements.clear();
   }
 
   /**

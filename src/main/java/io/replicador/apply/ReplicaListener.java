@@ -1,14 +1,9 @@
 package io.replicador.apply;
 
-import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
-import com.rabbitmq.client.ShutdownSignalException;
 import io.replicador.Failures;
 import io.replicador.apply.ReplicaApplier.Incoming;
-import io.replicador.broker.Topology;
+import io.replicador.broker.ChangeSubscription;
+import io.replicador.broker.QueueSubscription;
 import io.replicador.change.ChangeMessage;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
@@ -17,12 +12,9 @@ import java.io.IOException;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -40,7 +32,7 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaListener implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
-  public static final String REASON_HEADER = "x-replicador-reason";
+  public static final String REASON_HEADER = QueueSubscription.REASON_HEADER;
   /** How long a batch that ends inside a large transaction waits for that transaction's next part. */
   private static final Duration PART_WAIT = Duration.ofMillis(200);
   /** How long an idle listener leaves applied messages unacknowledged for want of a WAL flush. */
@@ -97,7 +89,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           if (e instanceof SQLException
               || e instanceof IOException
               || e instanceof TimeoutException
-              || e instanceof ShutdownSignalException) {
+              || e instanceof java.io.UncheckedIOException) {
             log.warn(
                 "Listener {} lost a connection ({}); reconnecting in {} s",
                 settings.name(),
@@ -139,83 +131,60 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
                 settings.name(),
                 settings.tables(),
                 settings.allowReplicaTriggers());
-        Connection amqp =
-            settings.broker().factory().newConnection("replicador-listen-" + settings.name());
-        Channel channel = amqp.createChannel();
-        Channel deadLetters = amqp.createChannel()) {
+        QueueSubscription<Decoded> subscription =
+            QueueSubscription.open(
+                settings.broker(),
+                settings.exchange(),
+                settings.name(),
+                settings.queueType(),
+                settings.prefetch(),
+                body -> Decoded.of(codec, body))) {
       applier.prepare();
       positions = applier.positions();
-      Topology.ReplicaQueue declared =
-          Topology.declareReplicaQueue(
-              channel, settings.exchange(), settings.name(), settings.queueType());
-      String queue = declared.name();
-      deadLetters.confirmSelect();
-      channel.basicQos(settings.prefetch());
-      BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
-      // Without single active consumer (not RabbitMQ) an exclusive consumer keeps the order: a
-      // second listener is refused and retries until the first one is gone.
-      channel.basicConsume(
-          queue,
-          false,
-          "replicador-listen-" + settings.name(),
-          false,
-          !declared.singleActiveConsumer(),
-          null,
-          new DefaultConsumer(channel) {
-            @Override
-            public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
-              // decoded here, on the client's dispatch thread, while the listener applies
-              deliveries.add(Delivery.decode(codec, envelope.getDeliveryTag(), props, body));
-            }
-          });
       log.info(
-          "Listener {} consuming queue '{}' into {} (positions {}); a second listener of the"
-              + " same name waits as standby",
+          "Listener {} consuming {} into {} (positions {}); a second listener of the same name"
+              + " waits as standby",
           settings.name(),
-          queue,
+          subscription.name(),
           settings.replica(),
           positions);
       Acknowledgements acks = new Acknowledgements();
       long lastDelivery = System.nanoTime();
       while (running.get()) {
         Delivery first =
-            deliveries.poll(acks.waiting() > 0 ? 20 : 500, TimeUnit.MILLISECONDS);
+            Delivery.of(subscription.poll(Duration.ofMillis(acks.waiting() > 0 ? 20 : 500)));
         if (first == null) {
-          if (!channel.isOpen()) {
-            throw channel.getCloseReason();
-          }
           if (applier.holdsOpenTransaction()
               && System.nanoTime() - lastDelivery > OPEN_WAIT.toNanos()) {
             applier.abandonOpenTransaction();
           }
           if (acks.waiting() > 0) {
-            acks.acknowledgeFlushed(channel, applier.wal()[1]);
+            acks.acknowledgeFlushed(subscription, applier.wal()[1]);
           }
           if (acks.waitedLongerThan(IDLE_SYNC)) {
             // idle, and the flush has not reached the WAL position noted after the last commit
             // (other sessions' WAL may lie beyond it): make everything durable now
             applier.syncWal();
-            acks.acknowledgeAll(channel);
+            acks.acknowledgeAll(subscription);
           }
           continue;
         }
         lastDelivery = System.nanoTime();
-        List<Delivery> batch = gather(first, deliveries, applier.holdsOpenTransaction());
+        List<Delivery> batch = gather(first, subscription, applier.holdsOpenTransaction());
         int unreadable = firstUnreadable(batch);
         if (unreadable >= 0) {
           // what comes before it is applied and everything applied acknowledged, then it halts
           List<Delivery> before = batch.subList(0, unreadable);
           if (!before.isEmpty()) {
-            applyWithRetry(applier, sortOut(before, deadLetters), true);
-            acks.acknowledgeAll(channel, before.get(before.size() - 1).tag());
+            applyWithRetry(applier, sortOut(before, subscription), true);
+            acks.acknowledgeAll(subscription, before.get(before.size() - 1).tag());
             positions = applier.positions();
           }
           applier.syncWal();
-          acks.acknowledgeAll(channel);
+          acks.acknowledgeAll(subscription);
           halt(batch.get(unreadable));
         }
-        List<Incoming> incoming = sortOut(batch, deadLetters);
+        List<Incoming> incoming = sortOut(batch, subscription);
         // A replica commit need not wait for the disk: messages are acknowledged once the WAL
         // holding it is flushed. When half the prefetch awaits that, this commit waits instead,
         // so the broker never stops sending for want of acknowledgements.
@@ -223,11 +192,11 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
         applyWithRetry(applier, incoming, durable);
         long tag = batch.get(batch.size() - 1).tag();
         if (durable) {
-          acks.acknowledgeAll(channel, tag);
+          acks.acknowledgeAll(subscription, tag);
         } else {
           long[] wal = applier.wal();
           acks.await(wal[0], tag, batch.size());
-          acks.acknowledgeFlushed(channel, wal[1]);
+          acks.acknowledgeFlushed(subscription, wal[1]);
         }
         appliedMessages.addAndGet(batch.size());
         sessionApplied = true;
@@ -236,7 +205,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       if (acks.waiting() > 0) {
         // stopping: what was applied is acknowledged rather than delivered again
         applier.syncWal();
-        acks.acknowledgeAll(channel);
+        acks.acknowledgeAll(subscription);
       }
     }
   }
@@ -251,51 +220,53 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
    * other half arrives while this one is applied.
    */
   private List<Delivery> gather(
-      Delivery first, BlockingQueue<Delivery> deliveries, boolean openTransaction)
-      throws InterruptedException {
+      Delivery first, ChangeSubscription<Decoded> deliveries, boolean openTransaction)
+      throws IOException, InterruptedException {
     int limit = openTransaction ? Math.max(1, settings.prefetch() / 2) : settings.prefetch();
     List<Delivery> batch = new ArrayList<>();
     batch.add(first);
-    deliveries.drainTo(batch, limit - batch.size());
+    drain(deliveries, batch, limit);
     while (batch.size() < limit && batch.get(batch.size() - 1).endsMidTransaction()) {
-      Delivery next = deliveries.poll(PART_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      Delivery next = Delivery.of(deliveries.poll(PART_WAIT));
       if (next == null) {
         break;
       }
       batch.add(next);
-      deliveries.drainTo(batch, limit - batch.size());
+      drain(deliveries, batch, limit);
     }
     return batch;
   }
 
+  /** Adds what has arrived already, up to {@code limit} in all. */
+  private static void drain(
+      ChangeSubscription<Decoded> deliveries, List<Delivery> batch, int limit)
+      throws IOException, InterruptedException {
+    while (batch.size() < limit) {
+      Delivery next = Delivery.of(deliveries.poll(Duration.ZERO));
+      if (next == null) {
+        return;
+      }
+      batch.add(next);
+    }
+  }
+
   /** The change messages of the batch; anything else goes to the dead-letter queue. */
-  private List<Incoming> sortOut(List<Delivery> batch, Channel deadLetters)
+  private List<Incoming> sortOut(List<Delivery> batch, ChangeSubscription<Decoded> deliveries)
       throws IOException, InterruptedException, TimeoutException {
     List<Incoming> incoming = new ArrayList<>(batch.size());
-    boolean sentDead = false;
     for (Delivery d : batch) {
       if (d.message() != null) {
         incoming.add(new Incoming(d.message(), d.body(), d.tag()));
       } else {
         log.error(
-            "Listener {}: message {} is not a change message ({}); moved to queue '{}'",
+            "Listener {}: message {} is not a change message ({}); moved to {}",
             settings.name(),
-            d.props().getMessageId(),
+            d.messageId(),
             d.malformed(),
-            Topology.deadLetterQueueName(settings.name()));
-        Map<String, Object> headers = new HashMap<>();
-        if (d.props().getHeaders() != null) {
-          headers.putAll(d.props().getHeaders());
-        }
-        headers.put(REASON_HEADER, d.malformed());
-        AMQP.BasicProperties props = d.props().builder().headers(headers).deliveryMode(2).build();
-        deadLetters.basicPublish("", Topology.deadLetterQueueName(settings.name()), props, d.body());
+            deliveries.deadLetterName());
+        deliveries.deadLetter(d.raw(), d.malformed());
         deadLettered.incrementAndGet();
-        sentDead = true;
       }
-    }
-    if (sentDead) {
-      deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
     }
     return incoming;
   }
@@ -322,7 +293,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           "Listener {}: message {} of the change stream cannot be read ({}); it stays queued and"
               + " this replica applies nothing after it until a listener that can read it runs",
           settings.name(),
-          d.props().getMessageId(),
+          d.messageId(),
           d.malformed());
       if (!pause(backoff)) {
         throw new InterruptedException("stopping with an unreadable change message queued");
@@ -432,7 +403,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       return !awaiting.isEmpty() && System.nanoTime() - awaiting.peek().sinceNanos() > d.toNanos();
     }
 
-    void acknowledgeFlushed(Channel channel, long flushed) throws IOException {
+    void acknowledgeFlushed(ChangeSubscription<?> channel, long flushed) throws IOException {
       long tag = -1;
       while (!awaiting.isEmpty() && awaiting.peek().wal() <= flushed) {
         Awaiting a = awaiting.poll();
@@ -440,49 +411,74 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
         messages -= a.count();
       }
       if (tag >= 0) {
-        channel.basicAck(tag, true);
+        channel.acknowledge(tag);
       }
     }
 
     /** A commit that waited for the disk made everything before it durable too. */
-    void acknowledgeAll(Channel channel, long tag) throws IOException {
+    void acknowledgeAll(ChangeSubscription<?> channel, long tag) throws IOException {
       awaiting.clear();
       messages = 0;
-      channel.basicAck(tag, true);
+      channel.acknowledge(tag);
     }
 
     /** Everything awaiting, once made durable. */
-    void acknowledgeAll(Channel channel) throws IOException {
+    void acknowledgeAll(ChangeSubscription<?> channel) throws IOException {
       if (!awaiting.isEmpty()) {
         acknowledgeAll(channel, awaiting.peekLast().tag());
       }
     }
   }
 
-  /** A delivery, decoded: {@code message} or else the reason it is not a change message. */
-  private record Delivery(
-      long tag,
-      AMQP.BasicProperties props,
-      byte[] body,
-      ChangeMessage message,
-      String malformed,
-      boolean ours) {
-    static Delivery decode(
-        ChangeMessageCodec codec, long tag, AMQP.BasicProperties props, byte[] body) {
+  /** A body, decoded: {@code message}, or else why it is none and whether it is ours. */
+  private record Decoded(ChangeMessage message, String malformed, boolean ours) {
+    static Decoded of(ChangeMessageCodec codec, byte[] body) {
       try {
-        return new Delivery(tag, props, body, codec.decode(body), null, true);
+        return new Decoded(codec.decode(body), null, true);
       } catch (MalformedMessageException e) {
         // a change message this listener cannot read (a newer version, a limit of its own)
         // holds changes, and must not be skipped
-        return new Delivery(tag, props, body, null, e.getMessage(), e.ours());
+        return new Decoded(null, e.getMessage(), e.ours());
       }
+    }
+  }
+
+  /** A delivery and what its body decoded into. */
+  private record Delivery(ChangeSubscription.Delivery<Decoded> raw) {
+    static Delivery of(ChangeSubscription.Delivery<Decoded> raw) {
+      return raw == null ? null : new Delivery(raw);
+    }
+
+    long tag() {
+      return raw.tag();
+    }
+
+    byte[] body() {
+      return raw.body();
+    }
+
+    String messageId() {
+      return raw.messageId();
+    }
+
+    ChangeMessage message() {
+      return raw.decoded().message();
+    }
+
+    String malformed() {
+      return raw.decoded().malformed();
+    }
+
+    boolean ours() {
+      return raw.decoded().ours();
     }
 
     boolean endsMidTransaction() {
-      if (message == null || message.transactions().isEmpty()) {
+      ChangeMessage m = message();
+      if (m == null || m.transactions().isEmpty()) {
         return false;
       }
-      return !message.transactions().get(message.transactions().size() - 1).last();
+      return !m.transactions().get(m.transactions().size() - 1).last();
     }
   }
 }

@@ -54,6 +54,23 @@ public final class QueueInspector implements AutoCloseable {
     return !existed;
   }
 
+  /** What the broker says it is, e.g. "RabbitMQ 3.10.8". */
+  public String product() {
+    Object product = connection.getServerProperties().get("product");
+    Object version = connection.getServerProperties().get("version");
+    return product + (version == null ? "" : " " + version);
+  }
+
+  /** Deletes queues and an exchange (whatever is left of them). */
+  public void delete(String exchange, String... queues) throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      for (String q : queues) {
+        channel.queueDelete(q);
+      }
+      channel.exchangeDelete(exchange);
+    }
+  }
+
   /** Removes every message waiting in the queue (those delivered and unacknowledged stay). */
   public void purge(String queue) throws IOException, TimeoutException {
     try (Channel channel = connection.createChannel()) {

@@ -3,7 +3,6 @@ package io.replicador.capture;
 import io.replicador.store.PrimaryStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -34,7 +33,6 @@ public final class PublisherFence {
   /** Channel the publisher answers on, with the token as payload. */
   public static final String ANSWER_CHANNEL = "replicador_fence";
 
-  private static final String DOORBELL_CHANNEL = "replicador";
 
   private final Connection connection;
   private final Duration timeout;
@@ -62,7 +60,7 @@ public final class PublisherFence {
     }
     try {
       try (PreparedStatement ps = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
-        ps.setString(1, DOORBELL_CHANNEL);
+        ps.setString(1, PrimaryStore.DOORBELL_CHANNEL);
         ps.setString(2, REQUEST_PREFIX + token);
         ps.execute();
       }

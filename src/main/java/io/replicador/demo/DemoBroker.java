@@ -1,8 +1,7 @@
 package io.replicador.demo;
 
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.Connection;
 import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueInspector;
 import io.replicador.embedded.EmbeddedBroker;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -35,8 +34,9 @@ final class DemoBroker implements AutoCloseable {
     }
     if (!forceEmbedded && answers()) {
       BrokerAddress local = BrokerAddress.parse(LOCAL_RABBITMQ);
-      try (Connection c = local.factory().newConnection("replicador-demo-probe")) {
-        return new DemoBroker(local, null, "the RabbitMQ on localhost:5672 (" + product(c) + ")");
+      try (QueueInspector c = new QueueInspector(local, "replicador-demo-probe")) {
+        return new DemoBroker(
+            local, null, "the RabbitMQ on localhost:5672 (" + c.product() + ")");
       } catch (Exception e) {
         // something answers but does not let guest in: do not touch it
       }
@@ -56,12 +56,6 @@ final class DemoBroker implements AutoCloseable {
     } catch (IOException e) {
       return false;
     }
-  }
-
-  private static String product(Connection c) {
-    Object product = c.getServerProperties().get("product");
-    Object version = c.getServerProperties().get("version");
-    return product + (version == null ? "" : " " + version);
   }
 
   BrokerAddress address() {
@@ -91,12 +85,8 @@ final class DemoBroker implements AutoCloseable {
     if (exchange == null) {
       return;
     }
-    try (Connection c = address.factory().newConnection("replicador-demo-cleanup");
-        Channel ch = c.createChannel()) {
-      for (String q : queues) {
-        ch.queueDelete(q);
-      }
-      ch.exchangeDelete(exchange);
+    try (QueueInspector c = new QueueInspector(address, "replicador-demo-cleanup")) {
+      c.delete(exchange, queues);
     } catch (Exception e) {
       // best effort: the names are the demo's own and unique
     }

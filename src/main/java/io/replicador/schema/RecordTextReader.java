@@ -1,6 +1,5 @@
 package io.replicador.schema;
 
-import java.io.IOException;
 import java.io.Reader;
 
 /**

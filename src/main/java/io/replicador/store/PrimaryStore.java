@@ -34,6 +34,12 @@ public final class PrimaryStore {
    */
   public static final long PUBLISHER_LOCK = 0x5245504c5055L;
 
+  /**
+   * The channel of the doorbell: the capture triggers ring it while the publisher is idle, and
+   * install asks the publisher through it for a fence.
+   */
+  public static final String DOORBELL_CHANNEL = "replicador";
+
   private final Connection connection;
   private final String where;
 

@@ -1,4 +1,4 @@
-package io.replicador.publish;
+package io.replicador.broker;
 
 import com.rabbitmq.client.ConfirmListener;
 import java.io.IOException;

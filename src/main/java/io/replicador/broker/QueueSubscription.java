@@ -1,0 +1,193 @@
+package io.replicador.broker;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+
+/**
+ * A replica's own durable queue ({@code replicador.NAME}, bound to the exchange), consumed with
+ * manual acknowledgements and bounded prefetch: as single active consumer where the broker has
+ * it (RabbitMQ), else as exclusive consumer, so a second listener of the same name waits (or is
+ * refused and retries) while the first one runs. Poisoned messages go to {@code
+ * replicador.NAME.dead} through a channel of their own.
+ */
+public final class QueueSubscription<T> implements ChangeSubscription<T> {
+  /** The header that says why a message was dead-lettered. */
+  public static final String REASON_HEADER = "x-replicador-reason";
+
+  private final Connection connection;
+  private final Channel channel;
+  private final Channel deadLetters;
+  private final String queue;
+  private final String deadQueue;
+  private final boolean singleActiveConsumer;
+  private final BlockingQueue<Entry<T>> deliveries = new LinkedBlockingQueue<>();
+
+  private record Entry<T>(Delivery<T> delivery, AMQP.BasicProperties props) {}
+
+  private final Map<Long, AMQP.BasicProperties> properties = new HashMap<>();
+
+  private QueueSubscription(
+      Connection connection,
+      Channel channel,
+      Channel deadLetters,
+      String queue,
+      String deadQueue,
+      boolean singleActiveConsumer) {
+    this.connection = connection;
+    this.channel = channel;
+    this.deadLetters = deadLetters;
+    this.queue = queue;
+    this.deadQueue = deadQueue;
+    this.singleActiveConsumer = singleActiveConsumer;
+  }
+
+  /**
+   * Connects, declares the replica's queue (bound to the exchange) and starts consuming.
+   *
+   * @param decode turns a body into what the listener works with; runs on the client's thread
+   */
+  public static <T> QueueSubscription<T> open(
+      BrokerAddress broker,
+      String exchange,
+      String replicaName,
+      QueueType type,
+      int prefetch,
+      Function<byte[], T> decode)
+      throws IOException, TimeoutException {
+    Connection connection = broker.factory().newConnection("replicador-listen-" + replicaName);
+    try {
+      Channel channel = connection.createChannel();
+      Channel deadLetters = connection.createChannel();
+      Topology.ReplicaQueue declared =
+          Topology.declareReplicaQueue(channel, exchange, replicaName, type);
+      deadLetters.confirmSelect();
+      channel.basicQos(prefetch);
+      QueueSubscription<T> s =
+          new QueueSubscription<>(
+              connection,
+              channel,
+              deadLetters,
+              declared.name(),
+              Topology.deadLetterQueueName(replicaName),
+              declared.singleActiveConsumer());
+      // Without single active consumer (not RabbitMQ) an exclusive consumer keeps the order: a
+      // second listener is refused and retries until the first one is gone.
+      channel.basicConsume(
+          declared.name(),
+          false,
+          "replicador-listen-" + replicaName,
+          false,
+          !declared.singleActiveConsumer(),
+          null,
+          new DefaultConsumer(channel) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              // decoded here, on the client's dispatch thread, while the listener applies
+              Delivery<T> d =
+                  new Delivery<>(
+                      envelope.getDeliveryTag(), props.getMessageId(), body, decode.apply(body));
+              s.deliveries.add(new Entry<>(d, props));
+            }
+          });
+      return s;
+    } catch (IOException | RuntimeException e) {
+      connection.abort();
+      throw e;
+    }
+  }
+
+  /** Whether a second listener waits as single active consumer (else it is refused). */
+  public boolean singleActiveConsumer() {
+    return singleActiveConsumer;
+  }
+
+  @Override
+  public String name() {
+    return "queue '" + queue + "'";
+  }
+
+  @Override
+  public Delivery<T> poll(Duration timeout) throws IOException, InterruptedException {
+    Entry<T> e = deliveries.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    if (e == null) {
+      if (!channel.isOpen()) {
+        ShutdownSignalException reason = channel.getCloseReason();
+        throw new IOException(
+            reason == null ? "the channel closed" : describe(reason), reason);
+      }
+      return null;
+    }
+    synchronized (properties) {
+      properties.put(e.delivery().tag(), e.props());
+    }
+    return e.delivery();
+  }
+
+  @Override
+  public void acknowledge(long tag) throws IOException {
+    try {
+      channel.basicAck(tag, true);
+    } catch (ShutdownSignalException e) {
+      throw new IOException(describe(e), e);
+    }
+    synchronized (properties) {
+      properties.keySet().removeIf(t -> t <= tag);
+    }
+  }
+
+  @Override
+  public void deadLetter(Delivery<T> delivery, String reason)
+      throws IOException, InterruptedException, TimeoutException {
+    AMQP.BasicProperties props;
+    synchronized (properties) {
+      props = properties.get(delivery.tag());
+    }
+    Map<String, Object> headers = new HashMap<>();
+    if (props != null && props.getHeaders() != null) {
+      headers.putAll(props.getHeaders());
+    }
+    headers.put(REASON_HEADER, reason);
+    AMQP.BasicProperties dead =
+        (props == null ? new AMQP.BasicProperties.Builder() : props.builder())
+            .headers(headers)
+            .deliveryMode(2)
+            .build();
+    try {
+      deadLetters.basicPublish("", deadQueue, dead, delivery.body());
+      deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
+    } catch (ShutdownSignalException e) {
+      throw new IOException(describe(e), e);
+    }
+  }
+
+  @Override
+  public String deadLetterName() {
+    return "queue '" + deadQueue + "'";
+  }
+
+  private static String describe(ShutdownSignalException e) {
+    String d = BrokerFailures.describe(e);
+    return d != null ? d : String.valueOf(e.getMessage());
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (connection.isOpen()) {
+      connection.close();
+    }
+  }
+}
