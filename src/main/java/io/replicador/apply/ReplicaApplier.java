@@ -1,6 +1,7 @@
 package io.replicador.apply;
 
 import io.replicador.change.ChangeMessage;
+import io.replicador.change.Position;
 import io.replicador.change.PrimarySnapshot;
 import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
@@ -177,15 +178,15 @@ public final class ReplicaApplier implements AutoCloseable {
     Map<String, String> lastXid = new HashMap<>();
     // Parts of a transaction that ends within this batch are applied directly with its last
     // part; only parts whose transaction goes on past the batch are staged on the replica.
-    Set<String> endingHere = new HashSet<>();
+    Set<Position> endingHere = new HashSet<>();
     for (Incoming in : batch) {
       for (SourceTransaction tx : in.message().transactions()) {
         if (tx.last() && tx.part() > 0) {
-          endingHere.add(in.message().source() + ":" + tx.position());
+          endingHere.add(Position.of(in.message().source(), tx));
         }
       }
     }
-    Map<String, Map<Integer, SourceTransaction>> held = new HashMap<>();
+    Map<Position, Map<Integer, SourceTransaction>> held = new HashMap<>();
     try {
       for (Incoming in : batch) {
         for (SourceTransaction tx : in.message().transactions()) {
@@ -204,7 +205,7 @@ public final class ReplicaApplier implements AutoCloseable {
                 tx.position() - 1,
                 source);
           }
-          String transaction = source + ":" + tx.position();
+          Position transaction = Position.of(source, tx);
           if (open != null && !open.holds(source, tx)) {
             // something else comes between its parts: the staged parts serve instead
             forget();

@@ -1,6 +1,7 @@
 package io.replicador.capture;
 
 import io.replicador.store.PrimaryStore;
+import io.replicador.store.PublisherFence;
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
 import io.replicador.schema.TableCatalog;
@@ -84,25 +85,6 @@ public final class CaptureInstaller {
             log.info("Capturing changes of {}", t);
           }
           return checked;
-        });
-  }
-
-  /**
-   * Creates the {@code replicador} schema (changelog, publisher state, functions) when it is
-   * missing, without capturing any table: what the publisher's origin notify mode needs. Does
-   * nothing when it exists (so a reconnecting publisher takes no lock on the changelog);
-   * {@link #install} updates it. One transaction.
-   */
-  public void installSchema() throws SQLException {
-    inTransaction(
-        () -> {
-          lock();
-          if (schemaInstalled()) {
-            return null;
-          }
-          log.info("Creating schema replicador (changelog and publisher state; no triggers)");
-          store.migrate();
-          return null;
         });
   }
 

@@ -1,7 +1,7 @@
 package io.replicador.cli;
 
 import io.replicador.capture.CaptureInstaller;
-import io.replicador.capture.PublisherFence;
+import io.replicador.store.PublisherFence;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;

@@ -5,7 +5,6 @@ import io.replicador.store.PrimaryStore;
 import io.replicador.Failures;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
-import io.replicador.capture.CaptureInstaller;
 import io.replicador.config.ConfigException;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -99,7 +98,11 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       pg.setAutoCommit(false);
       if (!settings.notifyChannels().isEmpty()) {
         // origin mode needs the changelog and publisher state, not triggers on user tables
-        new CaptureInstaller(pg).installSchema();
+        if (new PrimaryStore(pg, settings.primary().toString()).createIfMissing()) {
+          log.info("Created schema replicador on {} (changelog and publisher state; no triggers)",
+              settings.primary());
+        }
+        pg.commit();
       }
       ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
       waitForLock(reader);

@@ -1,6 +1,6 @@
 package io.replicador.publish;
 
-import io.replicador.capture.PublisherFence;
+import io.replicador.store.PublisherFence;
 import io.replicador.change.Identifiers;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.ClaimedBatch;

@@ -1,5 +1,8 @@
 package io.replicador.snapshot;
 
+import io.replicador.schema.UserType;
+import io.replicador.schema.ColumnDefinition;
+import io.replicador.schema.TableDefinition;
 import io.replicador.change.Identifiers;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,9 @@
 package io.replicador.snapshot;
 
+import io.replicador.schema.SessionSettings;
+import io.replicador.schema.UserType;
+import io.replicador.schema.TableDefinition;
+import io.replicador.schema.DefinitionReader;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import java.sql.Connection;

@@ -1,5 +1,9 @@
 package io.replicador.snapshot;
 
+import io.replicador.schema.SessionSettings;
+import io.replicador.schema.UserType;
+import io.replicador.schema.TableDefinition;
+import io.replicador.schema.DefinitionReader;
 import io.replicador.broker.QueueInspector;
 import io.replicador.broker.Topology;
 import io.replicador.change.TableName;

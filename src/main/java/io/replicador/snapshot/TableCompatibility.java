@@ -1,5 +1,7 @@
 package io.replicador.snapshot;
 
+import io.replicador.schema.ColumnDefinition;
+import io.replicador.schema.TableDefinition;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;

@@ -1,5 +1,7 @@
 package io.replicador.snapshot;
 
+import io.replicador.schema.SessionSettings;
+import io.replicador.schema.TableDefinition;
 import io.replicador.change.Identifiers;
 import io.replicador.store.ReplicaStore;
 import java.io.FilterOutputStream;

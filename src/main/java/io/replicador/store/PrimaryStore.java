@@ -56,6 +56,19 @@ public final class PrimaryStore {
     MIGRATIONS.apply(connection);
   }
 
+  /**
+   * Creates the schema when it is missing, in the caller's transaction; leaves an installed one
+   * as it is (so a reconnecting publisher takes no lock on the changelog). Origin notify mode
+   * needs the changelog and publisher state, not triggers. Returns whether it created it.
+   */
+  public boolean createIfMissing() throws SQLException {
+    if (installed()) {
+      return false;
+    }
+    migrate();
+    return true;
+  }
+
   /** Whether any version of the schema is installed. */
   public boolean installed() throws SQLException {
     return MIGRATIONS.present(connection);

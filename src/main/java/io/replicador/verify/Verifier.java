@@ -2,10 +2,10 @@ package io.replicador.verify;
 
 import io.replicador.store.PrimaryStore;
 import io.replicador.change.TableName;
-import io.replicador.snapshot.ColumnDefinition;
-import io.replicador.snapshot.DefinitionReader;
-import io.replicador.snapshot.SessionSettings;
-import io.replicador.snapshot.TableDefinition;
+import io.replicador.schema.ColumnDefinition;
+import io.replicador.schema.DefinitionReader;
+import io.replicador.schema.SessionSettings;
+import io.replicador.schema.TableDefinition;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -1,5 +1,8 @@
 package io.replicador.snapshot;
 
+import io.replicador.schema.UserType;
+import io.replicador.schema.ColumnDefinition;
+import io.replicador.schema.TableDefinition;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.replicador.change.TableName;

@@ -54,9 +54,8 @@ INSERT INTO replicador.publisher DEFAULT VALUES ON CONFLICT DO NOTHING;
 -- its value is read without a query: pg_sequence_last_value is a plain function call, a table
 -- read is a query with an executor of its own. Each capture function looks at it itself
 -- (capture_row for every row), which costs a single-row statement less than the statement
--- trigger that earlier versions rang it from (ring_doorbell, dropped here with its triggers).
--- Measured in instructions executed (bench/capture-cost): a single-row UPDATE 9% fewer in all, a
--- single-row INSERT 4% fewer, a row of a bulk UPDATE 2% more. setval is not transactional:
+-- trigger that earlier versions rang it from (ring_doorbell, dropped here with its triggers);
+-- docs/performance.md has the instruction counts. setval is not transactional:
 -- arming takes effect at once, for the writers' statements that follow. Created unarmed; a rerun
 -- of install leaves it as it is.
 CREATE SEQUENCE IF NOT EXISTS replicador.bell MINVALUE 0 MAXVALUE 1 START 0;
@@ -123,13 +122,10 @@ $fn$;
 -- Inserts into an ordinary table: one call per statement. A statement that inserted one row writes
 -- one changelog row like capture_row; several rows are written as arrays (op 'B'), each of the rows
 -- of one thousand consecutive ones that are at most 16 kB (so at most 16 MB), or of one larger row
--- alone. The changelog gets one row per thousand inserted instead of one each: a bulk INSERT then
--- costs the writer about a third less (measured: 300,000 rows in 10,000-row statements took 1.3 s
--- instead of 1.9 s, against 0.7 s without capture). Bounding size row by row, not by a running
--- total, spares a window pass (a 1,000,000-row statement: 8.9 s instead of 9.9 s). One key per
--- group lets the planner hash the rows instead of sorting them all, which takes about a fifth off
--- what capture adds to a bulk INSERT (measured: 1,000,000 rows in 10,000-row statements, 3.5 s
--- instead of 3.8 s, against 2.3 s without capture). Arrays are written in the order of their first
+-- alone. The changelog gets one row per thousand inserted instead of one each, which costs a bulk
+-- INSERT much less. Bounding size row by row, not by a running total, spares a window pass. One
+-- key per group lets the planner hash the rows instead of sorting them all. (Figures of each in
+-- docs/performance.md, "Why the code is as it is".) Arrays are written in the order of their first
 -- row, which keeps the replica's inserts in the primary's order; the rows within an array are in
 -- the order hashing met them, statement order in practice. The order among rows of one statement
 -- does not matter anyway, since their keys differ (below). Same settings as capture_row, so the row

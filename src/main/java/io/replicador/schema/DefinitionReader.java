@@ -1,8 +1,7 @@
-package io.replicador.snapshot;
+package io.replicador.schema;
 
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
-import io.replicador.schema.TableCatalog;
 import io.replicador.config.ConfigException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -176,7 +175,7 @@ public final class DefinitionReader {
         UserType.Kind.ENUM, name, enumLabels(oid), null, false, null, List.of(), List.of());
   }
 
-  List<String> enumLabels(long oid) throws SQLException {
+  public List<String> enumLabels(long oid) throws SQLException {
     try (PreparedStatement ps =
         connection.prepareStatement(
             "SELECT enumlabel FROM pg_enum WHERE enumtypid = ?::int8::oid ORDER BY enumsortorder")) {
@@ -227,7 +226,7 @@ public final class DefinitionReader {
   }
 
   /** The oid of an existing type, if it exists. */
-  OptionalLong findType(TableName name) throws SQLException {
+  public OptionalLong findType(TableName name) throws SQLException {
     try (PreparedStatement ps =
         connection.prepareStatement(
             "SELECT t.oid::int8 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"

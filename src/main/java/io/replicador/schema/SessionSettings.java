@@ -1,4 +1,4 @@
-package io.replicador.snapshot;
+package io.replicador.schema;
 
 import java.sql.Connection;
 import java.sql.SQLException;

@@ -1,4 +1,4 @@
-package io.replicador.snapshot;
+package io.replicador.schema;
 
 /**
  * A column as the primary defines it, in the spelling needed to recreate it.

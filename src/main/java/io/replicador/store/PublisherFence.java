@@ -1,6 +1,6 @@
-package io.replicador.capture;
+package io.replicador.store;
 
-import io.replicador.store.PrimaryStore;
+import io.replicador.config.ConfigException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -70,7 +70,7 @@ public final class PublisherFence {
       while (true) {
         long left = Duration.ofNanos(deadline - System.nanoTime()).toMillis();
         if (left <= 0) {
-          throw new CaptureException(
+          throw new ConfigException(
               "The active publisher did not confirm within " + timeout.toSeconds() + " s that it"
                   + " has written the origin notifications sent before the switch; nothing was"
                   + " changed. Check the publisher's log (is it stuck or starting?) and run again");

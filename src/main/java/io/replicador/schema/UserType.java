@@ -1,4 +1,4 @@
-package io.replicador.snapshot;
+package io.replicador.schema;
 
 import io.replicador.change.TableName;
 import java.util.List;
