@@ -3,11 +3,9 @@ package io.replicador.store;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -92,43 +90,32 @@ public final class PrimaryStore {
   }
 
   public String sourceId() throws SQLException {
-    try (Statement st = connection.createStatement();
-        ResultSet rs = st.executeQuery("SELECT source_id FROM replicador.source")) {
-      if (!rs.next()) {
-        throw new ConfigException("Change capture on " + where
-            + " is incomplete (no source row); run 'replicador install' again");
-      }
-      return rs.getString(1);
-    }
+    return Statements.first(
+            connection, "SELECT source_id FROM replicador.source", rs -> rs.getString(1))
+        .orElseThrow(() -> incomplete("source"));
   }
 
   /** The last position the publisher handed out (0 before the first). */
   public long lastPosition() throws SQLException {
-    try (Statement st = connection.createStatement();
-        ResultSet rs = st.executeQuery("SELECT next_position - 1 FROM replicador.publisher")) {
-      if (!rs.next()) {
-        throw new ConfigException("Change capture on " + where
-            + " is incomplete (no publisher row); run 'replicador install' again");
-      }
-      return rs.getLong(1);
-    }
+    return Statements.first(
+            connection, "SELECT next_position - 1 FROM replicador.publisher", rs -> rs.getLong(1))
+        .orElseThrow(() -> incomplete("publisher"));
+  }
+
+  private ConfigException incomplete(String row) {
+    return new ConfigException("Change capture on " + where + " is incomplete (no " + row
+        + " row); run 'replicador install' again");
   }
 
   /** The captured tables, in order; empty when capture is not installed. */
   public List<TableName> capturedTables() throws SQLException {
-    List<TableName> tables = new ArrayList<>();
     if (!installed()) {
-      return tables;
+      return List.of();
     }
-    try (Statement st = connection.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2")) {
-      while (rs.next()) {
-        tables.add(TableName.of(rs.getString(1), rs.getString(2)));
-      }
-    }
-    return tables;
+    return Statements.list(
+        connection,
+        "SELECT schema_name, table_name FROM replicador.captured_tables ORDER BY 1, 2",
+        rs -> TableName.of(rs.getString(1), rs.getString(2)));
   }
 
   /** Installs the capture triggers of a table (the schema's own function does it). */
@@ -142,11 +129,7 @@ public final class PrimaryStore {
   }
 
   private void call(String sql, TableName table) throws SQLException {
-    try (PreparedStatement ps = connection.prepareStatement(sql)) {
-      ps.setString(1, table.schema());
-      ps.setString(2, table.name());
-      ps.execute();
-    }
+    Statements.list(connection, sql, rs -> null, table.schema(), table.name());
   }
 
   /** Drops the whole schema, changelog included. */
@@ -228,23 +211,16 @@ public final class PrimaryStore {
   public record LockHolder(int pid, String application, String clientAddress, String since) {}
 
   public Optional<LockHolder> publisherSession() throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text"
-                + " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                + " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-                + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                + " AND l.classid = ?::int8::oid AND l.objid = ?::int8::oid")) {
-      ps.setLong(1, PUBLISHER_LOCK >>> 32);
-      ps.setLong(2, PUBLISHER_LOCK & 0xffffffffL);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        return Optional.of(
-            new LockHolder(rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4)));
-      }
-    }
+    return Statements.first(
+        connection,
+        "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text"
+            + " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            + " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+            + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            + " AND l.classid = ?::int8::oid AND l.objid = ?::int8::oid",
+        rs -> new LockHolder(rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4)),
+        PUBLISHER_LOCK >>> 32,
+        PUBLISHER_LOCK & 0xffffffffL);
   }
 
   /** What verify waits for: the source, a snapshot of the primary and the newest changelog id. */
@@ -263,16 +239,13 @@ public final class PrimaryStore {
 
   /** Whether changes of the horizon's committed transactions still wait in the changelog. */
   public boolean unshipped(Horizon horizon) throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
+    return Statements.first(
+            connection,
             "SELECT EXISTS (SELECT 1 FROM replicador.changelog WHERE id <= ?"
-                + " AND pg_visible_in_snapshot(txid, ?::pg_snapshot))")) {
-      ps.setLong(1, horizon.maxId());
-      ps.setString(2, horizon.snapshot());
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getBoolean(1);
-      }
-    }
+                + " AND pg_visible_in_snapshot(txid, ?::pg_snapshot))",
+            rs -> rs.getBoolean(1),
+            horizon.maxId(),
+            horizon.snapshot())
+        .orElse(false);
   }
 }

@@ -57,15 +57,13 @@ public final class ReplicaStore {
   /** The last applied position per source. */
   public Map<String, Long> positions() throws SQLException {
     Map<String, Long> loaded = new HashMap<>();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT source, position FROM replicador.applied WHERE consumer = ?")) {
-      ps.setString(1, consumer);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          loaded.put(rs.getString(1), rs.getLong(2));
-        }
-      }
+    for (Map.Entry<String, Long> e :
+        Statements.list(
+            connection,
+            "SELECT source, position FROM replicador.applied WHERE consumer = ?",
+            rs -> Map.entry(rs.getString(1), rs.getLong(2)),
+            consumer)) {
+      loaded.put(e.getKey(), e.getValue());
     }
     return loaded;
   }
@@ -98,16 +96,13 @@ public final class ReplicaStore {
     if (!bookkept()) {
       return Optional.empty();
     }
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT position, extract(epoch FROM now() - applied_at)::float8"
-                + " FROM replicador.applied WHERE consumer = ? AND source = ?")) {
-      ps.setString(1, consumer);
-      ps.setString(2, source);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? Optional.of(new Applied(rs.getLong(1), rs.getDouble(2))) : Optional.empty();
-      }
-    }
+    return Statements.first(
+        connection,
+        "SELECT position, extract(epoch FROM now() - applied_at)::float8"
+            + " FROM replicador.applied WHERE consumer = ? AND source = ?",
+        rs -> new Applied(rs.getLong(1), rs.getDouble(2)),
+        consumer,
+        source);
   }
 
   /**
@@ -119,19 +114,19 @@ public final class ReplicaStore {
     if (!bookkept(connection)) {
       return OptionalLong.empty();
     }
-    try (PreparedStatement ps =
-        connection.prepareStatement(
+    Optional<Long> lowest =
+        Statements.first(
+            connection,
             "SELECT min(position) FROM replicador.applied WHERE source = ?"
-                + " AND (?::text IS NULL OR consumer = ?::text)")) {
-      ps.setString(1, source);
-      ps.setString(2, consumer);
-      ps.setString(3, consumer);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        long v = rs.getLong(1);
-        return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(v);
-      }
-    }
+                + " AND (?::text IS NULL OR consumer = ?::text)",
+            rs -> {
+              long v = rs.getLong(1);
+              return rs.wasNull() ? null : v;
+            },
+            source,
+            consumer,
+            consumer);
+    return lowest.map(OptionalLong::of).orElse(OptionalLong.empty());
   }
 
   /** Whether any listener or snapshot kept books in this database. */
@@ -151,36 +146,28 @@ public final class ReplicaStore {
 
   /** Stages a part, once (a part sent twice is kept once). */
   public void stage(String source, long position, int part, byte[] body) throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "INSERT INTO replicador.staged (consumer, source, position, part, body)"
-                + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")) {
-      ps.setString(1, consumer);
-      ps.setString(2, source);
-      ps.setLong(3, position);
-      ps.setInt(4, part);
-      ps.setBytes(5, body);
-      ps.executeUpdate();
-    }
+    Statements.update(
+        connection,
+        "INSERT INTO replicador.staged (consumer, source, position, part, body)"
+            + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        consumer,
+        source,
+        position,
+        part,
+        body);
   }
 
   /** The parts of a transaction staged so far. */
   public Set<Integer> stagedParts(String source, long position) throws SQLException {
-    Set<Integer> parts = new HashSet<>();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
+    return new HashSet<>(
+        Statements.list(
+            connection,
             "SELECT part FROM replicador.staged WHERE consumer = ? AND source = ?"
-                + " AND position = ?")) {
-      ps.setString(1, consumer);
-      ps.setString(2, source);
-      ps.setLong(3, position);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          parts.add(rs.getInt(1));
-        }
-      }
-    }
-    return parts;
+                + " AND position = ?",
+            rs -> rs.getInt(1),
+            consumer,
+            source,
+            position));
   }
 
   /** A staged part's message body. */
@@ -204,14 +191,12 @@ public final class ReplicaStore {
   }
 
   public void deleteStaged(String source, long position) throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?")) {
-      ps.setString(1, consumer);
-      ps.setString(2, source);
-      ps.setLong(3, position);
-      ps.executeUpdate();
-    }
+    Statements.update(
+        connection,
+        "DELETE FROM replicador.staged WHERE consumer = ? AND source = ? AND position = ?",
+        consumer,
+        source,
+        position);
   }
 
   // ---- what snapshots copied
@@ -239,38 +224,30 @@ public final class ReplicaStore {
 
   /** The tables a snapshot of this consumer has copied. */
   public Set<TableName> copiedTables() throws SQLException {
-    Set<TableName> copied = new HashSet<>();
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "SELECT schema_name, table_name FROM replicador.snapshot WHERE consumer = ?")) {
-      ps.setString(1, consumer);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          copied.add(TableName.of(rs.getString(1), rs.getString(2)));
-        }
-      }
-    }
-    return copied;
+    return new HashSet<>(
+        Statements.list(
+            connection,
+            "SELECT schema_name, table_name FROM replicador.snapshot WHERE consumer = ?",
+            rs -> TableName.of(rs.getString(1), rs.getString(2)),
+            consumer));
   }
 
   /** Records a table as copied, in the primary snapshot {@code primarySnapshot} of source. */
   public void recordCopy(TableName table, long rows, String source, String primarySnapshot)
       throws SQLException {
-    try (PreparedStatement ps =
-        connection.prepareStatement(
-            "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows,"
-                + " source, primary_snapshot) VALUES (?, ?, ?, ?, ?, ?)"
-                + " ON CONFLICT (consumer, schema_name, table_name) DO UPDATE SET"
-                + " copied_rows = EXCLUDED.copied_rows, finished_at = now(),"
-                + " source = EXCLUDED.source, primary_snapshot = EXCLUDED.primary_snapshot")) {
-      ps.setString(1, consumer);
-      ps.setString(2, table.schema());
-      ps.setString(3, table.name());
-      ps.setLong(4, rows);
-      ps.setString(5, source);
-      ps.setString(6, primarySnapshot);
-      ps.executeUpdate();
-    }
+    Statements.update(
+        connection,
+        "INSERT INTO replicador.snapshot (consumer, schema_name, table_name, copied_rows,"
+            + " source, primary_snapshot) VALUES (?, ?, ?, ?, ?, ?)"
+            + " ON CONFLICT (consumer, schema_name, table_name) DO UPDATE SET"
+            + " copied_rows = EXCLUDED.copied_rows, finished_at = now(),"
+            + " source = EXCLUDED.source, primary_snapshot = EXCLUDED.primary_snapshot",
+        consumer,
+        table.schema(),
+        table.name(),
+        rows,
+        source,
+        primarySnapshot);
   }
 
   /**
@@ -280,22 +257,16 @@ public final class ReplicaStore {
   public void startOver(String source, long handedOut) throws SQLException {
     for (String table :
         List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
-      try (PreparedStatement ps =
-          connection.prepareStatement("DELETE FROM " + table + " WHERE consumer = ?")) {
-        ps.setString(1, consumer);
-        ps.executeUpdate();
-      }
+      Statements.update(connection, "DELETE FROM " + table + " WHERE consumer = ?", consumer);
     }
     if (handedOut > 0) {
-      try (PreparedStatement ps =
-          connection.prepareStatement(
-              "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
-                  + " VALUES (?, ?, ?, NULL, now())")) {
-        ps.setString(1, consumer);
-        ps.setString(2, source);
-        ps.setLong(3, handedOut);
-        ps.executeUpdate();
-      }
+      Statements.update(
+          connection,
+          "INSERT INTO replicador.applied (consumer, source, position, xid, applied_at)"
+              + " VALUES (?, ?, ?, NULL, now())",
+          consumer,
+          source,
+          handedOut);
     }
   }
 }
