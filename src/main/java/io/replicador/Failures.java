@@ -40,6 +40,21 @@ public final class Failures {
     return state != null && (state.startsWith("08") || state.startsWith("57P"));
   }
 
+  /**
+   * Whether a failure to start is one that waiting cannot heal: a refused login or unknown
+   * database on PostgreSQL (SQLSTATE 28, 3D000), a refused login or virtual host on the broker.
+   * A long-running command stops on it at start (exit 2) instead of retrying for good.
+   */
+  public static boolean isConfigurationError(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof SQLException sql && sql.getSQLState() != null
+          && (sql.getSQLState().startsWith("28") || sql.getSQLState().equals("3D000"))) {
+        return true;
+      }
+    }
+    return BrokerFailures.isConfigurationError(e);
+  }
+
   private static String firstLine(String s) {
     return s == null ? "" : s.lines().findFirst().orElse("");
   }

@@ -7,6 +7,26 @@ import com.rabbitmq.client.ShutdownSignalException;
 public final class BrokerFailures {
   private BrokerFailures() {}
 
+  /**
+   * Whether the broker refused what was configured, which waiting cannot heal: the user or
+   * password (ACCESS_REFUSED), or a virtual host the user may not use (NOT_ALLOWED).
+   */
+  public static boolean isConfigurationError(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof com.rabbitmq.client.AuthenticationFailureException
+          || c instanceof com.rabbitmq.client.PossibleAuthenticationFailureException) {
+        return true;
+      }
+      if (c instanceof ShutdownSignalException s
+          && s.getReason() instanceof AMQP.Connection.Close close
+          && (close.getReplyCode() == AMQP.ACCESS_REFUSED
+              || close.getReplyCode() == AMQP.NOT_ALLOWED)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The broker's own reason when {@code t} is the broker closing a channel or connection. */
   public static String describe(Throwable t) {
     if (t instanceof ShutdownSignalException s) {

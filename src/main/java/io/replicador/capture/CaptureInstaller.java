@@ -95,6 +95,14 @@ public final class CaptureInstaller {
    * @return whether the schema was dropped
    */
   public boolean uninstall(List<TableName> tables) throws SQLException {
+    return uninstall(tables, false);
+  }
+
+  /**
+   * As {@link #uninstall(List)}; dropping the schema with changes not yet shipped is refused
+   * (nothing is changed) unless {@code discardBacklog}.
+   */
+  public boolean uninstall(List<TableName> tables, boolean discardBacklog) throws SQLException {
     return inTransaction(
         () -> {
           lock();
@@ -106,6 +114,18 @@ public final class CaptureInstaller {
             log.info("Stopped capturing changes of {}", t);
           }
           if (capturedTables().isEmpty()) {
+            PrimaryStore.Backlog backlog = store.backlog();
+            if (backlog.changes() > 0 && !discardBacklog) {
+              throw new CaptureException(
+                  "Uninstalling would drop the changelog with " + backlog.changes()
+                      + " change(s) of " + backlog.transactions() + " transaction(s) not yet"
+                      + " shipped to the replicas; run the publisher until 'replicador status'"
+                      + " shows no backlog, or pass --discard-backlog to lose them (nothing was"
+                      + " changed)");
+            }
+            if (backlog.changes() > 0) {
+              log.warn("Discarding {} change(s) not yet shipped", backlog.changes());
+            }
             store.drop();
             log.info("No table is captured any more; dropped schema replicador");
             return true;

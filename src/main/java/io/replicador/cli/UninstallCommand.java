@@ -25,6 +25,12 @@ final class UninstallCommand implements Callable<Integer> {
   @ArgGroup(exclusive = false, multiplicity = "0..1")
   TableSelection selection = new TableSelection();
 
+  @Option(
+      names = "--discard-backlog",
+      description =
+          "Drop the changelog even if it holds changes not yet shipped (they are lost).")
+  boolean discardBacklog;
+
   @Override
   public Integer call() throws Exception {
     PostgresAddress address = PostgresAddress.parse("primary", primary);
@@ -32,7 +38,7 @@ final class UninstallCommand implements Callable<Integer> {
       CaptureInstaller installer = new CaptureInstaller(c);
       List<TableName> tables =
           selection.isEmpty() ? installer.capturedTables() : selection.resolve(c);
-      boolean dropped = installer.uninstall(tables);
+      boolean dropped = installer.uninstall(tables, discardBacklog);
       System.out.println(
           "Capture removed from " + tables.size() + " table(s)"
               + (dropped ? "; schema replicador dropped" : ""));
