@@ -6,7 +6,10 @@ import io.replicador.Failures;
 import io.replicador.capture.CaptureException;
 import io.replicador.config.ConfigException;
 import io.replicador.config.SettingsDefaults;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.Arrays;
+import java.util.Properties;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -82,12 +85,24 @@ public final class Main implements Runnable {
     boolean verbose;
   }
 
-  /** The version from the jar manifest. */
+  /**
+   * The Maven project version, from a resource the build writes, so it is the same when run from
+   * the jar and from {@code target/classes} (the jar's manifest has no version).
+   */
   public static final class Version implements CommandLine.IVersionProvider {
+    static final String RESOURCE = "/io/replicador/version.properties";
+
     @Override
-    public String[] getVersion() {
-      String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"replicador " + (v == null ? "development build" : v)};
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
+      try (InputStream in = Main.class.getResourceAsStream(RESOURCE)) {
+        if (in == null) {
+          throw new IOException(
+              RESOURCE + " is missing from the classpath; build with 'mvn package'");
+        }
+        p.load(in);
+      }
+      return new String[] {"replicador " + p.getProperty("version")};
     }
   }
 }
