@@ -2,6 +2,7 @@ package io.replicador.broker;
 
 import com.rabbitmq.client.ConnectionFactory;
 import io.replicador.config.ConfigException;
+import io.replicador.config.Secrets;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.GeneralSecurityException;
@@ -31,7 +32,7 @@ public final class BrokerAddress {
       // the host unset, and the client would quietly connect to localhost as guest
       URI u = new URI(s).parseServerAuthority();
       if (!"amqp".equals(u.getScheme()) && !"amqps".equals(u.getScheme())) {
-        throw new ConfigException("The RabbitMQ address '" + redact(s)
+        throw new ConfigException("The RabbitMQ address '" + Secrets.redact(s)
             + "' is not an AMQP URI; write amqp://user@host:5672/");
       }
       if ("/".equals(u.getRawPath())) {
@@ -44,18 +45,14 @@ public final class BrokerAddress {
     } catch (URISyntaxException e) {
       // getReason, not getMessage: the message repeats the whole input, password included
       throw new ConfigException(
-          "The RabbitMQ address '" + redact(s) + "' is malformed (" + e.getReason()
+          "The RabbitMQ address '" + Secrets.redact(s) + "' is malformed (" + e.getReason()
               + " at index " + e.getIndex() + "); write amqp://user@host:5672/");
     } catch (GeneralSecurityException | IllegalArgumentException e) {
       throw new ConfigException(
-          "The RabbitMQ address '" + redact(s) + "' is malformed (" + e.getMessage()
+          "The RabbitMQ address '" + Secrets.redact(s) + "' is malformed (" + e.getMessage()
               + "); write amqp://user@host:5672/");
     }
-    return new BrokerAddress(s, redact(s));
-  }
-
-  static String redact(String s) {
-    return s.replaceAll("://([^:/@]*):[^@/]*@", "://$1:***@");
+    return new BrokerAddress(s, Secrets.redact(s));
   }
 
   /** A connection factory for this address; automatic recovery is off, callers reconnect. */

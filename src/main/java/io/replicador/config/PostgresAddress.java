@@ -50,7 +50,7 @@ public final class PostgresAddress {
         int slash = hostPart.indexOf('/');
         if ((slash < 0 ? hostPart : hostPart.substring(0, slash)).contains("@")) {
           // pgjdbc has no user:password@ syntax; the password would end up in the URL and toString
-          throw new ConfigException("The " + role + " address '" + redact(s)
+          throw new ConfigException("The " + role + " address '" + Secrets.redact(s)
               + "' puts credentials before the host, which JDBC URLs do not support; write"
               + " jdbc:postgresql://host:5432/db?user=u&password=p or postgresql://u:p@host/db");
         }
@@ -77,7 +77,7 @@ public final class PostgresAddress {
       }
       hostPart = rest;
     } else {
-      throw new ConfigException("The " + role + " address '" + redact(s)
+      throw new ConfigException("The " + role + " address '" + Secrets.redact(s)
           + "' is not a PostgreSQL URI; write postgresql://user@host:5432/db or"
           + " jdbc:postgresql://host:5432/db");
     }
@@ -120,11 +120,6 @@ public final class PostgresAddress {
       throw new ConfigException("The " + role + " address has a malformed %-escape; write a"
           + " literal % as %25 and other special characters as %XX");
     }
-  }
-
-  private static String redact(String s) {
-    return s.replaceAll("://([^:/@]*):[^@/]*@", "://$1:***@")
-        .replaceAll("(?i)(password=)[^&]*", "$1***");
   }
 
   /**
