@@ -60,6 +60,7 @@ public final class Main implements Runnable {
       System.err.println("replicador: " + e.getMessage());
       return EXIT_ERROR;
     }
+    cli.setParameterExceptionHandler(new ParseErrors());
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
           System.err.println("replicador: " + Failures.describe(e));
