@@ -10,9 +10,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 
 /** The {@code replicador} program: parses, then runs one subcommand. */
@@ -55,7 +58,9 @@ public final class Main implements Runnable {
     }
     CommandLine cli = new CommandLine(new Main());
     try {
-      cli.setDefaultValueProvider(SettingsDefaults.fromArgs(args, System.getenv()));
+      SettingsDefaults defaults = SettingsDefaults.fromArgs(args, System.getenv());
+      defaults.checkKeys(settingNames(cli));
+      cli.setDefaultValueProvider(defaults);
     } catch (ConfigException e) {
       System.err.println("replicador: " + e.getMessage());
       return EXIT_ERROR;
@@ -72,6 +77,25 @@ public final class Main implements Runnable {
           return EXIT_ERROR;
         });
     return cli.execute(args);
+  }
+
+  /**
+   * The long option names of every subcommand, without dashes: the keys a config file may have.
+   * Any subcommand's, not only the one being run, so that one file can serve install, publish
+   * and listen alike.
+   */
+  static Set<String> settingNames(CommandLine cli) {
+    Set<String> names = new TreeSet<>();
+    for (CommandLine sub : cli.getSubcommands().values()) {
+      for (OptionSpec option : sub.getCommandSpec().options()) {
+        for (String name : option.names()) {
+          if (name.startsWith("--")) {
+            names.add(name.substring(2));
+          }
+        }
+      }
+    }
+    return names;
   }
 
   /** Options every subcommand has. */

@@ -7,9 +7,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -20,6 +22,9 @@ import picocli.CommandLine.Model.OptionSpec;
  * {@code queue-type}). Flags win over both. A YAML list becomes a comma-separated value.
  */
 public final class SettingsDefaults implements IDefaultValueProvider {
+  /** Options that are not settings: neither the environment nor the file can give them. */
+  private static final Set<String> NOT_SETTINGS = Set.of("config", "help", "version");
+
   private final Map<String, String> environment;
   private final JsonNode yaml;
   private final Path configFile;
@@ -64,13 +69,47 @@ public final class SettingsDefaults implements IDefaultValueProvider {
     }
   }
 
+  /**
+   * Refuses a config file with a key that is not a setting, naming each such key and the nearest
+   * known one, so that a misspelt key is not silently ignored.
+   *
+   * @param known the keys that may appear: long option names without their dashes
+   */
+  public void checkKeys(Collection<String> known) {
+    if (yaml == null || !yaml.isObject()) {
+      return;
+    }
+    List<String> settings = known.stream().filter(k -> !NOT_SETTINGS.contains(k)).toList();
+    List<String> unknown = new ArrayList<>();
+    yaml.fieldNames()
+        .forEachRemaining(
+            key -> {
+              if (NOT_SETTINGS.contains(key)) {
+                unknown.add("'" + key + "' (only the command line takes it)");
+              } else if (!settings.contains(key)) {
+                unknown.add(
+                    "'" + key + "'"
+                        + NearestName.among(key, settings)
+                            .map(k -> " (did you mean '" + k + "'?)")
+                            .orElse(""));
+              }
+            });
+    if (!unknown.isEmpty()) {
+      throw new ConfigException(
+          "Config file " + configFile + ": unknown " + (unknown.size() == 1 ? "key " : "keys ")
+              + String.join(", ", unknown)
+              + "; keys are the long option names without dashes (see 'replicador COMMAND"
+              + " --help')");
+    }
+  }
+
   @Override
   public String defaultValue(ArgSpec argSpec) {
     if (!(argSpec instanceof OptionSpec option) || !option.longestName().startsWith("--")) {
       return null;
     }
     String key = option.longestName().substring(2);
-    if (key.equals("config") || key.equals("help") || key.equals("version")) {
+    if (NOT_SETTINGS.contains(key)) {
       return null;
     }
     String fromEnv =

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -218,5 +219,37 @@ class SettingsDefaultsTest {
             SettingsDefaults.fromArgs(new String[] {"--queue-type", "x"}, Map.of())
                 .defaultValue(cli.getCommandSpec().findOption("--queue-type")))
         .isNull();
+  }
+
+  @Test
+  void unknownKeysAreRefusedNamingEachKeyTheFileAndTheNearestKnownKey() throws Exception {
+    Path file = yaml("primry: postgresql://h/db\nqueue-type: quorum\ncolour: blue\n");
+    SettingsDefaults defaults = new SettingsDefaults(Map.of(), file);
+
+    assertThatThrownBy(() -> defaults.checkKeys(Set.of("primary", "queue-type", "tables")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(
+            "Config file " + file + ": unknown keys 'primry' (did you mean 'primary'?),"
+                + " 'colour'; keys are the long option names without dashes (see 'replicador"
+                + " COMMAND --help')");
+  }
+
+  @Test
+  void keysThatOnlyTheCommandLineTakesAreRefused() throws Exception {
+    Path file = yaml("config: other.yaml\n");
+    SettingsDefaults defaults = new SettingsDefaults(Map.of(), file);
+
+    assertThatThrownBy(() -> defaults.checkKeys(Set.of("config", "primary")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("'config' (only the command line takes it)");
+  }
+
+  @Test
+  void knownKeysAnEmptyFileAndNoFilePassTheCheck() throws Exception {
+    Set<String> known = Set.of("primary", "queue-type");
+
+    new SettingsDefaults(Map.of(), yaml("primary: x\nqueue-type: ~\n")).checkKeys(known);
+    new SettingsDefaults(Map.of(), yaml("# nothing yet\n")).checkKeys(known);
+    new SettingsDefaults(Map.of(), null).checkKeys(known);
   }
 }
