@@ -1,11 +1,16 @@
 package io.replicador.config;
 
 import java.net.URLDecoder;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 
@@ -13,27 +18,55 @@ import java.util.Properties;
  * A PostgreSQL address, given as a libpq URI ({@code postgresql://user:secret@host:5432/db}) or a
  * JDBC URL ({@code jdbc:postgresql://host/db?user=u}). Immutable. {@link #toString} never shows a
  * password.
+ *
+ * <p>As in libpq, what the address leaves out comes from the environment: {@code PGHOST},
+ * {@code PGPORT}, {@code PGUSER}, {@code PGDATABASE}, {@code PGPASSWORD}, {@code PGSSLMODE},
+ * {@code PGSSLROOTCERT} and {@code PGAPPNAME}; then the defaults (localhost, 5432, the operating
+ * system user, a database named as the user). Without a password from the address or
+ * {@code PGPASSWORD}, {@link #connect} looks in the password file ({@code PGPASSFILE}, else
+ * {@code $HOME/.pgpass}) each time it connects.
  */
 public final class PostgresAddress {
   private final String jdbcUrl;
   private final Properties properties;
   private final String display;
+  private final String database;
+  private final String passwordFileHost;
+  private final String passwordFilePort;
+  private final Path passwordFile;
 
-  private PostgresAddress(String jdbcUrl, Properties properties, String display) {
+  private PostgresAddress(
+      String jdbcUrl,
+      Properties properties,
+      String display,
+      String database,
+      String passwordFileHost,
+      String passwordFilePort,
+      Path passwordFile) {
     this.jdbcUrl = jdbcUrl;
     this.properties = properties;
     this.display = display;
+    this.database = database;
+    this.passwordFileHost = passwordFileHost;
+    this.passwordFilePort = passwordFilePort;
+    this.passwordFile = passwordFile;
+  }
+
+  /** Parses an address, with libpq's environment variables from this process's environment. */
+  public static PostgresAddress parse(String role, String text) {
+    return parse(role, text, System.getenv());
   }
 
   /**
    * Parses an address.
    *
    * @param role what the address is for, for error messages ("primary", "replica")
+   * @param environment where the PG* variables, {@code PGPASSFILE} and {@code HOME} are read
    */
-  public static PostgresAddress parse(String role, String text) {
+  public static PostgresAddress parse(String role, String text, Map<String, String> environment) {
     if (text == null || text.isBlank()) {
       throw new ConfigException("No " + role + " address given; set --" + role
-          + " or REPLICADOR_" + role.toUpperCase(java.util.Locale.ROOT)
+          + " or REPLICADOR_" + role.toUpperCase(Locale.ROOT)
           + " to postgresql://user@host:5432/db");
     }
     String s = text.strip();
@@ -55,7 +88,7 @@ public final class PostgresAddress {
               + " jdbc:postgresql://host:5432/db?user=u&password=p or postgresql://u:p@host/db");
         }
       } else {
-        hostPart = "localhost/" + hostPart;
+        hostPart = "/" + hostPart;
       }
     } else if (s.startsWith("postgresql://") || s.startsWith("postgres://")) {
       String rest = s.substring(s.indexOf("://") + 3);
@@ -99,17 +132,101 @@ public final class PostgresAddress {
       params.put(key, value);
     }
     params.forEach(props::setProperty);
-    String hostAndDb = hostPart.isEmpty() ? "localhost/" : hostPart;
-    if (!hostAndDb.contains("/")) {
-      hostAndDb = hostAndDb + "/";
+
+    // what the address leaves out comes from the environment, as libpq does; empty means unset
+    Map<String, String> env = new LinkedHashMap<>();
+    environment.forEach(
+        (k, v) -> {
+          if (k.startsWith("PG") && v != null && !v.isEmpty()) {
+            env.put(k, v);
+          }
+        });
+    String user =
+        props.getProperty("user", env.getOrDefault("PGUSER", System.getProperty("user.name")));
+    props.setProperty("user", user);
+    if (!props.containsKey("password") && env.containsKey("PGPASSWORD")) {
+      props.setProperty("password", env.get("PGPASSWORD"));
     }
-    if (hostAndDb.startsWith("/")) {
-      hostAndDb = "localhost" + hostAndDb;
+    copyIfAbsent(env, "PGSSLMODE", props, "sslmode");
+    copyIfAbsent(env, "PGSSLROOTCERT", props, "sslrootcert");
+    copyIfAbsent(env, "PGAPPNAME", props, "ApplicationName");
+
+    int slash = hostPart.indexOf('/');
+    String authority = slash < 0 ? hostPart : hostPart.substring(0, slash);
+    String path = slash < 0 ? "" : hostPart.substring(slash + 1);
+    Hosts hosts = Hosts.of(role, authority, env);
+    String database;
+    if (!path.isEmpty()) {
+      database = decode(role, path);
+    } else {
+      database = env.getOrDefault("PGDATABASE", user);
+      path = URLEncoder.encode(database, StandardCharsets.UTF_8).replace("+", "%20");
     }
-    String jdbc = "jdbc:postgresql://" + hostAndDb;
-    String user = props.getProperty("user", System.getProperty("user.name"));
-    String displayed = "postgresql://" + user + "@" + hostAndDb;
-    return new PostgresAddress(jdbc, props, displayed);
+    String hostAndDb = hosts.authority() + "/" + path;
+    return new PostgresAddress(
+        "jdbc:postgresql://" + hostAndDb,
+        props,
+        "postgresql://" + user + "@" + hostAndDb,
+        database,
+        hosts.firstHost(),
+        hosts.firstPort(),
+        PasswordFile.location(environment));
+  }
+
+  private static void copyIfAbsent(
+      Map<String, String> env, String variable, Properties props, String property) {
+    if (!props.containsKey(property) && env.containsKey(variable)) {
+      props.setProperty(property, env.get(variable));
+    }
+  }
+
+  /**
+   * The hosts and ports of an address, with PGHOST and PGPORT for those it leaves out. A PGHOST
+   * naming a Unix socket directory is left aside: pgjdbc reaches servers over TCP only.
+   */
+  private record Hosts(String authority, String firstHost, String firstPort) {
+    static Hosts of(String role, String authority, Map<String, String> env) {
+      List<String> envHosts = new ArrayList<>();
+      for (String h : env.getOrDefault("PGHOST", "").split(",")) {
+        if (!h.isEmpty() && !h.startsWith("/")) {
+          envHosts.add(h);
+        }
+      }
+      List<String> envPorts =
+          env.containsKey("PGPORT") ? List.of(env.get("PGPORT").split(",", -1)) : List.of();
+      List<String> entries =
+          authority.isEmpty() && !envHosts.isEmpty()
+              ? envHosts
+              : List.of(authority.split(",", -1));
+      if (envPorts.size() > 1 && envPorts.size() != entries.size()) {
+        throw new ConfigException("PGPORT lists " + envPorts.size() + " ports for the "
+            + entries.size() + " host(s) of the " + role + " address; give one port, or one per"
+            + " host");
+      }
+      List<String> out = new ArrayList<>();
+      String firstHost = null;
+      String firstPort = null;
+      for (int i = 0; i < entries.size(); i++) {
+        String entry = entries.get(i);
+        // the port follows the last colon, unless that colon is inside an IPv6 [address]
+        int colon = entry.lastIndexOf(':');
+        boolean hasPort = colon >= 0 && colon > entry.lastIndexOf(']');
+        String host = hasPort ? entry.substring(0, colon) : entry;
+        String port = hasPort ? entry.substring(colon + 1) : "";
+        if (host.isEmpty()) {
+          host = envHosts.isEmpty() ? "localhost" : envHosts.get(Math.min(i, envHosts.size() - 1));
+        }
+        if (port.isEmpty() && !envPorts.isEmpty()) {
+          port = envPorts.get(envPorts.size() == 1 ? 0 : i);
+        }
+        out.add(port.isEmpty() ? host : host + ":" + port);
+        if (i == 0) {
+          firstHost = host;
+          firstPort = port.isEmpty() ? "5432" : port;
+        }
+      }
+      return new Hosts(String.join(",", out), firstHost, firstPort);
+    }
   }
 
   private static String decode(String role, String s) {
@@ -128,13 +245,33 @@ public final class PostgresAddress {
    * {@code pg_stat_activity}.
    */
   public Connection connect(String applicationName) throws SQLException {
+    return DriverManager.getConnection(jdbcUrl, connectionProperties(applicationName));
+  }
+
+  /** What {@link #connect} gives pgjdbc, password included: never to be shown. */
+  Properties connectionProperties(String applicationName) {
     Properties p = new Properties();
     p.putAll(properties);
     p.putIfAbsent("ApplicationName", applicationName);
     p.setProperty("stringtype", "unspecified");
     p.putIfAbsent("tcpKeepAlive", "true");
     p.putIfAbsent("connectTimeout", "10");
-    return DriverManager.getConnection(jdbcUrl, p);
+    if (!p.containsKey("password")) {
+      // Without a password pgjdbc looks for one itself, by rules of its own (the real PGPASSFILE,
+      // else user.home rather than $HOME, and no permission check); an empty one keeps it from
+      // looking a second time. Where the server asks for a password, pgjdbc then refuses (08004)
+      // or the server does (28P01); Failures says how to give one.
+      p.setProperty(
+          "password",
+          PasswordFile.lookup(
+                  passwordFile,
+                  passwordFileHost,
+                  passwordFilePort,
+                  database,
+                  p.getProperty("user"))
+              .orElse(""));
+    }
+    return p;
   }
 
   /** The JDBC URL without credentials. */
@@ -142,10 +279,9 @@ public final class PostgresAddress {
     return jdbcUrl;
   }
 
-  /** The database name, or the empty string when the address names none. */
+  /** The database name: from the address, else PGDATABASE, else the user name. */
   public String database() {
-    String path = jdbcUrl.substring(jdbcUrl.indexOf("//") + 2);
-    return path.substring(path.indexOf('/') + 1);
+    return database;
   }
 
   @Override
