@@ -7,6 +7,14 @@ import java.sql.SQLException;
  * The one place that turns failures into one-line reasons and decides which are worth retrying.
  */
 public final class Failures {
+  /**
+   * Where a password can go instead of the command line, where {@code ps} shows it. pgjdbc's
+   * own messages for these failures do not say.
+   */
+  private static final String PASSWORD_HINT =
+      "; give the user's password in PGPASSWORD, in ~/.pgpass, or in the address in the"
+          + " --config file";
+
   private Failures() {}
 
   /** One line naming what failed, following causes until one says something. */
@@ -14,7 +22,13 @@ public final class Failures {
     Throwable t = e;
     while (t != null) {
       if (t instanceof SQLException sql) {
-        return firstLine(sql.getMessage()) + " [SQLSTATE " + sql.getSQLState() + "]";
+        // pgjdbc's words for a missing password blame SCRAM or "an empty string"
+        String what =
+            isMissingPassword(sql)
+                ? "The server asks for a password and none was given"
+                : firstLine(sql.getMessage());
+        return what + " [SQLSTATE " + sql.getSQLState() + "]"
+            + (isAuthenticationFailure(sql) ? PASSWORD_HINT : "");
       }
       String broker = BrokerFailures.describe(t);
       if (broker != null) {
@@ -47,12 +61,32 @@ public final class Failures {
    */
   public static boolean isConfigurationError(Throwable e) {
     for (Throwable c = e; c != null; c = c.getCause()) {
-      if (c instanceof SQLException sql && sql.getSQLState() != null
-          && (sql.getSQLState().startsWith("28") || sql.getSQLState().equals("3D000"))) {
+      if (c instanceof SQLException sql
+          && (isAuthenticationFailure(sql) || "3D000".equals(sql.getSQLState()))) {
         return true;
       }
     }
     return BrokerFailures.isConfigurationError(e);
+  }
+
+  /**
+   * Whether the login was refused: by the server (SQLSTATE 28P01, wrong password; 28000, no such
+   * role or no pg_hba.conf entry), or by pgjdbc because the server asked for a password and it
+   * had none. A setting must change.
+   */
+  public static boolean isAuthenticationFailure(SQLException e) {
+    String state = e.getSQLState();
+    return "28P01".equals(state) || "28000".equals(state) || isMissingPassword(e);
+  }
+
+  /**
+   * pgjdbc refuses with 08004 ("connection rejected") when the server asks for a password it does
+   * not have; 08004 has other causes (no SSL on the server), which do not mention a password.
+   */
+  private static boolean isMissingPassword(SQLException e) {
+    return "08004".equals(e.getSQLState())
+        && e.getMessage() != null
+        && e.getMessage().contains("password");
   }
 
   private static String firstLine(String s) {
