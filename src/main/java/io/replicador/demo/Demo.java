@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -125,7 +126,7 @@ public final class Demo {
       ReplicaListener listener =
           new ReplicaListener(
               new ListenerSettings(
-                  PostgresAddress.parse("replica", replica.uri(DATABASE)),
+                  ownServer("replica", replica),
                   broker.address(),
                   exchange,
                   queueName(names.get(i)),
@@ -138,7 +139,7 @@ public final class Demo {
     ChangePublisher publisher =
         new ChangePublisher(
             PublisherSettings.defaults(
-                PostgresAddress.parse("primary", primary.uri(DATABASE)), broker.address(), exchange));
+                ownServer("primary", primary), broker.address(), exchange));
     startThread(publisher, "replicador-demo-publish");
 
     DemoWriter writer =
@@ -278,6 +279,14 @@ public final class Demo {
     } finally {
       pool.shutdown();
     }
+  }
+
+  /**
+   * The address of a server the demo started. The user's PG* variables (PGSSLMODE, PGPASSWORD)
+   * are meant for their own servers and could only break these, so none apply.
+   */
+  private static PostgresAddress ownServer(String role, LocalPostgres pg) {
+    return PostgresAddress.parse(role, pg.uri(DATABASE), Map.of());
   }
 
   private static String version(LocalPostgres pg) throws SQLException {
