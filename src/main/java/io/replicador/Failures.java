@@ -46,6 +46,14 @@ public final class Failures {
   }
 
   /**
+   * Why a connection could not be opened, in a few words ("connection refused", "unknown host
+   * rabbit_1", "no answer in time"); see {@link BrokerFailures#networkReason}.
+   */
+  public static String networkReason(Throwable e) {
+    return BrokerFailures.networkReason(e);
+  }
+
+  /**
    * Whether a database failure is the connection's (SQLSTATE class 08, or the server shutting
    * down, 57P): reconnect and carry on. Anything else is about the data or the schema.
    */

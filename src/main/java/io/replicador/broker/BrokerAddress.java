@@ -1,12 +1,15 @@
 package io.replicador.broker;
 
+import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import io.replicador.config.ConfigException;
 import io.replicador.config.Secrets;
+import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A RabbitMQ address as an AMQP URI ({@code amqp://user:secret@host:5672/vhost}, or
@@ -53,6 +56,26 @@ public final class BrokerAddress {
               + "); write amqp://user@host:5672/");
     }
     return new BrokerAddress(s, Secrets.redact(s));
+  }
+
+  /**
+   * Opens a connection; blocks up to the connection timeout (10 s). The caller closes it.
+   *
+   * @param name the connection's name in the broker's management view
+   * @throws BrokerUnreachableException when it cannot be opened: refused, unknown host, no
+   *     answer, or a refused login; the message names host and port, as PostgreSQL's do
+   */
+  public Connection connect(String name) throws BrokerUnreachableException {
+    ConnectionFactory f = factory();
+    try {
+      return f.newConnection(name);
+    } catch (IOException | TimeoutException e) {
+      String host = f.getHost().contains(":") ? "[" + f.getHost() + "]" : f.getHost();
+      throw new BrokerUnreachableException(
+          "Cannot connect to RabbitMQ at " + host + ":" + f.getPort() + ": "
+              + BrokerFailures.networkReason(e),
+          e);
+    }
   }
 
   /** A connection factory for this address; automatic recovery is off, callers reconnect. */

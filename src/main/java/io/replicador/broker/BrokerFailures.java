@@ -2,8 +2,17 @@ package io.replicador.broker;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.ShutdownSignalException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.util.Locale;
+import java.util.concurrent.TimeoutException;
 
-/** How the AMQP client's failures read in one line; the rest is {@code Failures}' job. */
+/**
+ * How the AMQP client's and the network's failures read in one line; the rest is {@code
+ * Failures}' job.
+ */
 public final class BrokerFailures {
   private BrokerFailures() {}
 
@@ -39,5 +48,40 @@ public final class BrokerFailures {
       }
     }
     return null;
+  }
+
+  /**
+   * Why a connection could not be opened, in a few words ("connection refused", "unknown host
+   * rabbit_1", "no answer in time"), from the first cause that says; for messages that name the
+   * server themselves (the client's own exceptions do not).
+   */
+  public static String networkReason(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ConnectException) {
+        // "Connection refused", or the system's "Network is unreachable" and the like
+        return t.getMessage() == null
+            ? "connection refused"
+            : firstLine(t.getMessage()).toLowerCase(Locale.ROOT);
+      }
+      if (t instanceof UnknownHostException) {
+        return "unknown host " + firstLine(t.getMessage()).replaceFirst(":.*", "");
+      }
+      if (t instanceof NoRouteToHostException) {
+        return "no route to host";
+      }
+      if (t instanceof SocketTimeoutException || t instanceof TimeoutException) {
+        return "no answer in time";
+      }
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        return firstLine(t.getMessage());
+      }
+    }
+    return e.getClass().getSimpleName();
+  }
+
+  private static String firstLine(String s) {
+    return s == null ? "" : s.lines().findFirst().orElse("");
   }
 }

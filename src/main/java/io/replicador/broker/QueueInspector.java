@@ -17,7 +17,7 @@ public final class QueueInspector implements AutoCloseable {
 
   public QueueInspector(BrokerAddress broker, String connectionName)
       throws IOException, TimeoutException {
-    this.connection = broker.factory().newConnection(connectionName);
+    this.connection = broker.connect(connectionName);
   }
 
   /** Messages ready in a queue and its consumers. */

@@ -33,7 +33,7 @@ public final class QueuePublication implements ChangePublication {
   /** Connects, declares the exchange and turns confirms on. */
   public static QueuePublication open(BrokerAddress broker, String exchange, String connectionName)
       throws IOException, TimeoutException {
-    Connection connection = broker.factory().newConnection(connectionName);
+    Connection connection = broker.connect(connectionName);
     try {
       // A broker short of memory or disk blocks publishing until its alarm clears: say so, or
       // the publisher just stands still

@@ -67,7 +67,7 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
       int prefetch,
       Function<byte[], T> decode)
       throws IOException, TimeoutException {
-    Connection connection = broker.factory().newConnection("replicador-listen-" + replicaName);
+    Connection connection = broker.connect("replicador-listen-" + replicaName);
     try {
       Channel channel = connection.createChannel();
       Channel deadLetters = connection.createChannel();

@@ -240,7 +240,7 @@ public final class Demo {
       throws Exception {
     List<String> queues = new ArrayList<>();
     try (com.rabbitmq.client.Connection c =
-            broker.address().factory().newConnection("replicador-demo-setup");
+            broker.address().connect("replicador-demo-setup");
         com.rabbitmq.client.Channel ch = c.createChannel()) {
       for (String name : names) {
         // declared before the publisher starts, so its first changes already have a queue

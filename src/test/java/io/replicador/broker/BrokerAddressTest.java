@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.rabbitmq.client.ConnectionFactory;
+import io.replicador.Failures;
 import io.replicador.config.ConfigException;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -111,5 +115,37 @@ class BrokerAddressTest {
         .hasMessageContaining("--amqp")
         .hasMessageContaining("REPLICADOR_AMQP");
     assertThatThrownBy(() -> BrokerAddress.parse(null)).isInstanceOf(ConfigException.class);
+  }
+
+  @Test
+  void aRefusedConnectionNamesHostAndPortButNotThePassword() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    BrokerAddress a = BrokerAddress.parse("amqp://app:TopSecret@127.0.0.1:" + closedPort + "/");
+
+    assertThatThrownBy(() -> a.connect("replicador-test"))
+        .isInstanceOf(BrokerUnreachableException.class)
+        .hasMessage(
+            "Cannot connect to RabbitMQ at 127.0.0.1:" + closedPort + ": connection refused")
+        .hasCauseInstanceOf(ConnectException.class)
+        .satisfies(
+            e ->
+                assertThat(Failures.describe(e))
+                    .isEqualTo(
+                        "Cannot connect to RabbitMQ at 127.0.0.1:" + closedPort
+                            + ": connection refused"));
+  }
+
+  @Test
+  void anUnknownHostIsNamed() {
+    BrokerAddress a = BrokerAddress.parse("amqp://app:TopSecret@no-such-host.invalid:5673/");
+
+    assertThatThrownBy(() -> a.connect("replicador-test"))
+        .isInstanceOf(BrokerUnreachableException.class)
+        .hasMessage(
+            "Cannot connect to RabbitMQ at no-such-host.invalid:5673: unknown host"
+                + " no-such-host.invalid");
   }
 }
