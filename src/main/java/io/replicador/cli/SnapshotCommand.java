@@ -3,21 +3,32 @@ package io.replicador.cli;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
+import io.replicador.config.Secrets;
 import io.replicador.snapshot.SnapshotSettings;
 import io.replicador.snapshot.Snapshotter;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 @Command(
     name = "snapshot",
     description =
         "Copy the primary's tables to a replica while the primary keeps taking writes; then run"
-            + " 'listen --name NAME' to continue from there.")
+            + " the 'listen' command it prints, with the same replica and name, to continue from"
+            + " there.")
 final class SnapshotCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
   @Mixin Main.CommonOptions common;
 
   @Mixin ReplicaQueueOptions queue;
@@ -69,8 +80,65 @@ final class SnapshotCommand implements Callable<Integer> {
                 : ", created "
                     + result.created().stream().map(TableName::toString)
                         .collect(Collectors.joining(", ")))
-            + ". Changes since wait in queue replicador." + name + "; now run: replicador listen"
-            + " --name " + name + (tables == null ? "" : " --tables " + tables));
+            + ". Changes since wait in queue replicador." + name + "; to apply them, run:");
+    ParseResult parsed = spec.commandLine().getParseResult();
+    Map<String, String> given = new LinkedHashMap<>();
+    for (String option : REPEATED_FOR_LISTEN) {
+      if (parsed.hasMatchedOption(option)) {
+        given.put(option, parsed.matchedOptionValue(option, (String) null));
+      }
+    }
+    System.out.print(listenCommand(name, given));
     return 0;
+  }
+
+  /**
+   * The options of this command that {@code listen} needs again, when given on the command line;
+   * those from the environment or the config file reach listen the same way.
+   */
+  private static final List<String> REPEATED_FOR_LISTEN =
+      List.of("--config", "--replica", "--amqp", "--exchange", "--queue-type", "--tables");
+
+  /**
+   * The {@code listen} command that carries on from this snapshot, on its own line, so that it
+   * runs as printed: shell-quoted, and without passwords (a line after it says where they go).
+   * A broker address with a password is left out whole, since a flag would override the
+   * environment variable that can hold it.
+   *
+   * @param given options given on the command line, by name, in order
+   */
+  static String listenCommand(String name, Map<String, String> given) {
+    StringBuilder command = new StringBuilder("  replicador listen");
+    List<String> notes = new ArrayList<>();
+    for (String option : REPEATED_FOR_LISTEN) {
+      String value = given.get(option);
+      if (option.equals("--amqp") && value != null && Secrets.holdsPassword(value)) {
+        notes.add("set REPLICADOR_AMQP to the broker's address, with its password");
+        value = null;
+      }
+      if (option.equals("--replica") && value != null && Secrets.holdsPassword(value)) {
+        notes.add("give the replica's password in PGPASSWORD, ~/.pgpass or the --config file");
+        value = Secrets.withoutPassword(value);
+      }
+      if (value != null) {
+        command.append(' ').append(option).append(' ').append(shellWord(value));
+      }
+      if (option.equals("--replica")) {
+        command.append(" --name ").append(shellWord(name));
+      }
+    }
+    StringBuilder out = new StringBuilder(command).append('\n');
+    for (String note : notes) {
+      out.append("  (").append(note).append(")\n");
+    }
+    return out.toString();
+  }
+
+  /** The value as one POSIX shell word: as it is when safe, else in single quotes. */
+  static String shellWord(String value) {
+    if (!value.isEmpty() && value.matches("[A-Za-z0-9_@%+=:,./-]+")) {
+      return value;
+    }
+    return "'" + value.replace("'", "'\\''") + "'";
   }
 }

@@ -16,6 +16,10 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -215,6 +219,80 @@ class SnapshotIT {
     assertThat(query(fx.replicaCluster, replicaDb,
             "SELECT count(*) FROM public.accounts WHERE id = 424242"))
         .isEqualTo("0");
+  }
+
+  @Test
+  void theListenCommandSnapshotPrintsRunsAsPrinted() throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream old = System.out;
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+    try {
+      assertThat(Main.run(snapshotArgs("--tables", ACCOUNTS + "," + LINES))).isZero();
+    } finally {
+      System.setOut(old);
+    }
+    String printed = out.toString(StandardCharsets.UTF_8);
+    String command =
+        printed.lines().filter(l -> l.startsWith("  replicador listen ")).findFirst().orElseThrow();
+    assertThat(command)
+        .contains("--replica " + fx.replicaCluster.uri(replicaDb))
+        .contains("--name " + fx.replicaName("r1"))
+        .contains("--exchange " + fx.exchange)
+        .contains("--tables '" + ACCOUNTS + "," + LINES + "'");
+    // the test broker's URI holds a password: left out, and the next line says where it goes
+    Map<String, String> env = new HashMap<>();
+    if (printed.contains("set REPLICADOR_AMQP")) {
+      assertThat(command).doesNotContain("--amqp");
+      env.put("REPLICADOR_AMQP", TestEnvironment.amqpUri());
+    }
+    List<String> args = shellWords(command);
+    assertThat(args.get(0)).isEqualTo("replicador");
+
+    exec(fx.primaryCluster, fx.primaryDb,
+        "UPDATE public.accounts SET owner = 'after the snapshot' WHERE id % 7 = 0",
+        "DELETE FROM " + LINES + " WHERE line = 3");
+    try (ReplicadorProcess listener =
+        ReplicadorProcess.start(env, args.subList(1, args.size()).toArray(String[]::new))) {
+      fx.startPublisher();
+      awaitEqual(ACCOUNTS, "id");
+      awaitEqual(LINES, "\"Order\", line");
+      assertThat(listener.isAlive()).as(listener.output()).isTrue();
+    }
+  }
+
+  /** Splits a POSIX shell command line of plain words, single quotes and backslashes. */
+  private static List<String> shellWords(String line) {
+    List<String> words = new ArrayList<>();
+    StringBuilder word = null;
+    boolean quoted = false;
+    for (int i = 0; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (quoted) {
+        if (c == '\'') {
+          quoted = false;
+        } else {
+          word.append(c);
+        }
+      } else if (c == '\'') {
+        quoted = true;
+        word = word == null ? new StringBuilder() : word;
+      } else if (c == '\\' && i + 1 < line.length()) {
+        word = word == null ? new StringBuilder() : word;
+        word.append(line.charAt(++i));
+      } else if (Character.isWhitespace(c)) {
+        if (word != null) {
+          words.add(word.toString());
+          word = null;
+        }
+      } else {
+        word = word == null ? new StringBuilder() : word;
+        word.append(c);
+      }
+    }
+    if (word != null) {
+      words.add(word.toString());
+    }
+    return words;
   }
 
   @Test

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,6 +22,11 @@ public final class ReplicadorProcess implements AutoCloseable {
   }
 
   public static ReplicadorProcess start(String... args) {
+    return start(Map.of(), args);
+  }
+
+  /** Starts it with these variables added to this JVM's environment. */
+  public static ReplicadorProcess start(Map<String, String> environment, String... args) {
     try {
       Path log = Files.createTempFile("replicador-" + args[0] + "-", ".log");
       log.toFile().deleteOnExit(); // kept while the tests run, for output() in failures
@@ -31,11 +37,10 @@ public final class ReplicadorProcess implements AutoCloseable {
       command.add(System.getProperty("java.class.path"));
       command.add("io.replicador.cli.Main");
       command.addAll(List.of(args));
-      Process p =
-          new ProcessBuilder(command)
-              .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
+      ProcessBuilder builder =
+          new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+      builder.environment().putAll(environment);
+      Process p = builder.start();
       return new ReplicadorProcess(p, log);
     } catch (IOException e) {
       throw new IllegalStateException("Cannot start replicador " + args[0], e);
