@@ -7,10 +7,13 @@ import io.replicador.change.SourceTransaction;
 import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
+import io.replicador.config.ConfigException;
+import io.replicador.schema.TableCatalog;
 import io.replicador.store.ReplicaStore;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -84,6 +87,7 @@ public final class ReplicaApplier implements AutoCloseable {
   /** Creates or upgrades the bookkeeping tables if needed and loads the applied positions. */
   public void prepare() throws SQLException {
     ReplicaStore.migrate(connection);
+    requireTables();
     try (Statement st = connection.createStatement()) {
       // Values arrive as text printed under capture's fixed settings; read them under matching
       // ones, whatever the replica's defaults: xmloption = document would reject XML content
@@ -120,6 +124,24 @@ public final class ReplicaApplier implements AutoCloseable {
     positions = store.positions();
     copies = store.copies();
     connection.commit();
+  }
+
+  /** Fails, naming them, when tables this replica was told to take do not exist on it. */
+  private void requireTables() throws SQLException {
+    List<TableName> missing = new ArrayList<>();
+    TableCatalog catalog = new TableCatalog(connection);
+    for (TableName t : tables) {
+      if (catalog.find(t).isEmpty()) {
+        missing.add(t);
+      }
+    }
+    connection.commit();
+    if (!missing.isEmpty()) {
+      throw new ConfigException(
+          "Replica " + replicaName + ": --tables names " + missing + ", which "
+              + (missing.size() == 1 ? "does" : "do") + " not exist on the replica; check the"
+              + " spelling (schema.table), or create the table (or run snapshot)");
+    }
   }
 
   /**

@@ -53,6 +53,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   private final AtomicLong appliedMessages = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
   private volatile Map<String, Long> positions = Map.of();
+  /** Whether a session reached both servers: from then on every failure is retried. */
+  private volatile boolean started;
   /** Why the listener stopped by itself, or null. */
   private volatile ConfigException refused;
   /** Whether the current session applied anything; its failure then starts the backoff over. */
@@ -81,6 +83,11 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           break;
         } catch (Exception e) {
           if (!running.get()) {
+            break;
+          }
+          if (!started && Failures.isConfigurationError(e)) {
+            // a wrong password, database or virtual host: say so at once rather than retry
+            refused = new ConfigException(Failures.describe(e), e);
             break;
           }
           if (sessionApplied) {
@@ -113,6 +120,13 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
         }
       }
     } finally {
+      if (started) {
+        log.info(
+            "Listener {} stopped; it applied {} message(s), last positions {}",
+            settings.name(),
+            appliedMessages.get(),
+            positions);
+      }
       stopped.countDown();
     }
   }
@@ -147,6 +161,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
             settings.queueType(),
             settings.prefetch(),
             body -> Decoded.of(codec, body))) {
+      started = true;
       positions = applier.positions();
       log.info(
           "Listener {} consuming {} into {} (positions {}); a second listener of the same name"
@@ -375,6 +390,9 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   /** Stops after the batch in flight (unapplied messages stay queued); waits up to 30 s. */
   @Override
   public void close() {
+    if (running.get() && started) {
+      log.info("Listener {} stopping on request, after the batch in flight", settings.name());
+    }
     running.set(false);
     stopRequested.countDown();
     try {

@@ -1,11 +1,11 @@
 package io.replicador.capture;
 
-import io.replicador.store.PrimaryStore;
-import io.replicador.store.PublisherFence;
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
-import io.replicador.schema.TableCatalog;
 import io.replicador.schema.TableCatalog.TableRef;
+import io.replicador.schema.TableCatalog;
+import io.replicador.store.PrimaryStore;
+import io.replicador.store.PublisherFence;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -109,20 +109,21 @@ public final class CaptureInstaller {
           if (!schemaInstalled()) {
             return false;
           }
+          boolean last = new java.util.HashSet<>(tables).containsAll(capturedTables());
+          PrimaryStore.Backlog backlog = store.backlog();
+          if (last && backlog.changes() > 0 && !discardBacklog) {
+            throw new CaptureException(
+                "Uninstalling would drop the changelog with " + backlog.changes()
+                    + " change(s) of " + backlog.transactions() + " transaction(s) not yet"
+                    + " shipped to the replicas; run the publisher until 'replicador status'"
+                    + " shows no backlog, or pass --discard-backlog to lose them (nothing was"
+                    + " changed)");
+          }
           for (TableName t : tables) {
             store.release(t);
             log.info("Stopped capturing changes of {}", t);
           }
           if (capturedTables().isEmpty()) {
-            PrimaryStore.Backlog backlog = store.backlog();
-            if (backlog.changes() > 0 && !discardBacklog) {
-              throw new CaptureException(
-                  "Uninstalling would drop the changelog with " + backlog.changes()
-                      + " change(s) of " + backlog.transactions() + " transaction(s) not yet"
-                      + " shipped to the replicas; run the publisher until 'replicador status'"
-                      + " shows no backlog, or pass --discard-backlog to lose them (nothing was"
-                      + " changed)");
-            }
             if (backlog.changes() > 0) {
               log.warn("Discarding {} change(s) not yet shipped", backlog.changes());
             }

@@ -1,10 +1,10 @@
 package io.replicador.cli;
 
 import io.replicador.capture.CaptureInstaller;
-import io.replicador.store.PublisherFence;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
+import io.replicador.store.PublisherFence;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.List;

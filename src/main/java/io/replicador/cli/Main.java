@@ -13,10 +13,10 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** The {@code replicador} program: parses, then runs one subcommand. */
 @Command(

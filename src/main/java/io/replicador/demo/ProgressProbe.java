@@ -1,7 +1,7 @@
 package io.replicador.demo;
 
-import io.replicador.store.PrimaryStore;
 import io.replicador.apply.ReplicaListener;
+import io.replicador.store.PrimaryStore;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;

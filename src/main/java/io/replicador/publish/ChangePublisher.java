@@ -1,11 +1,11 @@
 package io.replicador.publish;
 
-import io.replicador.store.ChangeLogReader;
-import io.replicador.store.PrimaryStore;
 import io.replicador.Failures;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
 import io.replicador.config.ConfigException;
+import io.replicador.store.ChangeLogReader;
+import io.replicador.store.PrimaryStore;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
@@ -40,6 +40,8 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private final Clock clock = Clock.systemUTC();
   private final String identity;
   private volatile ConfigException refused;
+  /** Whether a session reached both servers: from then on every failure is retried. */
+  private volatile boolean started;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final CountDownLatch stopped = new CountDownLatch(1);
@@ -71,6 +73,11 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
           if (!running.get()) {
             break;
           }
+          if (!started && Failures.isConfigurationError(e)) {
+            // a wrong password, database or virtual host: say so at once rather than retry
+            refused = new ConfigException(Failures.describe(e), e);
+            break;
+          }
           if (stats.shippedTransactions.get() > shippedBefore) {
             backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over
           }
@@ -89,6 +96,13 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       }
     } finally {
       active.set(false);
+      if (started) {
+        log.info(
+            "Publisher {} stopped; it shipped {} transaction(s) ({} changes)",
+            identity,
+            stats.shippedTransactions.get(),
+            stats.shippedChanges.get());
+      }
       stopped.countDown();
     }
   }
@@ -104,20 +118,25 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         }
         pg.commit();
       }
-      ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
-      waitForLock(reader);
-      if (!running.get()) {
-        return;
-      }
       PrimaryStore store = new PrimaryStore(pg, settings.primary().toString());
       store.requireCurrent();
-      String source = store.sourceId();
-      TriggerSource changes =
-          new TriggerSource(pg, reader, settings, clock, stats, this::pause, running::get);
-      changes.listen();
+      pg.commit();
+      // A standby proves it can use both servers before it waits, so that it never takes over
+      // only to find it cannot publish.
       try (ChangePublication publication =
           QueuePublication.open(
               settings.broker(), settings.exchange(), "replicador-publish:" + settings.exchange())) {
+        started = true;
+        ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
+        waitForLock(reader);
+        if (!running.get()) {
+          return;
+        }
+        store.requireCurrent(); // an install may have run while this one waited
+        String source = store.sourceId();
+        TriggerSource changes =
+            new TriggerSource(pg, reader, settings, clock, stats, this::pause, running::get);
+        changes.listen();
         active.set(true);
         log.info(
             "Publisher {} active on {}: shipping source {} to exchange '{}' at {}",
@@ -196,6 +215,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   /** Stops after the batch in flight; waits up to 30 seconds. */
   @Override
   public void close() {
+    if (running.get() && started) {
+      log.info("Publisher {} stopping on request, after the batch in flight", identity);
+    }
     running.set(false);
     stopRequested.countDown();
     if (runner == Thread.currentThread()) {

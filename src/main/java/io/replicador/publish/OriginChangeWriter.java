@@ -2,10 +2,10 @@ package io.replicador.publish;
 
 import io.replicador.Failures;
 import io.replicador.change.TableName;
-import io.replicador.store.ChangeLogWriter;
 import io.replicador.publish.OriginPayloadTranslator.OriginChange;
 import io.replicador.publish.OriginPayloadTranslator.OriginPayloadException;
 import io.replicador.publish.OriginPayloadTranslator.OriginTable;
+import io.replicador.store.ChangeLogWriter;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

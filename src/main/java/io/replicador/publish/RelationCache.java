@@ -1,16 +1,16 @@
 package io.replicador.publish;
 
-import io.replicador.store.ChangeLogRow;
-import io.replicador.store.LargeRowReader;
 import io.replicador.change.Change;
+import io.replicador.change.Operation;
 import io.replicador.change.Relation;
 import io.replicador.change.TableName;
 import io.replicador.schema.ColumnInfo;
-import io.replicador.change.Operation;
 import io.replicador.schema.RecordText;
 import io.replicador.schema.RecordTextReader;
-import java.io.Reader;
 import io.replicador.schema.TableCatalog;
+import io.replicador.store.ChangeLogRow;
+import io.replicador.store.LargeRowReader;
+import java.io.Reader;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,10 +1,10 @@
 package io.replicador.publish;
 
-import io.replicador.store.PublisherFence;
 import io.replicador.change.Identifiers;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.ClaimedBatch;
 import io.replicador.store.PrimaryStore;
+import io.replicador.store.PublisherFence;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

@@ -1,9 +1,9 @@
 package io.replicador.snapshot;
 
-import io.replicador.schema.UserType;
+import io.replicador.change.Identifiers;
 import io.replicador.schema.ColumnDefinition;
 import io.replicador.schema.TableDefinition;
-import io.replicador.change.Identifiers;
+import io.replicador.schema.UserType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;

@@ -1,11 +1,11 @@
 package io.replicador.snapshot;
 
-import io.replicador.schema.SessionSettings;
-import io.replicador.schema.UserType;
-import io.replicador.schema.TableDefinition;
-import io.replicador.schema.DefinitionReader;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
+import io.replicador.schema.DefinitionReader;
+import io.replicador.schema.SessionSettings;
+import io.replicador.schema.TableDefinition;
+import io.replicador.schema.UserType;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

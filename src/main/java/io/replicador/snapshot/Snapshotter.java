@@ -1,13 +1,13 @@
 package io.replicador.snapshot;
 
-import io.replicador.schema.SessionSettings;
-import io.replicador.schema.UserType;
-import io.replicador.schema.TableDefinition;
-import io.replicador.schema.DefinitionReader;
 import io.replicador.broker.QueueInspector;
 import io.replicador.broker.Topology;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
+import io.replicador.schema.DefinitionReader;
+import io.replicador.schema.SessionSettings;
+import io.replicador.schema.TableDefinition;
+import io.replicador.schema.UserType;
 import io.replicador.store.PrimaryStore;
 import io.replicador.store.ReplicaStore;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package io.replicador.snapshot;
 
+import io.replicador.change.Identifiers;
 import io.replicador.schema.SessionSettings;
 import io.replicador.schema.TableDefinition;
-import io.replicador.change.Identifiers;
 import io.replicador.store.ReplicaStore;
 import java.io.FilterOutputStream;
 import java.io.IOException;

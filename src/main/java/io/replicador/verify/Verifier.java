@@ -1,11 +1,11 @@
 package io.replicador.verify;
 
-import io.replicador.store.PrimaryStore;
 import io.replicador.change.TableName;
 import io.replicador.schema.ColumnDefinition;
 import io.replicador.schema.DefinitionReader;
 import io.replicador.schema.SessionSettings;
 import io.replicador.schema.TableDefinition;
+import io.replicador.store.PrimaryStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -1,8 +1,5 @@
 package io.replicador.it;
 
-import io.replicador.store.PrimaryStore;
-import io.replicador.testing.TestEnvironment;
-import io.replicador.store.ReplicaStore;
 import static io.replicador.testing.Db.checksum;
 import static io.replicador.testing.Db.exec;
 import static io.replicador.testing.Db.query;
@@ -21,7 +18,10 @@ import io.replicador.change.TableName;
 import io.replicador.cli.Main;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.publish.ChangePublisher;
+import io.replicador.store.PrimaryStore;
+import io.replicador.store.ReplicaStore;
 import io.replicador.testing.RequiresRabbitMq;
+import io.replicador.testing.TestEnvironment;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -1,11 +1,11 @@
 package io.replicador.snapshot;
 
-import io.replicador.schema.UserType;
-import io.replicador.schema.ColumnDefinition;
-import io.replicador.schema.TableDefinition;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.replicador.change.TableName;
+import io.replicador.schema.ColumnDefinition;
+import io.replicador.schema.TableDefinition;
+import io.replicador.schema.UserType;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,10 +1,10 @@
 package io.replicador.snapshot;
 
-import io.replicador.schema.ColumnDefinition;
-import io.replicador.schema.TableDefinition;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.replicador.change.TableName;
+import io.replicador.schema.ColumnDefinition;
+import io.replicador.schema.TableDefinition;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,0 +1,172 @@
+package io.replicador.it;
+
+import static io.replicador.testing.Db.exec;
+import static io.replicador.testing.Db.query;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.replicador.cli.Main;
+import io.replicador.testing.ReplicadorProcess;
+import io.replicador.testing.TestEnvironment;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+/**
+ * The edges of a replica's life and of the long-running commands, driven through the real CLI:
+ * mistakes that waiting cannot heal end the command at once with one line and exit 2; a stop
+ * says so in the log; nothing waiting is dropped without being asked. Regression tests of issue
+ * 20.
+ */
+class LifecycleIT {
+  private ReplicationFixture fx;
+  private String replicaDb;
+
+  @BeforeEach
+  void setUp(TestInfo info) {
+    fx = new ReplicationFixture(info.getTestMethod().orElseThrow().getName());
+    replicaDb = fx.replicaDb("r1");
+    exec(fx.primaryCluster, fx.primaryDb, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+    exec(fx.replicaCluster, replicaDb, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    fx.close();
+  }
+
+  /** The exit status and what went to standard error. */
+  private record Run(int status, String err) {}
+
+  private static Run run(String... args) {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream saved = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      int status = Main.run(args);
+      return new Run(status, err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setErr(saved);
+    }
+  }
+
+  private void install() {
+    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", "public.users"))
+        .isZero();
+  }
+
+  private static String wrongBrokerPassword() {
+    String uri = TestEnvironment.amqpUri();
+    assertThat(uri).contains("guest:guest@");
+    return uri.replace("guest:guest@", "guest:not-the-password@");
+  }
+
+  @Test
+  void publishStopsAtOnceWhenCaptureIsNotInstalled() {
+    Run r =
+        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+            TestEnvironment.amqpUri());
+    assertThat(r.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(r.err()).contains("not installed").contains("replicador install").hasLineCount(1);
+  }
+
+  @Test
+  void publishAndListenStopAtOnceOnAWrongBrokerPassword() {
+    install();
+    Run p =
+        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+            wrongBrokerPassword());
+    assertThat(p.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(p.err()).doesNotContain("not-the-password").hasLineCount(1);
+    Run l =
+        run("listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
+            fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", wrongBrokerPassword());
+    assertThat(l.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(l.err()).doesNotContain("not-the-password").hasLineCount(1);
+  }
+
+  @Test
+  void aStandbyPublisherThatCannotUseTheBrokerNeverWaitsToTakeOver() {
+    install();
+    fx.startPublisher(); // the active one
+    Run standby =
+        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+            wrongBrokerPassword());
+    assertThat(standby.status()).isEqualTo(Main.EXIT_ERROR);
+  }
+
+  @Test
+  void listenStopsAtOnceOnAnUnknownDatabaseAndOnAnUnknownTable() {
+    // short: PostgreSQL cuts names at 63 bytes, and the test database name is long
+    String nowhere = fx.replicaCluster.uri("nosuch_" + Long.toHexString(System.nanoTime()));
+    Run db =
+        run("listen", "--replica", nowhere, "--name", fx.replicaName("r1"), "--exchange",
+            fx.exchange, "--amqp", TestEnvironment.amqpUri());
+    assertThat(db.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(db.err()).contains("does not exist").contains("3D000").hasLineCount(1);
+    Run table =
+        run("listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
+            fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri(),
+            "--tables", "public.users,public.nosuch");
+    assertThat(table.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(table.err())
+        .contains("\"public\".\"nosuch\"")
+        .contains("does not exist on the replica")
+        .doesNotContain("\"users\"")
+        .hasLineCount(1);
+  }
+
+  @Test
+  void uninstallRefusesToDropChangesNotYetShippedUnlessTheyAreDiscarded() {
+    install();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a'), (2, 'b')");
+    Run refused = run("uninstall", "--primary", fx.primaryUri());
+    assertThat(refused.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(refused.err())
+        .contains("2 change(s) of 1 transaction(s) not yet shipped")
+        .contains("--discard-backlog")
+        .hasLineCount(1);
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM replicador.changelog"))
+        .isEqualTo("1");
+    assertThat(Main.run("uninstall", "--primary", fx.primaryUri(), "--discard-backlog")).isZero();
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT to_regnamespace('replicador')"))
+        .isNull();
+  }
+
+  @Test
+  void aStoppedListenerAndPublisherSayWhatTheyFinished() throws Exception {
+    install();
+    String r2 = fx.replicaDb("r2");
+    exec(fx.replicaCluster, r2, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+    TestEnvironment.declareReplicaQueue(
+        fx.exchange, fx.replicaName("r2"), io.replicador.broker.QueueType.QUORUM);
+    ReplicadorProcess listener =
+        ReplicadorProcess.start(
+            "listen", "--replica", fx.replicaCluster.uri(r2), "--name", fx.replicaName("r2"),
+            "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri());
+    ReplicadorProcess publisher =
+        ReplicadorProcess.start(
+            "publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+            TestEnvironment.amqpUri());
+    try {
+      exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> "1".equals(query(fx.replicaCluster, r2, "SELECT count(*) FROM users")));
+    } finally {
+      publisher.close(); // SIGTERM, as a service manager stops it
+      listener.close();
+    }
+    assertThat(publisher.output())
+        .contains("stopping on request")
+        .containsPattern("stopped; it shipped [1-9]\\d* transaction");
+    assertThat(listener.output())
+        .contains("stopping on request")
+        .containsPattern("stopped; it applied [1-9]\\d* message");
+  }
+}
