@@ -212,13 +212,23 @@ public final class Demo {
       ProgressProbe probe,
       LiveView view)
       throws InterruptedException {
+    // a row that is there: the demo's writers delete rows as well
+    long id = 1;
+    try (java.sql.Connection c = servers.get(0).connect(DATABASE);
+        java.sql.Statement st = c.createStatement();
+        java.sql.ResultSet rs = st.executeQuery("SELECT coalesce(min(id), 1) FROM users")) {
+      rs.next();
+      id = rs.getLong(1);
+    } catch (java.sql.SQLException e) {
+      // keep 1: the hint is only an example
+    }
     out.println();
     out.println("Everything keeps running. In another terminal, change rows on the primary:");
     out.println("  psql " + servers.get(0).uri(DATABASE) + "   # primary");
-    out.println("    e.g. UPDATE users SET name = 'changed' WHERE id = 1;");
+    out.println("    e.g. UPDATE users SET name = 'changed' WHERE id = " + id + ";");
     out.println("  psql " + servers.get(1).uri(DATABASE) + "   # replica1");
     out.println("  psql " + servers.get(2).uri(DATABASE) + "   # replica2");
-    out.println("    e.g. SELECT * FROM users WHERE id = 1;");
+    out.println("    e.g. SELECT * FROM users WHERE id = " + id + ";");
     out.println("Broker: " + broker.address() + ", exchange '" + exchange + "'.");
     out.println("Press Ctrl-C to stop; the servers and their data are removed then.");
     view.header();

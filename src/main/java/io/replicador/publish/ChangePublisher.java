@@ -162,6 +162,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
     boolean announced = false;
     while (running.get() && !reader.tryLock(identity)) {
       if (!announced) {
+        reader.standingBy(true);
         log.info(
             "Another publisher ({}) is active on {}; waiting as hot standby",
             reader.activePublisher(),
@@ -171,6 +172,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       if (!pause(Duration.ofSeconds(1))) {
         return;
       }
+    }
+    if (announced && running.get()) {
+      reader.standingBy(false);
     }
   }
 

@@ -1,5 +1,7 @@
 package io.replicador.status;
 
+import java.util.List;
+
 /**
  * The primary's side: what waits to be shipped and who ships it. Nullable fields are null when
  * unknown or not applicable.
@@ -14,6 +16,7 @@ package io.replicador.status;
  * @param pendingFrom first position of a batch claimed but not yet confirmed, or null
  * @param publisher the session holding the publisher lock, or null when no publisher is active
  * @param activeBy the publisher's own name for itself, as it last recorded it
+ * @param standbys the sessions of publishers waiting as hot standby
  */
 public record PrimaryStatus(
     String address,
@@ -26,7 +29,12 @@ public record PrimaryStatus(
     Long pendingFrom,
     PublisherSession publisher,
     String activeBy,
-    String activeSince) {
+    String activeSince,
+    List<PublisherSession> standbys) {
+  public PrimaryStatus {
+    standbys = List.copyOf(standbys);
+  }
+
 
   /** The database session of the active publisher. */
   public record PublisherSession(

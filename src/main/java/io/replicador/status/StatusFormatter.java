@@ -48,6 +48,12 @@ public final class StatusFormatter {
           .append(s.clientAddress() == null ? "" : " from " + s.clientAddress())
           .append(", since ").append(p.activeSince()).append(")\n");
     }
+    for (PrimaryStatus.PublisherSession s : p.standbys()) {
+      sb.append("  publisher: standby (pid ").append(s.pid()).append(", '")
+          .append(s.applicationName()).append("'")
+          .append(s.clientAddress() == null ? "" : " from " + s.clientAddress())
+          .append(", since ").append(s.backendStart()).append(")\n");
+    }
     for (ReplicaStatus r : status.replicas()) {
       sb.append("Replica ").append(r.name()).append(" (queue ").append(r.queue()).append(")\n");
       if (r.messages() != null) {

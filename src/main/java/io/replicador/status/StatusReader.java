@@ -69,7 +69,13 @@ public final class StatusReader {
     return new PrimaryStatus(
         primary.toString(), backlog.source(), backlog.changes(), backlog.transactions(),
         backlog.ageTransactions(), backlog.ageSeconds(), publisher.lastPosition(),
-        publisher.pendingFrom(), session, publisher.activeBy(), publisher.activeSince());
+        publisher.pendingFrom(), session, publisher.activeBy(), publisher.activeSince(),
+        store.standbySessions().stream()
+            .map(
+                h ->
+                    new PrimaryStatus.PublisherSession(
+                        h.pid(), h.application(), h.clientAddress(), h.since()))
+            .toList());
   }
 
   private ReplicaStatus replicaStatus(

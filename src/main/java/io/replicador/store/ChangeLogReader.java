@@ -66,6 +66,20 @@ public final class ChangeLogReader {
     return locked;
   }
 
+  /**
+   * Marks this session as a standby publisher (for status) or no longer one. Session-level; goes
+   * with the connection.
+   */
+  public void standingBy(boolean standby) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            standby ? "SELECT pg_advisory_lock_shared(?)" : "SELECT pg_advisory_unlock_shared(?)")) {
+      ps.setLong(1, PrimaryStore.STANDBY_LOCK);
+      ps.executeQuery().close();
+    }
+    endTransaction();
+  }
+
   /** Who holds the publisher lock according to the state table, for the standby's log line. */
   public String activePublisher() throws SQLException {
     try (Statement st = connection.createStatement();

@@ -31,6 +31,11 @@ public final class PrimaryStore {
    * As a bigint key it shows in {@code pg_locks} as classid = high 32 bits, objid = low 32 bits.
    */
   public static final long PUBLISHER_LOCK = 0x5245504c5055L;
+  /**
+   * Held shared (session level) by each publisher waiting as standby, so that status can list
+   * them.
+   */
+  public static final long STANDBY_LOCK = 0x5245504c5053L;
 
   /**
    * The channel of the doorbell: the capture triggers ring it while the publisher is idle, and
@@ -211,16 +216,25 @@ public final class PrimaryStore {
   public record LockHolder(int pid, String application, String clientAddress, String since) {}
 
   public Optional<LockHolder> publisherSession() throws SQLException {
-    return Statements.first(
+    return holders(PUBLISHER_LOCK).stream().findFirst();
+  }
+
+  /** The sessions of the publishers waiting as standby. */
+  public List<LockHolder> standbySessions() throws SQLException {
+    return holders(STANDBY_LOCK);
+  }
+
+  private List<LockHolder> holders(long key) throws SQLException {
+    return Statements.list(
         connection,
         "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text"
             + " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             + " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
             + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            + " AND l.classid = ?::int8::oid AND l.objid = ?::int8::oid",
+            + " AND l.classid = ?::int8::oid AND l.objid = ?::int8::oid ORDER BY a.backend_start",
         rs -> new LockHolder(rs.getInt(1), rs.getString(2), rs.getString(3), rs.getString(4)),
-        PUBLISHER_LOCK >>> 32,
-        PUBLISHER_LOCK & 0xffffffffL);
+        key >>> 32,
+        key & 0xffffffffL);
   }
 
   /** What verify waits for: the source, a snapshot of the primary and the newest changelog id. */

@@ -12,7 +12,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -105,28 +104,26 @@ public final class ReplicaStore {
         source);
   }
 
+  /** A consumer and the position it applied. */
+  public record ConsumerPosition(String consumer, long position) {}
+
   /**
-   * The lowest position of the source applied by {@code consumer}, or by every consumer of this
-   * database when it is null.
+   * The consumer furthest behind on the source: {@code consumer} itself, or of every consumer
+   * of this database when it is null; empty when none applied anything from it.
    */
-  public static OptionalLong lowestApplied(Connection connection, String source, String consumer)
-      throws SQLException {
+  public static Optional<ConsumerPosition> furthestBehind(
+      Connection connection, String source, String consumer) throws SQLException {
     if (!bookkept(connection)) {
-      return OptionalLong.empty();
+      return Optional.empty();
     }
-    Optional<Long> lowest =
-        Statements.first(
-            connection,
-            "SELECT min(position) FROM replicador.applied WHERE source = ?"
-                + " AND (?::text IS NULL OR consumer = ?::text)",
-            rs -> {
-              long v = rs.getLong(1);
-              return rs.wasNull() ? null : v;
-            },
-            source,
-            consumer,
-            consumer);
-    return lowest.map(OptionalLong::of).orElse(OptionalLong.empty());
+    return Statements.first(
+        connection,
+        "SELECT consumer, position FROM replicador.applied WHERE source = ?"
+            + " AND (?::text IS NULL OR consumer = ?::text) ORDER BY position, consumer LIMIT 1",
+        rs -> new ConsumerPosition(rs.getString(1), rs.getLong(2)),
+        source,
+        consumer,
+        consumer);
   }
 
   /** Whether any listener or snapshot kept books in this database. */

@@ -7,7 +7,7 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.OptionalLong;
+import java.util.Optional;
 
 /**
  * Waits until a replica has applied every transaction the primary had committed when the wait
@@ -50,23 +50,20 @@ final class CatchUpWaiter {
     }
     long target = store.lastPosition();
     while (true) {
-      OptionalLong applied = applied(source);
-      if (target == 0 || (applied.isPresent() && applied.getAsLong() >= target)) {
+      // of the named listener, or the one furthest behind (all of them must have caught up)
+      Optional<ReplicaStore.ConsumerPosition> applied =
+          ReplicaStore.furthestBehind(replica, source, consumer);
+      if (target == 0 || (applied.isPresent() && applied.get().position() >= target)) {
         return;
       }
-      pause(deadline, timeout, "the replica applied position "
-          + (applied.isPresent() ? applied.getAsLong() : "none") + " of source " + source
-          + (consumer == null ? "" : " for listener " + consumer) + ", needs " + target
-          + "; is 'replicador listen' running for it?");
+      String who =
+          applied.map(a -> "listener " + a.consumer()).orElse(
+              consumer == null ? "no listener" : "listener " + consumer);
+      pause(deadline, timeout, who + " applied position "
+          + (applied.isPresent() ? applied.get().position() : "none") + " of source " + source
+          + ", needs " + target + "; is 'replicador listen' running for it? (a replica name no"
+          + " longer in use can be named with verify --name)");
     }
-  }
-
-  /**
-   * The replica's applied position: of the named listener, or the lowest of every listener that
-   * applied this source (all of them must have caught up).
-   */
-  private OptionalLong applied(String source) throws SQLException {
-    return ReplicaStore.lowestApplied(replica, source, consumer);
   }
 
   private void pause(Instant deadline, Duration timeout, String why)

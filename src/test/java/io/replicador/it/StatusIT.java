@@ -109,4 +109,26 @@ class StatusIT {
         .contains("publisher: active")
         .contains("applied position 40 (0 behind)");
   }
+
+  @Test
+  void listsThePublishersWaitingAsStandby() throws Exception {
+    fx.startPublisher();
+    await().atMost(Duration.ofSeconds(60))
+        .until(() -> status().at("/primary/publisher/pid").asInt() > 0);
+    assertThat(status().at("/primary/standbys").size()).isZero();
+    fx.startPublisher(); // a second one on the same primary waits
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              JsonNode standbys = status().at("/primary/standbys");
+              assertThat(standbys.size()).isEqualTo(1);
+              assertThat(standbys.at("/0/pid").asInt())
+                  .isPositive()
+                  .isNotEqualTo(status().at("/primary/publisher/pid").asInt());
+            });
+    String text =
+        run("status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri());
+    assertThat(text).contains("publisher: active").contains("publisher: standby (pid ");
+  }
 }
