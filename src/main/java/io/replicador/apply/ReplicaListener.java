@@ -1,6 +1,7 @@
 package io.replicador.apply;
 
 import io.replicador.Failures;
+import io.replicador.StartFailures;
 import io.replicador.apply.ReplicaApplier.Incoming;
 import io.replicador.broker.ChangeSubscription;
 import io.replicador.broker.QueueSubscription;
@@ -57,6 +58,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   private volatile boolean started;
   /** Why the listener stopped by itself, or null. */
   private volatile ConfigException refused;
+  private final Duration connectTimeout;
   /** Whether the current session applied anything; its failure then starts the backoff over. */
   private boolean sessionApplied;
 
@@ -65,12 +67,22 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
   }
 
   public ReplicaListener(ListenerSettings settings) {
+    this(settings, Duration.ZERO);
+  }
+
+  /**
+   * @param connectTimeout how long to wait at start for servers that are not up yet before
+   *     giving up ({@link #refused}); zero to wait as long as it takes
+   */
+  public ReplicaListener(ListenerSettings settings, Duration connectTimeout) {
     this.settings = settings;
+    this.connectTimeout = connectTimeout;
   }
 
   @Override
   public void run() {
     Duration backoff = Duration.ofSeconds(1);
+    long since = System.nanoTime();
     try {
       while (running.get()) {
         try {
@@ -85,10 +97,21 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           if (!running.get()) {
             break;
           }
-          if (!started && Failures.isConfigurationError(e)) {
-            // a wrong password, database or virtual host: say so at once rather than retry
-            refused = new ConfigException(Failures.describe(e), e);
-            break;
+          if (!started) {
+            refused = StartFailures.refusal(e, since, connectTimeout);
+            if (refused != null) {
+              break;
+            }
+            log.warn(
+                "Listener {} cannot start yet ({}); waiting for the servers, retrying in {} s",
+                settings.name(),
+                Failures.describe(e),
+                backoff.toSeconds());
+            if (!pause(backoff)) {
+              break;
+            }
+            backoff = min(backoff.multipliedBy(2));
+            continue;
           }
           if (sessionApplied) {
             backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over

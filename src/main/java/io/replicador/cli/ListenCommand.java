@@ -5,6 +5,7 @@ import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.QueueType;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
+import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -44,8 +45,20 @@ final class ListenCommand implements Callable<Integer> {
               + " would fire the replica's ON DELETE actions or DELETE triggers.")
   boolean allowReplicaTriggers;
 
+  @Option(
+      names = "--connect-timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "0",
+      description =
+          "At start, give up (exit 2) when the servers are not reachable within this many"
+              + " seconds; 0 (the default) waits as long as it takes.")
+  long connectTimeout;
+
   @Override
   public Integer call() throws Exception {
+    if (connectTimeout < 0) {
+      throw new ConfigException("--connect-timeout must be 0 or more seconds, got " + connectTimeout);
+    }
     String name = queue.name();
     QueueType type = queue.queueType();
     if (prefetch < 1) {
@@ -63,7 +76,7 @@ final class ListenCommand implements Callable<Integer> {
             new LinkedHashSet<>(selection.named()),
             prefetch,
             allowReplicaTriggers);
-    ReplicaListener listener = new ReplicaListener(settings);
+    ReplicaListener listener = new ReplicaListener(settings, Duration.ofSeconds(connectTimeout));
     Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
     listener.run();
     if (listener.refused() != null) {

@@ -5,6 +5,7 @@ import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -48,8 +49,20 @@ final class PublishCommand implements Callable<Integer> {
               + " (repeatable); see docs/origin-notify-mode.md.")
   List<String> notifyChannels = new ArrayList<>();
 
+  @Option(
+      names = "--connect-timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "0",
+      description =
+          "At start, give up (exit 2) when the servers are not reachable within this many"
+              + " seconds; 0 (the default) waits as long as it takes.")
+  long connectTimeout;
+
   @Override
   public Integer call() throws Exception {
+    if (connectTimeout < 0) {
+      throw new ConfigException("--connect-timeout must be 0 or more seconds, got " + connectTimeout);
+    }
     if (batchRows < 1) {
       throw new ConfigException("--batch-rows must be at least 1, got " + batchRows);
     }
@@ -73,7 +86,7 @@ final class PublishCommand implements Callable<Integer> {
             defaults.messageBytes(),
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)));
-    ChangePublisher publisher = new ChangePublisher(settings);
+    ChangePublisher publisher = new ChangePublisher(settings, Duration.ofSeconds(connectTimeout));
     Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
     publisher.run();
     if (publisher.refused() != null) {

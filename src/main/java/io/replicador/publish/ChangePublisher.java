@@ -1,6 +1,7 @@
 package io.replicador.publish;
 
 import io.replicador.Failures;
+import io.replicador.StartFailures;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
 import io.replicador.config.ConfigException;
@@ -40,6 +41,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private final Clock clock = Clock.systemUTC();
   private final String identity;
   private volatile ConfigException refused;
+  private final Duration connectTimeout;
   /** Whether a session reached both servers: from then on every failure is retried. */
   private volatile boolean started;
   private final AtomicBoolean running = new AtomicBoolean(true);
@@ -50,7 +52,16 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   private volatile Thread runner;
 
   public ChangePublisher(PublisherSettings settings) {
+    this(settings, Duration.ZERO);
+  }
+
+  /**
+   * @param connectTimeout how long to wait at start for servers that are not up yet before
+   *     giving up ({@link #refused}); zero to wait as long as it takes
+   */
+  public ChangePublisher(PublisherSettings settings, Duration connectTimeout) {
     this.settings = settings;
+    this.connectTimeout = connectTimeout;
     this.identity = hostName() + ":" + ProcessHandle.current().pid();
   }
 
@@ -58,6 +69,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   public void run() {
     runner = Thread.currentThread();
     Duration backoff = Duration.ofSeconds(1);
+    long since = System.nanoTime();
     try {
       while (running.get()) {
         long shippedBefore = stats.shippedTransactions.get();
@@ -73,10 +85,22 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
           if (!running.get()) {
             break;
           }
-          if (!started && Failures.isConfigurationError(e)) {
-            // a wrong password, database or virtual host: say so at once rather than retry
-            refused = new ConfigException(Failures.describe(e), e);
-            break;
+          if (!started) {
+            refused = StartFailures.refusal(e, since, connectTimeout);
+            if (refused != null) {
+              break;
+            }
+            log.warn(
+                "Publisher cannot start yet ({}); waiting for the servers, retrying in {} s",
+                Failures.describe(e),
+                backoff.toSeconds());
+            if (!pause(backoff)) {
+              break;
+            }
+            backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
+                ? MAX_BACKOFF
+                : backoff.multipliedBy(2);
+            continue;
           }
           if (stats.shippedTransactions.get() > shippedBefore) {
             backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over

@@ -121,6 +121,39 @@ class LifecycleIT {
         .hasLineCount(1);
   }
 
+  private static String lastLine(String text) {
+    return text.lines().reduce((a, b) -> b).orElse("");
+  }
+
+  /** A port of 127.0.0.1 where nothing listens. */
+  private static int closedPort() throws Exception {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Test
+  void aServerThatIsDownAtStartIsWaitedForUntilTheConnectTimeout() throws Exception {
+    install();
+    String down = "amqp://guest:guest@127.0.0.1:" + closedPort() + "/";
+    Run p =
+        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp", down,
+            "--connect-timeout", "2");
+    assertThat(p.status()).isEqualTo(Main.EXIT_ERROR);
+    // waiting says so in the log; giving up is the one line of the error
+    assertThat(p.err()).contains("cannot start yet").contains("waiting for the servers");
+    assertThat(lastLine(p.err()))
+        .startsWith("replicador: Could not start within --connect-timeout 2 s")
+        .contains("Cannot connect to RabbitMQ at 127.0.0.1:");
+    Run l =
+        run("listen", "--replica", "postgresql://postgres@127.0.0.1:" + closedPort() + "/x",
+            "--name", fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp",
+            TestEnvironment.amqpUri(), "--connect-timeout", "2");
+    assertThat(l.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(lastLine(l.err()))
+        .startsWith("replicador: Could not start within --connect-timeout 2 s");
+  }
+
   @Test
   void uninstallRefusesToDropChangesNotYetShippedUnlessTheyAreDiscarded() {
     install();
