@@ -45,6 +45,7 @@ public final class ReplicaApplier implements AutoCloseable {
   private final boolean allowReplicaTriggers;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final ChangeWriter writer;
+  private String database;
   private Map<String, Long> positions = new HashMap<>();
   /**
    * Per source, the tables a snapshot copied and the primary snapshot it copied them in: a
@@ -87,6 +88,8 @@ public final class ReplicaApplier implements AutoCloseable {
   /** Creates or upgrades the bookkeeping tables if needed and loads the applied positions. */
   public void prepare() throws SQLException {
     ReplicaStore.migrate(connection);
+    database = ReplicaStore.identity(connection);
+    connection.commit();
     requireTables();
     try (Statement st = connection.createStatement()) {
       // Values arrive as text printed under capture's fixed settings; read them under matching
@@ -181,6 +184,11 @@ public final class ReplicaApplier implements AutoCloseable {
   }
 
   /** The last applied position per source, as committed. */
+  /** Which database this replica is (see {@link ReplicaStore#identity}); after prepare. */
+  public String database() {
+    return database;
+  }
+
   public Map<String, Long> positions() {
     return Map.copyOf(positions);
   }

@@ -181,6 +181,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
             settings.broker(),
             settings.exchange(),
             settings.name(),
+            applier.database(),
             settings.queueType(),
             settings.prefetch(),
             body -> Decoded.of(codec, body))) {

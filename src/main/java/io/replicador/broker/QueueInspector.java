@@ -54,6 +54,21 @@ public final class QueueInspector implements AutoCloseable {
     return !existed;
   }
 
+  /**
+   * Binds the replica name to {@code database} ({@link ReplicaRegistry}): when {@code move},
+   * whatever it was bound to; else only if free or already its own, refusing otherwise.
+   */
+  public void bindReplica(String replicaName, String database, boolean move)
+      throws IOException, TimeoutException, InterruptedException {
+    try (Channel channel = connection.createChannel()) {
+      if (move) {
+        ReplicaRegistry.rebind(channel, replicaName, database);
+      } else {
+        ReplicaRegistry.claim(channel, replicaName, database);
+      }
+    }
+  }
+
   /** What the broker says it is, e.g. "RabbitMQ 3.10.8". */
   public String product() {
     Object product = connection.getServerProperties().get("product");

@@ -57,18 +57,24 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
   /**
    * Connects, declares the replica's queue (bound to the exchange) and starts consuming.
    *
+   * @param database the replica database (see {@link ReplicaRegistry}): a name bound to another
+   *     one is refused
    * @param decode turns a body into what the listener works with; runs on the client's thread
    */
   public static <T> QueueSubscription<T> open(
       BrokerAddress broker,
       String exchange,
       String replicaName,
+      String database,
       QueueType type,
       int prefetch,
       Function<byte[], T> decode)
-      throws IOException, TimeoutException {
+      throws IOException, TimeoutException, InterruptedException {
     Connection connection = broker.connect("replicador-listen-" + replicaName);
     try {
+      try (Channel registry = connection.createChannel()) {
+        ReplicaRegistry.claim(registry, replicaName, database);
+      }
       Channel channel = connection.createChannel();
       Channel deadLetters = connection.createChannel();
       Topology.ReplicaQueue declared =
@@ -104,7 +110,7 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
             }
           });
       return s;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | TimeoutException | InterruptedException | RuntimeException e) {
       connection.abort();
       throw e;
     }

@@ -2,6 +2,7 @@ package io.replicador.demo;
 
 import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
+import io.replicador.broker.QueueInspector;
 import io.replicador.broker.QueueType;
 import io.replicador.broker.Topology;
 import io.replicador.capture.CaptureInstaller;
@@ -249,14 +250,13 @@ public final class Demo {
   private void declareQueues(DemoBroker broker, String exchange, List<String> names)
       throws Exception {
     List<String> queues = new ArrayList<>();
-    try (com.rabbitmq.client.Connection c =
-            broker.address().connect("replicador-demo-setup");
-        com.rabbitmq.client.Channel ch = c.createChannel()) {
+    try (QueueInspector c = new QueueInspector(broker.address(), "replicador-demo-setup")) {
       for (String name : names) {
         // declared before the publisher starts, so its first changes already have a queue
-        Topology.declareReplicaQueue(ch, exchange, queueName(name), QueueType.QUORUM);
+        c.declareReplicaQueue(exchange, queueName(name), QueueType.QUORUM);
         queues.add(Topology.queueName(queueName(name)));
         queues.add(Topology.deadLetterQueueName(queueName(name)));
+        queues.add(Topology.queueName(queueName(name)) + ".owner");
       }
     }
     broker.owns(exchange, queues.toArray(String[]::new));

@@ -108,6 +108,9 @@ public final class Snapshotter {
         boolean fresh =
             broker.declareReplicaQueue(settings.exchange(), settings.name(), settings.queueType());
         boolean startOver = !fresh && startsOver(broker, replica, names);
+        // a copy from scratch moves the name to this replica; anything else must be its own
+        broker.bindReplica(settings.name(), ReplicaStore.identity(replica), fresh || startOver);
+        replica.commit();
         if (fresh || startOver) {
           resetBookkeeping(primary, replica);
         }

@@ -53,6 +53,18 @@ public final class ReplicaStore {
     MIGRATIONS.migrate(connection);
   }
 
+  /**
+   * Which database this is, for binding a replica name to it: the cluster's system identifier and
+   * the database's name.
+   */
+  public static String identity(Connection connection) throws SQLException {
+    return Statements.first(
+            connection,
+            "SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()",
+            rs -> rs.getString(1))
+        .orElseThrow();
+  }
+
   /** The last applied position per source. */
   public Map<String, Long> positions() throws SQLException {
     Map<String, Long> loaded = new HashMap<>();

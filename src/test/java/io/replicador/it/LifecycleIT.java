@@ -155,6 +155,43 @@ class LifecycleIT {
   }
 
   @Test
+  void aReplicaNameBelongsToOneDatabaseUntilASnapshotMovesIt() throws Exception {
+    install();
+    fx.startListener("r1", java.util.Set.of());
+    fx.startPublisher();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM users")));
+    fx.stopServices();
+    // another database under the same name is refused: it would take replica1's changes
+    String other = fx.replicaDb("other");
+    exec(fx.replicaCluster, other, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+    String[] listenOther = {
+      "listen", "--replica", fx.replicaCluster.uri(other), "--name", fx.replicaName("r1"),
+      "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri()
+    };
+    Run refused = run(listenOther);
+    assertThat(refused.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(lastLine(refused.err()))
+        .contains("Replica name " + fx.replicaName("r1") + " belongs to database")
+        .contains("/r1_") // database names are cut at 63 bytes
+        .contains(", not to this one (")
+        .contains("--name of its own");
+    // a snapshot under that name moves it; then the first database is the one refused
+    assertThat(
+            Main.run("snapshot", "--primary", fx.primaryUri(), "--replica",
+                fx.replicaCluster.uri(other), "--name", fx.replicaName("r1"), "--exchange",
+                fx.exchange, "--amqp", TestEnvironment.amqpUri()))
+        .isZero();
+    Run first =
+        run("listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
+            fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri());
+    assertThat(first.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(lastLine(first.err())).contains("/other_").contains(", not to this one (");
+  }
+
+  @Test
   void uninstallRefusesToDropChangesNotYetShippedUnlessTheyAreDiscarded() {
     install();
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a'), (2, 'b')");

@@ -115,6 +115,7 @@ public final class TestEnvironment {
         for (String name : replicaNames) {
           ch.queueDelete("replicador." + name);
           ch.queueDelete("replicador." + name + ".dead");
+          ch.queueDelete("replicador." + name + ".owner");
         }
         ch.exchangeDelete(exchange);
       }
