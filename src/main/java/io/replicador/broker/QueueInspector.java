@@ -69,6 +69,13 @@ public final class QueueInspector implements AutoCloseable {
     }
   }
 
+  /** Deletes a queue with whatever waits in it; a queue that is not there is fine. */
+  public void deleteQueue(String queue) throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      channel.queueDelete(queue);
+    }
+  }
+
   /** What the broker says it is, e.g. "RabbitMQ 3.10.8". */
   public String product() {
     Object product = connection.getServerProperties().get("product");

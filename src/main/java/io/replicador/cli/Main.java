@@ -33,6 +33,7 @@ import picocli.CommandLine;
       SnapshotCommand.class,
       VerifyCommand.class,
       StatusCommand.class,
+      RemoveReplicaCommand.class,
       DemoCommand.class
     })
 public final class Main implements Runnable {

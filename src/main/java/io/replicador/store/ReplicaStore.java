@@ -259,15 +259,20 @@ public final class ReplicaStore {
         primarySnapshot);
   }
 
+  /** Forgets this consumer: its positions, staged parts and copies. */
+  public void forget() throws SQLException {
+    for (String table :
+        List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
+      Statements.update(connection, "DELETE FROM " + table + " WHERE consumer = ?", consumer);
+    }
+  }
+
   /**
    * Starts this consumer's stream anew: forgets its copies, staged parts and positions, and
    * records {@code handedOut} of {@code source} as applied (when above 0).
    */
   public void startOver(String source, long handedOut) throws SQLException {
-    for (String table :
-        List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
-      Statements.update(connection, "DELETE FROM " + table + " WHERE consumer = ?", consumer);
-    }
+    forget();
     if (handedOut > 0) {
       Statements.update(
           connection,

@@ -192,6 +192,36 @@ class LifecycleIT {
   }
 
   @Test
+  void removeReplicaDropsItsQueuesAndPositionsOnceItsListenerIsStopped() throws Exception {
+    install();
+    fx.startListener("r1", java.util.Set.of());
+    fx.startPublisher();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM users")));
+    String[] remove = {
+      "remove-replica", "--name", fx.replicaName("r1"), "--amqp", TestEnvironment.amqpUri(),
+      "--replica", fx.replicaCluster.uri(replicaDb)
+    };
+    Run busy = run(remove);
+    assertThat(busy.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(lastLine(busy.err())).contains("a listener is consuming").contains("stop it first");
+    fx.stopServices();
+    assertThat(Main.run(remove)).isZero();
+    assertThat(
+            query(fx.replicaCluster, replicaDb,
+                "SELECT count(*) FROM replicador.applied WHERE consumer = '"
+                    + fx.replicaName("r1") + "'"))
+        .isEqualTo("0");
+    try (io.replicador.broker.QueueInspector q =
+        new io.replicador.broker.QueueInspector(
+            io.replicador.broker.BrokerAddress.parse(TestEnvironment.amqpUri()), "test")) {
+      assertThat(q.inspect("replicador." + fx.replicaName("r1"))).isEmpty();
+    }
+  }
+
+  @Test
   void uninstallRefusesToDropChangesNotYetShippedUnlessTheyAreDiscarded() {
     install();
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a'), (2, 'b')");

@@ -1,0 +1,68 @@
+package io.replicador.cli;
+
+import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueInspector;
+import io.replicador.broker.Topology;
+import io.replicador.config.ConfigException;
+import io.replicador.config.PostgresAddress;
+import io.replicador.store.ReplicaStore;
+import java.sql.Connection;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+    name = "remove-replica",
+    description =
+        "Remove a replica: its queues (changes waiting in them are dropped) and, with --replica,"
+            + " its positions in that database. Its listener must be stopped.")
+final class RemoveReplicaCommand implements Callable<Integer> {
+  @Mixin Main.CommonOptions common;
+
+  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ.")
+  String amqp;
+
+  @Option(names = "--name", paramLabel = "NAME", description = "The replica's name.")
+  String name;
+
+  @Option(
+      names = "--replica",
+      paramLabel = "URL",
+      description = "The replica database, to forget its positions there too (optional).")
+  String replica;
+
+  @Override
+  public Integer call() throws Exception {
+    String checked = ReplicaNames.checkName("--name", name);
+    String queue = Topology.queueName(checked);
+    try (QueueInspector broker =
+        new QueueInspector(BrokerAddress.parse(amqp), "replicador-remove-" + checked)) {
+      int consumers =
+          broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
+      if (consumers > 0) {
+        throw new ConfigException(
+            "Replica " + checked + ": a listener is consuming queue " + queue + "; stop it first");
+      }
+      long waiting = broker.inspect(queue).map(QueueInspector.QueueCounts::messages).orElse(0L);
+      for (String q : List.of(queue, Topology.deadLetterQueueName(checked), queue + ".owner")) {
+        broker.deleteQueue(q);
+      }
+      System.out.println(
+          "Removed queues of replica " + checked + " (" + waiting + " message(s) were waiting)");
+    }
+    if (replica != null) {
+      try (Connection c = PostgresAddress.parse("replica", replica).connect("replicador-remove")) {
+        c.setAutoCommit(false);
+        ReplicaStore store = new ReplicaStore(c, checked);
+        if (store.bookkept()) {
+          store.forget();
+        }
+        c.commit();
+        System.out.println("Forgot the positions of replica " + checked + " in " + replica);
+      }
+    }
+    return 0;
+  }
+}
