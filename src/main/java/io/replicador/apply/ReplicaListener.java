@@ -1,24 +1,20 @@
 package io.replicador.apply;
 
 import io.replicador.Failures;
-import io.replicador.StartFailures;
+import io.replicador.RetryingService;
 import io.replicador.apply.ReplicaApplier.Incoming;
 import io.replicador.broker.ChangeSubscription;
 import io.replicador.broker.QueueSubscription;
 import io.replicador.change.ChangeMessage;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
-import io.replicador.config.ConfigException;
 import java.io.IOException;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,9 +26,8 @@ import org.slf4j.LoggerFactory;
  * queue with the reason. {@link #run} blocks until {@link #close}; connection failures are
  * retried.
  */
-public final class ReplicaListener implements Runnable, AutoCloseable {
+public final class ReplicaListener extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
-  private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
   public static final String REASON_HEADER = QueueSubscription.REASON_HEADER;
   /** How long a batch that ends inside a large transaction waits for that transaction's next part. */
   private static final Duration PART_WAIT = Duration.ofMillis(200);
@@ -48,19 +43,9 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
 
   private final ListenerSettings settings;
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
-  private final AtomicBoolean running = new AtomicBoolean(true);
-  private final CountDownLatch stopRequested = new CountDownLatch(1);
-  private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicLong appliedMessages = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
   private volatile Map<String, Long> positions = Map.of();
-  /** Whether a session reached both servers: from then on every failure is retried. */
-  private volatile boolean started;
-  /** Why the listener stopped by itself, or null. */
-  private volatile ConfigException refused;
-  private final Duration connectTimeout;
-  /** Whether the current session applied anything; its failure then starts the backoff over. */
-  private boolean sessionApplied;
 
   public ListenerSettings settings() {
     return settings;
@@ -75,88 +60,29 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
    *     giving up ({@link #refused}); zero to wait as long as it takes
    */
   public ReplicaListener(ListenerSettings settings, Duration connectTimeout) {
+    super(connectTimeout);
     this.settings = settings;
-    this.connectTimeout = connectTimeout;
   }
 
   @Override
-  public void run() {
-    Duration backoff = Duration.ofSeconds(1);
-    long since = System.nanoTime();
-    try {
-      while (running.get()) {
-        try {
-          session();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          break;
-        } catch (ConfigException e) {
-          refused = e; // waiting does not fix the replica: stop and let the caller say why
-          break;
-        } catch (Exception e) {
-          if (!running.get()) {
-            break;
-          }
-          if (!started) {
-            refused = StartFailures.refusal(e, since, connectTimeout);
-            if (refused != null) {
-              break;
-            }
-            log.warn(
-                "Listener {} cannot start yet ({}); waiting for the servers, retrying in {} s",
-                settings.name(),
-                Failures.describe(e),
-                backoff.toSeconds());
-            if (!pause(backoff)) {
-              break;
-            }
-            backoff = min(backoff.multipliedBy(2));
-            continue;
-          }
-          if (sessionApplied) {
-            backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over
-          }
-          if (e instanceof SQLException
-              || e instanceof IOException
-              || e instanceof TimeoutException
-              || e instanceof java.io.UncheckedIOException) {
-            log.warn(
-                "Listener {} lost a connection ({}); reconnecting in {} s",
-                settings.name(),
-                Failures.describe(e),
-                backoff.toSeconds());
-            log.debug("Listener failure", e);
-          } else {
-            // a bug rather than a lost connection: start over (what was not acknowledged comes
-            // again) rather than stop with the replica falling behind
-            log.error(
-                "Listener {} failed ({}); starting over in {} s",
-                settings.name(),
-                Failures.describe(e),
-                backoff.toSeconds(),
-                e);
-          }
-          if (!pause(backoff)) {
-            break;
-          }
-          backoff = min(backoff.multipliedBy(2));
-        }
-      }
-    } finally {
-      if (started) {
-        log.info(
-            "Listener {} stopped; it applied {} message(s), last positions {}",
-            settings.name(),
-            appliedMessages.get(),
-            positions);
-      }
-      stopped.countDown();
-    }
+  protected String name() {
+    return "Listener " + settings.name();
   }
 
-  private void session()
+  @Override
+  protected long progress() {
+    return appliedMessages.get();
+  }
+
+  @Override
+  protected String stoppedLine() {
+    return "Listener " + settings.name() + " stopped; it applied " + appliedMessages.get()
+        + " message(s), last positions " + positions;
+  }
+
+  @Override
+  protected void session()
       throws SQLException, IOException, TimeoutException, InterruptedException {
-    sessionApplied = false;
     try (java.sql.Connection replica =
             settings.replica().connect("replicador-listen-" + settings.name());
         java.sql.Connection stager =
@@ -185,7 +111,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
             settings.queueType(),
             settings.prefetch(),
             body -> Decoded.of(codec, body))) {
-      started = true;
+      started();
       positions = applier.positions();
       log.info(
           "Listener {} consuming {} into {} (positions {}); a second listener of the same name"
@@ -196,7 +122,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           positions);
       Acknowledgements acks = new Acknowledgements();
       long lastDelivery = System.nanoTime();
-      while (running.get()) {
+      while (running()) {
         Delivery first =
             Delivery.of(subscription.poll(Duration.ofMillis(acks.waiting() > 0 ? 20 : 500)));
         if (first == null) {
@@ -245,7 +171,6 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
           acks.acknowledgeFlushed(subscription, wal[1]);
         }
         appliedMessages.addAndGet(batch.size());
-        sessionApplied = true;
         positions = applier.positions();
       }
       if (acks.waiting() > 0) {
@@ -344,7 +269,7 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       if (!pause(backoff)) {
         throw new InterruptedException("stopping with an unreadable change message queued");
       }
-      backoff = min(backoff.multipliedBy(2));
+      backoff = doubled(backoff);
     }
   }
 
@@ -370,32 +295,8 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
       if (!pause(backoff)) {
         throw new InterruptedException("stopping with the batch unapplied (it stays queued)");
       }
-      backoff = min(backoff.multipliedBy(2));
+      backoff = doubled(backoff);
     }
-  }
-
-  private static Duration min(Duration d) {
-    return d.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : d;
-  }
-
-  /** Waits unless stopping; false when stopping or interrupted (the flag is restored). */
-  private boolean pause(Duration d) {
-    try {
-      return running.get()
-          && !stopRequested.await(d.toMillis(), TimeUnit.MILLISECONDS)
-          && running.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
-
-  /**
-   * Why {@link #run} returned by itself: the replica refused in a way that waiting cannot heal
-   * (see ReplicaSafety). Null when it was stopped.
-   */
-  public ConfigException refused() {
-    return refused;
   }
 
   /** The last applied position per source, as of the last commit. */
@@ -409,21 +310,6 @@ public final class ReplicaListener implements Runnable, AutoCloseable {
 
   public long deadLettered() {
     return deadLettered.get();
-  }
-
-  /** Stops after the batch in flight (unapplied messages stay queued); waits up to 30 s. */
-  @Override
-  public void close() {
-    if (running.get() && started) {
-      log.info("Listener {} stopping on request, after the batch in flight", settings.name());
-    }
-    running.set(false);
-    stopRequested.countDown();
-    try {
-      stopped.await(30, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   /** A body, decoded: {@code message}, or else why it is none and whether it is ours. */

@@ -45,20 +45,11 @@ final class ListenCommand implements Callable<Integer> {
               + " would fire the replica's ON DELETE actions or DELETE triggers.")
   boolean allowReplicaTriggers;
 
-  @Option(
-      names = "--connect-timeout",
-      paramLabel = "SECONDS",
-      defaultValue = "0",
-      description =
-          "At start, give up (exit 2) when the servers are not reachable within this many"
-              + " seconds; 0 (the default) waits as long as it takes.")
-  long connectTimeout;
+  @Mixin ConnectTimeoutOption connect;
 
   @Override
   public Integer call() throws Exception {
-    if (connectTimeout < 0) {
-      throw new ConfigException("--connect-timeout must be 0 or more seconds, got " + connectTimeout);
-    }
+    Duration connectTimeout = connect.timeout();
     String name = queue.name();
     QueueType type = queue.queueType();
     if (prefetch < 1) {
@@ -76,7 +67,7 @@ final class ListenCommand implements Callable<Integer> {
             new LinkedHashSet<>(selection.named()),
             prefetch,
             allowReplicaTriggers);
-    ReplicaListener listener = new ReplicaListener(settings, Duration.ofSeconds(connectTimeout));
+    ReplicaListener listener = new ReplicaListener(settings, connectTimeout);
     Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
     listener.run();
     if (listener.refused() != null) {

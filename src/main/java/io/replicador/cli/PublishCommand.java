@@ -49,20 +49,11 @@ final class PublishCommand implements Callable<Integer> {
               + " (repeatable); see docs/origin-notify-mode.md.")
   List<String> notifyChannels = new ArrayList<>();
 
-  @Option(
-      names = "--connect-timeout",
-      paramLabel = "SECONDS",
-      defaultValue = "0",
-      description =
-          "At start, give up (exit 2) when the servers are not reachable within this many"
-              + " seconds; 0 (the default) waits as long as it takes.")
-  long connectTimeout;
+  @Mixin ConnectTimeoutOption connect;
 
   @Override
   public Integer call() throws Exception {
-    if (connectTimeout < 0) {
-      throw new ConfigException("--connect-timeout must be 0 or more seconds, got " + connectTimeout);
-    }
+    Duration connectTimeout = connect.timeout();
     if (batchRows < 1) {
       throw new ConfigException("--batch-rows must be at least 1, got " + batchRows);
     }
@@ -86,7 +77,7 @@ final class PublishCommand implements Callable<Integer> {
             defaults.messageBytes(),
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)));
-    ChangePublisher publisher = new ChangePublisher(settings, Duration.ofSeconds(connectTimeout));
+    ChangePublisher publisher = new ChangePublisher(settings, connectTimeout);
     Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
     publisher.run();
     if (publisher.refused() != null) {

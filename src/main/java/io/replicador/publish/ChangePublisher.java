@@ -1,10 +1,8 @@
 package io.replicador.publish;
 
-import io.replicador.Failures;
-import io.replicador.StartFailures;
+import io.replicador.RetryingService;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
-import io.replicador.config.ConfigException;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.PrimaryStore;
 import java.io.IOException;
@@ -13,8 +11,6 @@ import java.net.InetAddress;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,23 +29,14 @@ import org.slf4j.LoggerFactory;
  * ({@link OriginChangeWriter}) before it claims the next batch, so they ship like captured
  * changes. It creates the {@code replicador} schema for that if it is missing (no triggers).
  */
-public final class ChangePublisher implements Runnable, AutoCloseable {
+public final class ChangePublisher extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ChangePublisher.class);
-  private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
 
   private final PublisherSettings settings;
   private final Clock clock = Clock.systemUTC();
   private final String identity;
-  private volatile ConfigException refused;
-  private final Duration connectTimeout;
-  /** Whether a session reached both servers: from then on every failure is retried. */
-  private volatile boolean started;
-  private final AtomicBoolean running = new AtomicBoolean(true);
-  private final CountDownLatch stopRequested = new CountDownLatch(1);
-  private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean active = new AtomicBoolean();
   private final TriggerSource.Stats stats = new TriggerSource.Stats();
-  private volatile Thread runner;
 
   public ChangePublisher(PublisherSettings settings) {
     this(settings, Duration.ZERO);
@@ -60,78 +47,29 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
    *     giving up ({@link #refused}); zero to wait as long as it takes
    */
   public ChangePublisher(PublisherSettings settings, Duration connectTimeout) {
+    super(connectTimeout);
     this.settings = settings;
-    this.connectTimeout = connectTimeout;
     this.identity = hostName() + ":" + ProcessHandle.current().pid();
   }
 
   @Override
-  public void run() {
-    runner = Thread.currentThread();
-    Duration backoff = Duration.ofSeconds(1);
-    long since = System.nanoTime();
-    try {
-      while (running.get()) {
-        long shippedBefore = stats.shippedTransactions.get();
-        try {
-          session();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          break;
-        } catch (ConfigException e) {
-          refused = e; // waiting does not install or upgrade capture: stop and say why
-          break;
-        } catch (Exception e) {
-          if (!running.get()) {
-            break;
-          }
-          if (!started) {
-            refused = StartFailures.refusal(e, since, connectTimeout);
-            if (refused != null) {
-              break;
-            }
-            log.warn(
-                "Publisher cannot start yet ({}); waiting for the servers, retrying in {} s",
-                Failures.describe(e),
-                backoff.toSeconds());
-            if (!pause(backoff)) {
-              break;
-            }
-            backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
-                ? MAX_BACKOFF
-                : backoff.multipliedBy(2);
-            continue;
-          }
-          if (stats.shippedTransactions.get() > shippedBefore) {
-            backoff = Duration.ofSeconds(1); // it worked for a while: start the backoff over
-          }
-          log.warn(
-              "Publisher lost its connection or failed ({}); retrying in {} s",
-              Failures.describe(e),
-              backoff.toSeconds());
-          log.debug("Publisher failure", e);
-          if (!pause(backoff)) {
-            break;
-          }
-          backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
-              ? MAX_BACKOFF
-              : backoff.multipliedBy(2);
-        }
-      }
-    } finally {
-      active.set(false);
-      if (started) {
-        log.info(
-            "Publisher {} stopped; it shipped {} transaction(s) ({} changes)",
-            identity,
-            stats.shippedTransactions.get(),
-            stats.shippedChanges.get());
-      }
-      stopped.countDown();
-    }
+  protected String name() {
+    return "Publisher " + identity;
   }
 
-  private void session() throws Exception {
+  @Override
+  protected long progress() {
+    return stats.shippedTransactions.get();
+  }
+
+  @Override
+  protected String stoppedLine() {
+    return "Publisher " + identity + " stopped; it shipped " + stats.shippedTransactions.get()
+        + " transaction(s) (" + stats.shippedChanges.get() + " changes)";
+  }
+
+  @Override
+  protected void session() throws Exception {
     try (java.sql.Connection pg = settings.primary().connect("replicador-publish")) {
       pg.setAutoCommit(false);
       if (!settings.notifyChannels().isEmpty()) {
@@ -150,16 +88,16 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
       try (ChangePublication publication =
           QueuePublication.open(
               settings.broker(), settings.exchange(), "replicador-publish:" + settings.exchange())) {
-        started = true;
+        started();
         ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
         waitForLock(reader);
-        if (!running.get()) {
+        if (!running()) {
           return;
         }
         store.requireCurrent(); // an install may have run while this one waited
         String source = store.sourceId();
         TriggerSource changes =
-            new TriggerSource(pg, reader, settings, clock, stats, this::pause, running::get);
+            new TriggerSource(pg, reader, settings, clock, stats, this::pause, this::running);
         changes.listen();
         active.set(true);
         log.info(
@@ -184,7 +122,7 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
 
   private void waitForLock(ChangeLogReader reader) throws SQLException, InterruptedException {
     boolean announced = false;
-    while (running.get() && !reader.tryLock(identity)) {
+    while (running() && !reader.tryLock(identity)) {
       if (!announced) {
         reader.standingBy(true);
         log.info(
@@ -197,17 +135,9 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
         return;
       }
     }
-    if (announced && running.get()) {
+    if (announced && running()) {
       reader.standingBy(false);
     }
-  }
-
-  /**
-   * Why {@link #run} returned by itself: the primary's capture is missing or of another version,
-   * which waiting cannot change. Null when it was stopped.
-   */
-  public ConfigException refused() {
-    return refused;
   }
 
   /** Whether this publisher currently holds the lock and ships. */
@@ -226,36 +156,6 @@ public final class ChangePublisher implements Runnable, AutoCloseable {
   /** Claims made so far, each a query on the primary whether it found changes or not. */
   public long claims() {
     return stats.claims.get();
-  }
-
-  /** Sleeps unless stopping; returns false when stopping. */
-  boolean pause(Duration d) {
-    try {
-      return running.get()
-          && !stopRequested.await(d.toMillis(), TimeUnit.MILLISECONDS)
-          && running.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
-
-  /** Stops after the batch in flight; waits up to 30 seconds. */
-  @Override
-  public void close() {
-    if (running.get() && started) {
-      log.info("Publisher {} stopping on request, after the batch in flight", identity);
-    }
-    running.set(false);
-    stopRequested.countDown();
-    if (runner == Thread.currentThread()) {
-      return;
-    }
-    try {
-      stopped.await(30, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   private static String hostName() {
