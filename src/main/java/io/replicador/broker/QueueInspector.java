@@ -4,6 +4,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import java.io.IOException;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 
@@ -73,6 +74,32 @@ public final class QueueInspector implements AutoCloseable {
   public void deleteQueue(String queue) throws IOException, TimeoutException {
     try (Channel channel = connection.createChannel()) {
       channel.queueDelete(queue);
+    }
+  }
+
+  /** Puts the replica on the exchange's list of replicas ({@link ReplicaRegistry}). */
+  public void registerReplica(String exchange, String replicaName)
+      throws IOException, TimeoutException, InterruptedException {
+    try (Channel channel = connection.createChannel()) {
+      ReplicaRegistry.register(channel, exchange, replicaName);
+    }
+  }
+
+  /** The replicas the exchange feeds, as their listeners and snapshots registered them. */
+  public List<String> replicaNames(String exchange) throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      return ReplicaRegistry.names(channel, exchange);
+    }
+  }
+
+  /** Removes a replica: its queues, its database binding, and its place on the exchange's list. */
+  public void removeReplica(String exchange, String replicaName)
+      throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      channel.queueDelete(Topology.queueName(replicaName));
+      channel.queueDelete(Topology.deadLetterQueueName(replicaName));
+      channel.queueDelete(ReplicaRegistry.ownerQueue(replicaName));
+      ReplicaRegistry.unregister(channel, exchange, replicaName);
     }
   }
 

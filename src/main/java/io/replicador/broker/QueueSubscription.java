@@ -74,6 +74,7 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
     try {
       try (Channel registry = connection.createChannel()) {
         ReplicaRegistry.claim(registry, replicaName, database);
+        ReplicaRegistry.register(registry, exchange, replicaName);
       }
       Channel channel = connection.createChannel();
       Channel deadLetters = connection.createChannel();

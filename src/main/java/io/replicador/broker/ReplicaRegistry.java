@@ -11,16 +11,66 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Binds a replica name to one replica database, so that a second database started under the same
- * name is refused instead of taking the first one's changes: the binding is one persistent
- * message in the durable queue {@code replicador.NAME.owner}, which nothing consumes (it is read
- * and put back). Stateless; uses the caller's channel.
+ * What the broker knows of the replicas, in durable queues that nothing consumes (their
+ * messages are read and put back): which database each replica name belongs to ({@code
+ * replicador:owner:NAME}, one message), so that a second database started under the same name is
+ * refused instead of taking the first one's changes; and which replicas an exchange feeds ({@code
+ * replicador:replicas:EXCHANGE}, one message per name), which AMQP cannot list otherwise. The
+ * ':' cannot occur in a replica name, so these never clash with a replica's queues. Stateless;
+ * uses the caller's channel.
  */
 public final class ReplicaRegistry {
   private ReplicaRegistry() {}
 
-  static String ownerQueue(String replicaName) {
-    return Topology.queueName(replicaName) + ".owner";
+  public static String ownerQueue(String replicaName) {
+    return "replicador:owner:" + replicaName;
+  }
+
+  public static String listQueue(String exchange) {
+    return "replicador:replicas:" + exchange;
+  }
+
+  /** Adds the replica to the exchange's list, unless it is there. */
+  public static void register(Channel channel, String exchange, String replicaName)
+      throws IOException, TimeoutException, InterruptedException {
+    if (!names(channel, exchange).contains(replicaName)) {
+      record(channel, declare(channel, listQueue(exchange)), replicaName);
+    }
+  }
+
+  /** The replicas on the exchange's list, in the order they joined. */
+  public static java.util.List<String> names(Channel channel, String exchange) throws IOException {
+    String queue = declare(channel, listQueue(exchange));
+    java.util.LinkedHashSet<String> names = new java.util.LinkedHashSet<>();
+    long last = -1;
+    GetResponse r;
+    while ((r = channel.basicGet(queue, false)) != null) {
+      names.add(new String(r.getBody(), StandardCharsets.UTF_8));
+      last = r.getEnvelope().getDeliveryTag();
+    }
+    if (last >= 0) {
+      channel.basicNack(last, true, true); // all of them stay
+    }
+    return java.util.List.copyOf(names);
+  }
+
+  /** Takes the replica off the exchange's list. */
+  public static void unregister(Channel channel, String exchange, String replicaName)
+      throws IOException {
+    String queue = declare(channel, listQueue(exchange));
+    GetResponse r;
+    java.util.List<Long> keep = new java.util.ArrayList<>();
+    while ((r = channel.basicGet(queue, false)) != null) {
+      long tag = r.getEnvelope().getDeliveryTag();
+      if (new String(r.getBody(), StandardCharsets.UTF_8).equals(replicaName)) {
+        channel.basicAck(tag, false);
+      } else {
+        keep.add(tag);
+      }
+    }
+    for (long tag : keep) {
+      channel.basicNack(tag, false, true);
+    }
   }
 
   /**
@@ -29,7 +79,7 @@ public final class ReplicaRegistry {
    */
   public static void claim(Channel channel, String replicaName, String database)
       throws IOException, TimeoutException, InterruptedException {
-    String queue = declare(channel, replicaName);
+    String queue = declare(channel, ownerQueue(replicaName));
     GetResponse bound = channel.basicGet(queue, false);
     if (bound == null) {
       record(channel, queue, database);
@@ -48,25 +98,24 @@ public final class ReplicaRegistry {
   /** Binds the name to {@code database}, whatever it was bound to (a snapshot starting over). */
   public static void rebind(Channel channel, String replicaName, String database)
       throws IOException, TimeoutException, InterruptedException {
-    String queue = declare(channel, replicaName);
+    String queue = declare(channel, ownerQueue(replicaName));
     channel.queuePurge(queue);
     record(channel, queue, database);
   }
 
-  private static String declare(Channel channel, String replicaName) throws IOException {
-    String queue = ownerQueue(replicaName);
+  private static String declare(Channel channel, String queue) throws IOException {
     channel.queueDeclare(queue, true, false, false, Map.of());
     return queue;
   }
 
-  private static void record(Channel channel, String queue, String database)
+  private static void record(Channel channel, String queue, String text)
       throws IOException, TimeoutException, InterruptedException {
     channel.confirmSelect();
     channel.basicPublish(
         "",
         queue,
         new AMQP.BasicProperties.Builder().deliveryMode(2).build(),
-        database.getBytes(StandardCharsets.UTF_8));
+        text.getBytes(StandardCharsets.UTF_8));
     channel.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
   }
 }

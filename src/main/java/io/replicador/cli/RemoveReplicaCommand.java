@@ -7,7 +7,6 @@ import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.store.ReplicaStore;
 import java.sql.Connection;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,6 +22,13 @@ final class RemoveReplicaCommand implements Callable<Integer> {
 
   @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ.")
   String amqp;
+
+  @Option(
+      names = "--exchange",
+      paramLabel = "NAME",
+      defaultValue = "replicador",
+      description = "The exchange that feeds it (default: ${DEFAULT-VALUE}).")
+  String exchange;
 
   @Option(names = "--name", paramLabel = "NAME", description = "The replica's name.")
   String name;
@@ -46,9 +52,7 @@ final class RemoveReplicaCommand implements Callable<Integer> {
             "Replica " + checked + ": a listener is consuming queue " + queue + "; stop it first");
       }
       long waiting = broker.inspect(queue).map(QueueInspector.QueueCounts::messages).orElse(0L);
-      for (String q : List.of(queue, Topology.deadLetterQueueName(checked), queue + ".owner")) {
-        broker.deleteQueue(q);
-      }
+      broker.removeReplica(exchange, checked);
       System.out.println(
           "Removed queues of replica " + checked + " (" + waiting + " message(s) were waiting)");
     }

@@ -35,6 +35,13 @@ final class StatusCommand implements Callable<Integer> {
               + " position and lag.")
   List<String> replicas = new ArrayList<>();
 
+  @Option(
+      names = "--exchange",
+      paramLabel = "NAME",
+      defaultValue = "replicador",
+      description = "The exchange whose replicas to list (default: ${DEFAULT-VALUE}).")
+  String exchange;
+
   @Option(names = "--json", description = "Print one JSON document instead of text.")
   boolean json;
 
@@ -50,7 +57,9 @@ final class StatusCommand implements Callable<Integer> {
       named.put(name, eq < 0 ? null : PostgresAddress.parse("replica", spec.substring(eq + 1)));
     }
     Status status =
-        new StatusReader(PostgresAddress.parse("primary", primary), BrokerAddress.parse(amqp), named)
+        new StatusReader(
+                PostgresAddress.parse("primary", primary), BrokerAddress.parse(amqp), exchange,
+                named)
             .read();
     System.out.print(json ? StatusFormatter.json(status) + "\n" : StatusFormatter.text(status));
     return 0;

@@ -3,6 +3,7 @@ package io.replicador.demo;
 import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.QueueInspector;
+import io.replicador.broker.ReplicaRegistry;
 import io.replicador.broker.QueueType;
 import io.replicador.broker.Topology;
 import io.replicador.capture.CaptureInstaller;
@@ -256,9 +257,10 @@ public final class Demo {
         c.declareReplicaQueue(exchange, queueName(name), QueueType.QUORUM);
         queues.add(Topology.queueName(queueName(name)));
         queues.add(Topology.deadLetterQueueName(queueName(name)));
-        queues.add(Topology.queueName(queueName(name)) + ".owner");
+        queues.add(ReplicaRegistry.ownerQueue(queueName(name)));
       }
     }
+    queues.add(ReplicaRegistry.listQueue(exchange));
     broker.owns(exchange, queues.toArray(String[]::new));
   }
 

@@ -110,6 +110,7 @@ public final class Snapshotter {
         boolean startOver = !fresh && startsOver(broker, replica, names);
         // a copy from scratch moves the name to this replica; anything else must be its own
         broker.bindReplica(settings.name(), ReplicaStore.identity(replica), fresh || startOver);
+        broker.registerReplica(settings.exchange(), settings.name());
         replica.commit();
         if (fresh || startOver) {
           resetBookkeeping(primary, replica);

@@ -27,15 +27,21 @@ import java.util.concurrent.TimeoutException;
 public final class StatusReader {
   private final PostgresAddress primary;
   private final BrokerAddress broker;
+  private final String exchange;
   private final Map<String, PostgresAddress> replicas;
 
   /**
+   * @param exchange whose replicas to list besides the named ones
    * @param replicas replica name to its database, or to null to look at the queue only
    */
   public StatusReader(
-      PostgresAddress primary, BrokerAddress broker, Map<String, PostgresAddress> replicas) {
+      PostgresAddress primary,
+      BrokerAddress broker,
+      String exchange,
+      Map<String, PostgresAddress> replicas) {
     this.primary = primary;
     this.broker = broker;
+    this.exchange = exchange;
     this.replicas = new LinkedHashMap<>(replicas);
   }
 
@@ -46,7 +52,12 @@ public final class StatusReader {
     }
     List<ReplicaStatus> out = new ArrayList<>();
     try (QueueInspector queues = new QueueInspector(broker, "replicador-status")) {
-      for (Map.Entry<String, PostgresAddress> e : replicas.entrySet()) {
+      // every replica the exchange feeds, also those nobody named (a forgotten or mistyped one)
+      Map<String, PostgresAddress> all = new LinkedHashMap<>(replicas);
+      for (String name : queues.replicaNames(exchange)) {
+        all.putIfAbsent(name, null);
+      }
+      for (Map.Entry<String, PostgresAddress> e : all.entrySet()) {
         out.add(replicaStatus(e.getKey(), e.getValue(), queues, p));
       }
     }
@@ -90,6 +101,12 @@ public final class StatusReader {
       if (q.isPresent()) {
         messages = q.get().messages();
         consumers = q.get().consumers();
+        if (consumers == 0 && messages > 0) {
+          problems.add(
+              "no listener consumes this queue and " + messages + " message(s) wait in it: a"
+                  + " stopped listener, or a name no longer in use (remove it with 'replicador"
+                  + " remove-replica --name " + name + "')");
+        }
       } else {
         problems.add("queue " + queue + " does not exist (run snapshot or listen to create it)");
       }

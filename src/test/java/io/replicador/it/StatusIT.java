@@ -1,6 +1,7 @@
 package io.replicador.it;
 
 import static io.replicador.testing.Db.exec;
+import static io.replicador.testing.Db.query;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -130,5 +131,40 @@ class StatusIT {
     String text =
         run("status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri());
     assertThat(text).contains("publisher: active").contains("publisher: standby (pid ");
+  }
+
+  @Test
+  void listsEveryReplicaTheExchangeFeedsAndFlagsOneNobodyConsumes() throws Exception {
+    exec(fx.replicaCluster, replicaDb, "CREATE TABLE public.t (id int PRIMARY KEY, v text)");
+    fx.startListener("r1", Set.of());
+    fx.startPublisher();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.t VALUES (1, 'x')");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.t")));
+    fx.stopServices();
+    fx.startPublisher(); // ships on; nobody consumes r1's queue now
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.t VALUES (2, 'y')");
+    String[] unnamed = {
+      "status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri(), "--exchange",
+      fx.exchange, "--json"
+    };
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              JsonNode r = new ObjectMapper().readTree(run(unnamed)).at("/replicas/0");
+              assertThat(r.at("/name").asText()).isEqualTo(fx.replicaName("r1"));
+              assertThat(r.at("/consumers").asInt()).isZero();
+              assertThat(r.at("/problem").asText())
+                  .contains("no listener consumes this queue")
+                  .contains("remove-replica --name " + fx.replicaName("r1"));
+            });
+    fx.stopServices();
+    assertThat(
+            Main.run("remove-replica", "--name", fx.replicaName("r1"), "--exchange", fx.exchange,
+                "--amqp", TestEnvironment.amqpUri()))
+        .isZero();
+    assertThat(new ObjectMapper().readTree(run(unnamed)).at("/replicas").size()).isZero();
   }
 }

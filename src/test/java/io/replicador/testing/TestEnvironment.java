@@ -115,8 +115,9 @@ public final class TestEnvironment {
         for (String name : replicaNames) {
           ch.queueDelete("replicador." + name);
           ch.queueDelete("replicador." + name + ".dead");
-          ch.queueDelete("replicador." + name + ".owner");
+          ch.queueDelete("replicador:owner:" + name);
         }
+        ch.queueDelete("replicador:replicas:" + exchange);
         ch.exchangeDelete(exchange);
       }
     } catch (Exception e) {
