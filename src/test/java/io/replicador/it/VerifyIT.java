@@ -146,4 +146,21 @@ class VerifyIT {
     assertThat(out).contains("\"public\".\"items\": equal (29500 rows)");
     TestEnvironment.deleteBrokerObjects(fx.exchange, fx.replicaName("r1"));
   }
+
+  @Test
+  void waitingForAReplicaThatDoesNotCatchUpNamesTheListenerBehind() throws Exception {
+    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", ITEMS)).isZero();
+    fx.startListener("r1", Set.of());
+    fx.startPublisher();
+    exec(fx.primaryCluster, fx.primaryDb, "UPDATE public.items SET name = 'one' WHERE id = 1");
+    assertThat(verify("--tables", ITEMS, "--wait-caught-up", "60")).as(out + err).isZero();
+    fx.stopServices(); // its listener is gone; the publisher too, so nothing ships
+    exec(fx.primaryCluster, fx.primaryDb, "UPDATE public.items SET name = 'two' WHERE id = 1");
+    fx.startPublisher();
+    assertThat(verify("--tables", ITEMS, "--wait-caught-up", "3")).isEqualTo(2);
+    assertThat(err)
+        .contains("did not catch up within 3 s")
+        .contains("listener " + fx.replicaName("r1") + " applied position");
+    TestEnvironment.deleteBrokerObjects(fx.exchange, fx.replicaName("r1"));
+  }
 }
