@@ -21,8 +21,7 @@ import picocli.CommandLine.Option;
 final class InstallCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
-  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
-  String primary;
+  @Mixin PrimaryOption primary;
 
   @Option(
       names = "--replace-trigger",
@@ -37,7 +36,7 @@ final class InstallCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PostgresAddress address = PostgresAddress.parse("primary", primary);
+    PostgresAddress address = primary.address();
     if (selection.isEmpty()) {
       throw new ConfigException("Name the tables to capture with --tables S.T,... or --schema S");
     }

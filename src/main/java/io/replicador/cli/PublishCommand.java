@@ -1,8 +1,6 @@
 package io.replicador.cli;
 
-import io.replicador.broker.BrokerAddress;
 import io.replicador.config.ConfigException;
-import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
 import java.time.Duration;
@@ -20,11 +18,9 @@ import picocli.CommandLine.Option;
 final class PublishCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
-  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
-  String primary;
+  @Mixin PrimaryOption primary;
 
-  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
-  String amqp;
+  @Mixin AmqpOption amqp;
 
   @Option(
       names = "--exchange",
@@ -66,7 +62,7 @@ final class PublishCommand implements Callable<Integer> {
     }
     PublisherSettings defaults =
         PublisherSettings.defaults(
-            PostgresAddress.parse("primary", primary), BrokerAddress.parse(amqp), exchange);
+            primary.address(), amqp.address(), exchange);
     PublisherSettings settings =
         new PublisherSettings(
             defaults.primary(),

@@ -1,6 +1,5 @@
 package io.replicador.cli;
 
-import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueInspector;
 import io.replicador.broker.Topology;
 import io.replicador.config.ConfigException;
@@ -20,8 +19,7 @@ import picocli.CommandLine.Option;
 final class RemoveReplicaCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
-  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ.")
-  String amqp;
+  @Mixin AmqpOption amqp;
 
   @Option(
       names = "--exchange",
@@ -44,7 +42,7 @@ final class RemoveReplicaCommand implements Callable<Integer> {
     String checked = ReplicaNames.checkName("--name", name);
     String queue = Topology.queueName(checked);
     try (QueueInspector broker =
-        new QueueInspector(BrokerAddress.parse(amqp), "replicador-remove-" + checked)) {
+        new QueueInspector(amqp.address(), "replicador-remove-" + checked)) {
       int consumers =
           broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
       if (consumers > 0) {

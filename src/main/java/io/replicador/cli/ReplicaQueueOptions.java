@@ -2,6 +2,7 @@ package io.replicador.cli;
 
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -9,8 +10,7 @@ import picocli.CommandLine.Option;
  * name the same queue the same way, so they are declared once.
  */
 final class ReplicaQueueOptions {
-  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
-  String amqp;
+  @Mixin AmqpOption amqp;
 
   @Option(
       names = "--exchange",
@@ -34,7 +34,7 @@ final class ReplicaQueueOptions {
   String queueType;
 
   BrokerAddress broker() {
-    return BrokerAddress.parse(amqp);
+    return amqp.address();
   }
 
   /** The validated replica name. */

@@ -33,8 +33,7 @@ final class SnapshotCommand implements Callable<Integer> {
 
   @Mixin ReplicaQueueOptions queue;
 
-  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
-  String primary;
+  @Mixin PrimaryOption primary;
 
   @Option(names = "--replica", paramLabel = "URL", description = "The replica database.")
   String replica;
@@ -62,7 +61,7 @@ final class SnapshotCommand implements Callable<Integer> {
     selection.tables = tables;
     SnapshotSettings settings =
         new SnapshotSettings(
-            PostgresAddress.parse("primary", primary),
+            primary.address(),
             PostgresAddress.parse("replica", replica),
             queue.broker(),
             queue.exchange,

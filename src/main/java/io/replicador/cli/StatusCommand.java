@@ -1,6 +1,5 @@
 package io.replicador.cli;
 
-import io.replicador.broker.BrokerAddress;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.status.Status;
@@ -21,11 +20,9 @@ import picocli.CommandLine.Option;
 final class StatusCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
-  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
-  String primary;
+  @Mixin PrimaryOption primary;
 
-  @Option(names = "--amqp", paramLabel = "URI", description = "RabbitMQ, e.g. amqp://guest@localhost:5672/.")
-  String amqp;
+  @Mixin AmqpOption amqp;
 
   @Option(
       names = "--replica",
@@ -58,7 +55,7 @@ final class StatusCommand implements Callable<Integer> {
     }
     Status status =
         new StatusReader(
-                PostgresAddress.parse("primary", primary), BrokerAddress.parse(amqp), exchange,
+                primary.address(), amqp.address(), exchange,
                 named)
             .read();
     System.out.print(json ? StatusFormatter.json(status) + "\n" : StatusFormatter.text(status));

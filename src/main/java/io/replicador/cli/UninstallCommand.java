@@ -19,8 +19,7 @@ import picocli.CommandLine.Option;
 final class UninstallCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
-  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
-  String primary;
+  @Mixin PrimaryOption primary;
 
   @ArgGroup(exclusive = false, multiplicity = "0..1")
   TableSelection selection = new TableSelection();
@@ -33,7 +32,7 @@ final class UninstallCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PostgresAddress address = PostgresAddress.parse("primary", primary);
+    PostgresAddress address = primary.address();
     try (Connection c = address.connect("replicador-uninstall")) {
       CaptureInstaller installer = new CaptureInstaller(c);
       List<TableName> tables =

@@ -25,8 +25,7 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Mixin Main.CommonOptions common;
 
-  @Option(names = "--primary", paramLabel = "URL", description = "The primary database.")
-  String primary;
+  @Mixin PrimaryOption primary;
 
   @Option(names = "--replica", paramLabel = "URL", description = "The replica database.")
   String replica;
@@ -90,7 +89,7 @@ final class VerifyCommand implements Callable<Integer> {
     selection.tables = tables;
     VerifySettings settings =
         new VerifySettings(
-            PostgresAddress.parse("primary", primary),
+            primary.address(),
             PostgresAddress.parse("replica", replica),
             selection.named(),
             maxRows,
