@@ -60,6 +60,17 @@ class LifecycleIT {
         .isZero();
   }
 
+  /** Capture, a listener r1 and a publisher running, and one row replicated. */
+  private void replicateOneRow() {
+    install();
+    fx.startListener("r1", java.util.Set.of());
+    fx.startPublisher();
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM users")));
+  }
+
   private static String wrongBrokerPassword() {
     String uri = TestEnvironment.amqpUri();
     assertThat(uri).contains("guest:guest@");
@@ -156,13 +167,7 @@ class LifecycleIT {
 
   @Test
   void aReplicaNameBelongsToOneDatabaseUntilASnapshotMovesIt() throws Exception {
-    install();
-    fx.startListener("r1", java.util.Set.of());
-    fx.startPublisher();
-    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM users")));
+    replicateOneRow();
     fx.stopServices();
     // another database under the same name is refused: it would take replica1's changes
     String other = fx.replicaDb("other");
@@ -193,13 +198,7 @@ class LifecycleIT {
 
   @Test
   void removeReplicaDropsItsQueuesAndPositionsOnceItsListenerIsStopped() throws Exception {
-    install();
-    fx.startListener("r1", java.util.Set.of());
-    fx.startPublisher();
-    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM users")));
+    replicateOneRow();
     String[] remove = {
       "remove-replica", "--name", fx.replicaName("r1"), "--amqp", TestEnvironment.amqpUri(),
       "--replica", fx.replicaCluster.uri(replicaDb)
