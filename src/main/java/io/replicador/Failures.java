@@ -3,13 +3,11 @@ package io.replicador;
 import io.replicador.broker.BrokerFailures;
 import java.sql.SQLException;
 
-/**
- * The one place that turns failures into one-line reasons and decides which are worth retrying.
- */
+/** The one place that turns failures into one-line reasons and decides which are worth retrying. */
 public final class Failures {
   /**
-   * Where a password can go instead of the command line, where {@code ps} shows it. pgjdbc's
-   * own messages for these failures do not say.
+   * Where a password can go instead of the command line, where {@code ps} shows it. pgjdbc's own
+   * messages for these failures do not say.
    */
   private static final String PASSWORD_HINT =
       "; give the user's password in PGPASSWORD, in ~/.pgpass, or in the address in the"
@@ -27,7 +25,10 @@ public final class Failures {
             isMissingPassword(sql)
                 ? "The server asks for a password and none was given"
                 : firstLine(sql.getMessage());
-        return what + " [SQLSTATE " + sql.getSQLState() + "]"
+        return what
+            + " [SQLSTATE "
+            + sql.getSQLState()
+            + "]"
             + (isAuthenticationFailure(sql) ? PASSWORD_HINT : "");
       }
       String broker = BrokerFailures.describe(t);
@@ -54,8 +55,8 @@ public final class Failures {
   }
 
   /**
-   * Whether a database failure is the connection's (SQLSTATE class 08, or the server shutting
-   * down, 57P): reconnect and carry on. Anything else is about the data or the schema.
+   * Whether a database failure is the connection's (SQLSTATE class 08, or the server shutting down,
+   * 57P): reconnect and carry on. Anything else is about the data or the schema.
    */
   public static boolean isConnectionFailure(SQLException e) {
     String state = e.getSQLState();
@@ -63,9 +64,9 @@ public final class Failures {
   }
 
   /**
-   * Whether a failure to start is one that waiting cannot heal: a refused login or unknown
-   * database on PostgreSQL (SQLSTATE 28, 3D000), a refused login or virtual host on the broker.
-   * A long-running command stops on it at start (exit 2) instead of retrying for good.
+   * Whether a failure to start is one that waiting cannot heal: a refused login or unknown database
+   * on PostgreSQL (SQLSTATE 28, 3D000), a refused login or virtual host on the broker. A
+   * long-running command stops on it at start (exit 2) instead of retrying for good.
    */
   public static boolean isConfigurationError(Throwable e) {
     for (Throwable c = e; c != null; c = c.getCause()) {
@@ -79,8 +80,8 @@ public final class Failures {
 
   /**
    * Whether the login was refused: by the server (SQLSTATE 28P01, wrong password; 28000, no such
-   * role or no pg_hba.conf entry), or by pgjdbc because the server asked for a password and it
-   * had none. A setting must change.
+   * role or no pg_hba.conf entry), or by pgjdbc because the server asked for a password and it had
+   * none. A setting must change.
    */
   public static boolean isAuthenticationFailure(SQLException e) {
     String state = e.getSQLState();

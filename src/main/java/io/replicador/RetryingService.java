@@ -32,8 +32,8 @@ public abstract class RetryingService implements Runnable, AutoCloseable {
   private volatile Thread runner;
 
   /**
-   * @param connectTimeout how long to wait at start for servers that are not up yet before
-   *     giving up; zero to wait as long as it takes
+   * @param connectTimeout how long to wait at start for servers that are not up yet before giving
+   *     up; zero to wait as long as it takes
    */
   protected RetryingService(Duration connectTimeout) {
     this.connectTimeout = connectTimeout;
@@ -148,8 +148,8 @@ public abstract class RetryingService implements Runnable, AutoCloseable {
   }
 
   /**
-   * Why {@link #run} returned by itself: something waiting cannot heal (a setting, a replica
-   * that must change first). Null when it was stopped.
+   * Why {@link #run} returned by itself: something waiting cannot heal (a setting, a replica that
+   * must change first). Null when it was stopped.
    */
   public final ConfigException refused() {
     return refused;

@@ -4,9 +4,8 @@ import io.replicador.config.ConfigException;
 import java.time.Duration;
 
 /**
- * What a long-running command does with a failure before it has reached its servers once: stop
- * at once on what waiting cannot heal, stop once the connect timeout has passed, else wait.
- * Stateless.
+ * What a long-running command does with a failure before it has reached its servers once: stop at
+ * once on what waiting cannot heal, stop once the connect timeout has passed, else wait. Stateless.
  */
 public final class StartFailures {
   private StartFailures() {}
@@ -22,11 +21,13 @@ public final class StartFailures {
       // a wrong password, database or virtual host: say so at once rather than retry
       return new ConfigException(Failures.describe(e), e);
     }
-    if (!connectTimeout.isZero()
-        && System.nanoTime() - sinceNanos >= connectTimeout.toNanos()) {
+    if (!connectTimeout.isZero() && System.nanoTime() - sinceNanos >= connectTimeout.toNanos()) {
       return new ConfigException(
-          "Could not start within --connect-timeout " + connectTimeout.toSeconds() + " s: "
-              + Failures.describe(e) + "; check that the server is up and the address is right",
+          "Could not start within --connect-timeout "
+              + connectTimeout.toSeconds()
+              + " s: "
+              + Failures.describe(e)
+              + "; check that the server is up and the address is right",
           e);
     }
     return null;

@@ -8,8 +8,8 @@ import java.util.ArrayDeque;
 /**
  * Deliveries applied and committed but not yet acknowledged, because the replica's WAL holding
  * their commit may not be on disk yet. Acknowledging only flushed commits keeps the promise of
- * acknowledging after commit: if the replica crashes and loses a commit, its messages come
- * again. Not thread-safe.
+ * acknowledging after commit: if the replica crashes and loses a commit, its messages come again.
+ * Not thread-safe.
  */
 final class Acknowledgements {
   /** Deliveries up to {@code tag}, whose commit ends at or before WAL position {@code wal}. */

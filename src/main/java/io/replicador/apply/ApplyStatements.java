@@ -11,8 +11,8 @@ final class ApplyStatements {
   private ApplyStatements() {}
 
   /**
-   * An upsert: inserting a row that is already there (a snapshot overlap, a redelivery) updates
-   * it instead. Identity columns take the primary's values.
+   * An upsert: inserting a row that is already there (a snapshot overlap, a redelivery) updates it
+   * instead. Identity columns take the primary's values.
    */
   static String upsert(TableName table, List<String> columns, List<String> key) {
     return upsert(table, columns, key, List.of());
@@ -38,7 +38,9 @@ final class ApplyStatements {
       Map<String, String> expressions) {
     String cols = columns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
     String params =
-        columns.stream().map(c -> expressions.getOrDefault(c, "?")).collect(Collectors.joining(", "));
+        columns.stream()
+            .map(c -> expressions.getOrDefault(c, "?"))
+            .collect(Collectors.joining(", "));
     String keyCols = key.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
     List<String> nonKey =
         columns.stream().filter(c -> !key.contains(c) && !keep.contains(c)).toList();
@@ -50,8 +52,16 @@ final class ApplyStatements {
                     .map(Identifiers::quote)
                     .map(c -> c + " = EXCLUDED." + c)
                     .collect(Collectors.joining(", "));
-    return "INSERT INTO " + table.quoted() + " (" + cols + ") OVERRIDING SYSTEM VALUE VALUES ("
-        + params + ") ON CONFLICT (" + keyCols + ") " + onConflict;
+    return "INSERT INTO "
+        + table.quoted()
+        + " ("
+        + cols
+        + ") OVERRIDING SYSTEM VALUE VALUES ("
+        + params
+        + ") ON CONFLICT ("
+        + keyCols
+        + ") "
+        + onConflict;
   }
 
   /** Sets {@code setColumns} of the row found by its old key. */
@@ -60,8 +70,8 @@ final class ApplyStatements {
   }
 
   /**
-   * Sets {@code setColumns} of the row found by its old key, if its {@code guard} columns
-   * (which cannot be SET) already hold the new values; parameters: set values, key, guards.
+   * Sets {@code setColumns} of the row found by its old key, if its {@code guard} columns (which
+   * cannot be SET) already hold the new values; parameters: set values, key, guards.
    */
   static String update(
       TableName table, List<String> setColumns, List<String> key, List<String> guard) {
@@ -88,9 +98,9 @@ final class ApplyStatements {
 
   /**
    * Moves the row found by its old key to its new key and values, as the primary's UPDATE did,
-   * unless the new key is already taken (then nothing matches and the applier replaces the row).
-   * An UPDATE rather than delete and insert: a replica's ON DELETE actions and DELETE triggers
-   * must not fire for what was an update. Parameters: set values, old key, guards, new key.
+   * unless the new key is already taken (then nothing matches and the applier replaces the row). An
+   * UPDATE rather than delete and insert: a replica's ON DELETE actions and DELETE triggers must
+   * not fire for what was an update. Parameters: set values, old key, guards, new key.
    */
   static String keyUpdate(
       TableName table,
@@ -99,7 +109,11 @@ final class ApplyStatements {
       List<String> guard,
       Map<String, String> expressions) {
     return update(table, setColumns, key, guard, expressions)
-        + " AND NOT EXISTS (SELECT 1 FROM " + table.quoted() + " WHERE " + keyMatch(key) + ")";
+        + " AND NOT EXISTS (SELECT 1 FROM "
+        + table.quoted()
+        + " WHERE "
+        + keyMatch(key)
+        + ")";
   }
 
   static String delete(TableName table, List<String> key) {
@@ -115,6 +129,8 @@ final class ApplyStatements {
   }
 
   private static String keyMatch(List<String> key) {
-    return key.stream().map(c -> Identifiers.quote(c) + " = ?").collect(Collectors.joining(" AND "));
+    return key.stream()
+        .map(c -> Identifiers.quote(c) + " = ?")
+        .collect(Collectors.joining(" AND "));
   }
 }

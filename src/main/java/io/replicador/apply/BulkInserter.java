@@ -19,18 +19,19 @@ import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 
 /**
- * Applies a run of inserts into one table set-based. The rows go by COPY straight into the
- * table, inside a savepoint; if some key is already there (a snapshot overlap), that is rolled
- * back and the rows go by COPY into a temporary table of text columns instead, from which one
- * {@code INSERT ... SELECT ... ON CONFLICT} moves them, each value cast to its column type (the
- * same input function COPY or a bound parameter would meet). Either way many times faster than
- * row-by-row statements for bulk loads. Temporary tables live as long as the connection; not
- * thread-safe.
+ * Applies a run of inserts into one table set-based. The rows go by COPY straight into the table,
+ * inside a savepoint; if some key is already there (a snapshot overlap), that is rolled back and
+ * the rows go by COPY into a temporary table of text columns instead, from which one {@code INSERT
+ * ... SELECT ... ON CONFLICT} moves them, each value cast to its column type (the same input
+ * function COPY or a bound parameter would meet). Either way many times faster than row-by-row
+ * statements for bulk loads. Temporary tables live as long as the connection; not thread-safe.
  */
 final class BulkInserter {
   /** After a conflict, this many runs of the table go the upsert way before COPY is tried again. */
   private static final int UPSERT_RUNS_AFTER_CONFLICT = 100;
+
   private static final String UNIQUE_VIOLATION = "23505";
+
   /** Bytes of rows sent to COPY at a time. */
   private static final int CHUNK_BYTES = 64 * 1024;
 
@@ -122,13 +123,18 @@ final class BulkInserter {
 
   private Target target(Relation r, List<String> keep) {
     String key =
-        r.table().quoted() + "|" + String.join("\u0001", r.columns()) + "|"
+        r.table().quoted()
+            + "|"
+            + String.join("\u0001", r.columns())
+            + "|"
             + String.join("\u0001", keep);
     return targets.computeIfAbsent(
         key,
         k ->
             new Target(
-                "COPY " + r.table().quoted() + " ("
+                "COPY "
+                    + r.table().quoted()
+                    + " ("
                     + r.columns().stream().map(Identifiers::quote).collect(Collectors.joining(", "))
                     + ") FROM STDIN"));
   }
@@ -178,8 +184,15 @@ final class BulkInserter {
     String upsert = ApplyStatements.upsert(t, r.columns(), r.key(), keep);
     String conflict = upsert.substring(upsert.indexOf(" ON CONFLICT "));
     String cols = r.columns().stream().map(Identifiers::quote).collect(Collectors.joining(", "));
-    return "INSERT INTO " + t.quoted() + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + casts
-        + " FROM " + staging + conflict;
+    return "INSERT INTO "
+        + t.quoted()
+        + " ("
+        + cols
+        + ") OVERRIDING SYSTEM VALUE SELECT "
+        + casts
+        + " FROM "
+        + staging
+        + conflict;
   }
 
   /** COPY's text format: backslash escapes for the few special characters, \N for NULL. */
@@ -212,7 +225,9 @@ final class BulkInserter {
     return out.append(value, copied, value.length()).toString();
   }
 
-  /** Forgets the temporary tables (after the connection was replaced or a rollback dropped them). */
+  /**
+   * Forgets the temporary tables (after the connection was replaced or a rollback dropped them).
+   */
   void reset() {
     targets.clear();
     stagingCount = 0;

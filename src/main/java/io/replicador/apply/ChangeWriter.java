@@ -27,8 +27,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes source transactions' changes into the replica's tables, inside the replica transaction
- * its caller manages: consecutive changes that take the same statement form a run, across source
+ * Writes source transactions' changes into the replica's tables, inside the replica transaction its
+ * caller manages: consecutive changes that take the same statement form a run, across source
  * transactions, and a run goes out as one COPY (inserts) or one statement batch. Large values are
  * joined from their pieces ({@link ValuePieces}); the replica's sequences are moved past what was
  * written before each commit. A change the replica cannot take fails with the replica, table,
@@ -91,6 +91,7 @@ final class ChangeWriter {
 
   /** Runs at least this long go set-based through COPY; shorter ones as statement batches. */
   private static final int BULK_MIN_ROWS = 32;
+
   /** Bounds memory: a run is written out once it holds this many changes. */
   private static final int MAX_RUN_ROWS = 10_000;
 
@@ -104,8 +105,8 @@ final class ChangeWriter {
   private TablePlan lastPlan;
 
   /**
-   * Applies a source transaction's changes (of the tables this replica takes, and not already in
-   * a snapshot's copy of their table: {@code copied}), or keeps them in the current run.
+   * Applies a source transaction's changes (of the tables this replica takes, and not already in a
+   * snapshot's copy of their table: {@code copied}), or keeps them in the current run.
    */
   void write(SourceTransaction tx, Map<TableName, PrimarySnapshot> copied)
       throws SQLException, ApplyException {
@@ -173,11 +174,13 @@ final class ChangeWriter {
         boolean keyChange = runSql.equals(plan.keyChange);
         PreparedStatement ps = statement(runSql);
         for (Change c : run) {
-          bind(ps, switch (c.op()) {
-            case INSERT -> c.values();
-            case UPDATE -> plan.updateParameters(c, keyChange);
-            default -> c.key();
-          });
+          bind(
+              ps,
+              switch (c.op()) {
+                case INSERT -> c.values();
+                case UPDATE -> plan.updateParameters(c, keyChange);
+                default -> c.key();
+              });
           ps.addBatch();
         }
         int[] counts = ps.executeBatch();
@@ -225,8 +228,8 @@ final class ChangeWriter {
   }
 
   /**
-   * Replaces the row: the old one is deleted if it is there, then the new version is upserted.
-   * A missing old row is not deleted at all, so not even a statement-level DELETE trigger fires.
+   * Replaces the row: the old one is deleted if it is there, then the new version is upserted. A
+   * missing old row is not deleted at all, so not even a statement-level DELETE trigger fires.
    */
   private void replace(TablePlan plan, Change c) throws SQLException {
     if (c.op() == Operation.UPDATE) {
@@ -248,8 +251,8 @@ final class ChangeWriter {
   }
 
   /**
-   * Applies an insert or update whose large values came as pieces before it, joined by the
-   * server from {@link ValuePieces}, as {@link #flush} would apply it otherwise.
+   * Applies an insert or update whose large values came as pieces before it, joined by the server
+   * from {@link ValuePieces}, as {@link #flush} would apply it otherwise.
    */
   private void applyPieced(SourceTransaction tx, TablePlan plan, Change c)
       throws SQLException, ApplyException {
@@ -299,23 +302,34 @@ final class ChangeWriter {
   }
 
   private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
-    String detail = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst()
-        .orElse("");
+    String detail =
+        e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
     String column = failingColumn(e);
     return new ApplyException(
-        "Replica " + replicaName + ": cannot apply " + change.op().wireName() + " on "
-            + change.table() + (column == null ? "" : " column " + Identifiers.quote(column))
-            + " at position " + tx.position() + " (transaction " + tx.xid() + "): " + detail
-            + " [SQLSTATE " + e.getSQLState() + "]",
+        "Replica "
+            + replicaName
+            + ": cannot apply "
+            + change.op().wireName()
+            + " on "
+            + change.table()
+            + (column == null ? "" : " column " + Identifiers.quote(column))
+            + " at position "
+            + tx.position()
+            + " (transaction "
+            + tx.xid()
+            + "): "
+            + detail
+            + " [SQLSTATE "
+            + e.getSQLState()
+            + "]",
         e);
   }
 
   /**
-   * The column a failed statement of the current run tripped on, or null. The server names it
-   * for some errors (NOT NULL); for a value its input function rejects (class 22, or a domain's
-   * check) it does not, so each value of the run is read again on its own with the column's
-   * type until one fails. Only on this failure path; rolls back the (already failed)
-   * transaction.
+   * The column a failed statement of the current run tripped on, or null. The server names it for
+   * some errors (NOT NULL); for a value its input function rejects (class 22, or a domain's check)
+   * it does not, so each value of the run is read again on its own with the column's type until one
+   * fails. Only on this failure path; rolls back the (already failed) transaction.
    */
   private String failingColumn(SQLException e) {
     if (e instanceof PSQLException p
@@ -330,7 +344,8 @@ final class ChangeWriter {
     rollbackQuietly();
     for (Change c : run) {
       ReplicaTable table = replicaTables.get(c.table());
-      List<String> columns = c.op() == Operation.DELETE ? c.relation().key() : c.relation().columns();
+      List<String> columns =
+          c.op() == Operation.DELETE ? c.relation().key() : c.relation().columns();
       List<String> values = c.op() == Operation.DELETE ? c.key() : c.values();
       for (int i = 0; table != null && i < columns.size(); i++) {
         String type = table.type(columns.get(i));
@@ -366,7 +381,11 @@ final class ChangeWriter {
       var ref = catalog.find(table);
       if (ref.isEmpty()) {
         throw new ApplyException(
-            "Replica " + replicaName + ": table " + table + " does not exist; create it (or run"
+            "Replica "
+                + replicaName
+                + ": table "
+                + table
+                + " does not exist; create it (or run"
                 + " snapshot), or leave it out with --tables, and the listener continues");
       }
       t =

@@ -26,8 +26,8 @@ public record ListenerSettings(
     int prefetch,
     boolean allowReplicaTriggers) {
   /**
-   * Enough to apply bulk loads in large replica transactions, few enough that the messages held
-   * (up to 1 MiB each, decoded) stay well within a 256 MB heap.
+   * Enough to apply bulk loads in large replica transactions, few enough that the messages held (up
+   * to 1 MiB each, decoded) stay well within a 256 MB heap.
    */
   public static final int DEFAULT_PREFETCH = 64;
 

@@ -14,10 +14,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Stages parts of large transactions ({@link ReplicaStore#stage}) through a connection of its
- * own, on a thread of its own while the applier applies, and commits them on request: a staged
- * part, once committed, is one the broker may forget. Also answers where the replica's WAL
- * stands. Owns its thread, not its connection; one caller at a time.
+ * Stages parts of large transactions ({@link ReplicaStore#stage}) through a connection of its own,
+ * on a thread of its own while the applier applies, and commits them on request: a staged part,
+ * once committed, is one the broker may forget. Also answers where the replica's WAL stands. Owns
+ * its thread, not its connection; one caller at a time.
  */
 final class PartStager implements AutoCloseable {
   private final Connection connection;
@@ -86,8 +86,8 @@ final class PartStager implements AutoCloseable {
   }
 
   /**
-   * The replica's WAL positions: {@code [0]} at or after the end of the last commit, {@code [1]}
-   * up to which everything is on disk.
+   * The replica's WAL positions: {@code [0]} at or after the end of the last commit, {@code [1]} up
+   * to which everything is on disk.
    */
   long[] wal() throws SQLException {
     try (Statement st = connection.createStatement();

@@ -23,22 +23,23 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies change messages to a replica: each batch in one replica transaction that also records
- * the last applied position per source, so a redelivered transaction is recognised and skipped.
- * Large transactions arrive in parts, and become visible all at once: parts that cannot wait for
- * the last one in the listener's memory are staged on the replica (through a second connection,
- * whose commits let the broker forget them) and, as they come, applied in a replica transaction
- * left open until the last part commits it. Should that transaction be lost (a failure, the
- * listener restarting, another transaction coming between the parts), the last part applies the
- * staged ones instead. Owns no connection, and a thread that stages parts while it applies;
- * not thread-safe.
+ * Applies change messages to a replica: each batch in one replica transaction that also records the
+ * last applied position per source, so a redelivered transaction is recognised and skipped. Large
+ * transactions arrive in parts, and become visible all at once: parts that cannot wait for the last
+ * one in the listener's memory are staged on the replica (through a second connection, whose
+ * commits let the broker forget them) and, as they come, applied in a replica transaction left open
+ * until the last part commits it. Should that transaction be lost (a failure, the listener
+ * restarting, another transaction coming between the parts), the last part applies the staged ones
+ * instead. Owns no connection, and a thread that stages parts while it applies; not thread-safe.
  */
 public final class ReplicaApplier implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicaApplier.class);
 
   private final Connection connection;
+
   /** Stages parts and commits them while {@code connection} keeps a large transaction open. */
   private final PartStager stager;
+
   private final ReplicaStore store;
   private final String replicaName;
   private final Set<TableName> tables;
@@ -47,12 +48,14 @@ public final class ReplicaApplier implements AutoCloseable {
   private final ChangeWriter writer;
   private String database;
   private Map<String, Long> positions = new HashMap<>();
+
   /**
-   * Per source, the tables a snapshot copied and the primary snapshot it copied them in: a
-   * change that snapshot includes is in the copy already and is not applied again (applying it
-   * again could break the replica's unique constraints or fire its triggers twice).
+   * Per source, the tables a snapshot copied and the primary snapshot it copied them in: a change
+   * that snapshot includes is in the copy already and is not applied again (applying it again could
+   * break the replica's unique constraints or fire its triggers twice).
    */
   private Map<String, Map<TableName, PrimarySnapshot>> copies = new HashMap<>();
+
   /** The large transaction {@code connection} holds open, its parts so far applied; or null. */
   private OpenTransaction open;
 
@@ -67,8 +70,8 @@ public final class ReplicaApplier implements AutoCloseable {
   }
 
   /**
-   * @param allowReplicaTriggers apply even where, without session_replication_role, replacing a
-   *     row would fire the replica's ON DELETE actions or DELETE triggers (see ReplicaSafety)
+   * @param allowReplicaTriggers apply even where, without session_replication_role, replacing a row
+   *     would fire the replica's ON DELETE actions or DELETE triggers (see ReplicaSafety)
    */
   public ReplicaApplier(
       Connection connection,
@@ -141,15 +144,20 @@ public final class ReplicaApplier implements AutoCloseable {
     connection.commit();
     if (!missing.isEmpty()) {
       throw new ConfigException(
-          "Replica " + replicaName + ": --tables names " + missing + ", which "
-              + (missing.size() == 1 ? "does" : "do") + " not exist on the replica; check the"
+          "Replica "
+              + replicaName
+              + ": --tables names "
+              + missing
+              + ", which "
+              + (missing.size() == 1 ? "does" : "do")
+              + " not exist on the replica; check the"
               + " spelling (schema.table), or create the table (or run snapshot)");
     }
   }
 
   /**
-   * The replica's WAL positions: {@code [0]} at or after the end of the last commit, {@code [1]}
-   * up to which everything is on disk.
+   * The replica's WAL positions: {@code [0]} at or after the end of the last commit, {@code [1]} up
+   * to which everything is on disk.
    */
   public long[] wal() throws SQLException {
     return stager.wal();
@@ -162,8 +170,8 @@ public final class ReplicaApplier implements AutoCloseable {
 
   /**
    * Gives up the large transaction held open, if any: its parts are staged, and its last part
-   * applies them from there. For a listener left waiting, so that an open transaction does not
-   * hold locks and old row versions on the replica.
+   * applies them from there. For a listener left waiting, so that an open transaction does not hold
+   * locks and old row versions on the replica.
    */
   public void abandonOpenTransaction() {
     if (open != null) {
@@ -194,9 +202,8 @@ public final class ReplicaApplier implements AutoCloseable {
   }
 
   /**
-   * Applies the messages in one replica transaction and commits. On failure rolls back, leaves
-   * the positions as they were, and forgets cached table definitions (the fix may be a schema
-   * change).
+   * Applies the messages in one replica transaction and commits. On failure rolls back, leaves the
+   * positions as they were, and forgets cached table definitions (the fix may be a schema change).
    *
    * <p>A batch that ends inside a large transaction is acknowledged once its staged parts are
    * committed, while the transaction's parts so far stay applied, uncommitted, for its next parts.
@@ -229,7 +236,9 @@ public final class ReplicaApplier implements AutoCloseable {
             log.warn(
                 "Replica {}: positions {}..{} of source {} never arrived; the queue lost"
                     + " messages or was recreated. Run verify; if it differs, stop this listener"
-                    + " and run 'replicador snapshot --name " + replicaName + "' for all tables",
+                    + " and run 'replicador snapshot --name "
+                    + replicaName
+                    + "' for all tables",
                 replicaName,
                 applied + 1,
                 tx.position() - 1,
@@ -263,7 +272,8 @@ public final class ReplicaApplier implements AutoCloseable {
             open = null; // every earlier part is applied already
             store.deleteStaged(source, tx.position());
           } else if (tx.part() > 0
-              && !applyEarlierParts(source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
+              && !applyEarlierParts(
+                  source, tx, applied, held.getOrDefault(transaction, Map.of()))) {
             continue;
           }
           writer.write(tx, copies.getOrDefault(source, Map.of()));
@@ -324,10 +334,10 @@ public final class ReplicaApplier implements AutoCloseable {
   }
 
   /**
-   * Applies parts 0..n-1 of the transaction {@code last} ends, in order, each from this batch
-   * when it is here and else from staging, then clears the transaction's staging. When a part
-   * never arrived, applies nothing: fails if this replica had applied earlier positions (the queue
-   * lost messages), and otherwise returns false (the replica joined within the transaction).
+   * Applies parts 0..n-1 of the transaction {@code last} ends, in order, each from this batch when
+   * it is here and else from staging, then clears the transaction's staging. When a part never
+   * arrived, applies nothing: fails if this replica had applied earlier positions (the queue lost
+   * messages), and otherwise returns false (the replica joined within the transaction).
    */
   private boolean applyEarlierParts(
       String source, SourceTransaction last, long applied, Map<Integer, SourceTransaction> here)
@@ -337,12 +347,22 @@ public final class ReplicaApplier implements AutoCloseable {
     for (int part = 0; part < last.part() && complete; part++) {
       if (!here.containsKey(part) && !staged.contains(part)) {
         String what =
-            "Replica " + replicaName + ": part " + part + " of position " + last.position()
-                + " (transaction " + last.xid() + ") never arrived";
+            "Replica "
+                + replicaName
+                + ": part "
+                + part
+                + " of position "
+                + last.position()
+                + " (transaction "
+                + last.xid()
+                + ") never arrived";
         if (applied > 0) {
           throw new ApplyException(
-              what + "; the queue lost messages. Stop this listener and run 'replicador snapshot"
-                  + " --name " + replicaName + "' for all tables: it empties the queue and copies"
+              what
+                  + "; the queue lost messages. Stop this listener and run 'replicador snapshot"
+                  + " --name "
+                  + replicaName
+                  + "' for all tables: it empties the queue and copies"
                   + " the replica afresh");
         }
         log.warn("{}; this replica joined mid-transaction and skips it", what);

@@ -23,21 +23,25 @@ import org.slf4j.LoggerFactory;
  * Consumes a replica's queue and applies it: manual acks, bounded prefetch, ack only after the
  * replica committed. A change the replica cannot take is retried with backoff and blocks what
  * follows (order is never broken); a message that is not a change message goes to the dead-letter
- * queue with the reason. {@link #run} blocks until {@link #close}; connection failures are
- * retried.
+ * queue with the reason. {@link #run} blocks until {@link #close}; connection failures are retried.
  */
 public final class ReplicaListener extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
   public static final String REASON_HEADER = QueueSubscription.REASON_HEADER;
-  /** How long a batch that ends inside a large transaction waits for that transaction's next part. */
+
+  /**
+   * How long a batch that ends inside a large transaction waits for that transaction's next part.
+   */
   private static final Duration PART_WAIT = Duration.ofMillis(200);
+
   /** How long an idle listener leaves applied messages unacknowledged for want of a WAL flush. */
   private static final Duration IDLE_SYNC = Duration.ofSeconds(1);
+
   /**
-   * How long a large transaction's parts stay applied in an open replica transaction while its
-   * next part does not come (its publisher stopped, say): then the transaction is rolled back,
-   * so that it holds no locks and old row versions on the replica, and its last part applies its
-   * staged parts instead.
+   * How long a large transaction's parts stay applied in an open replica transaction while its next
+   * part does not come (its publisher stopped, say): then the transaction is rolled back, so that
+   * it holds no locks and old row versions on the replica, and its last part applies its staged
+   * parts instead.
    */
   private static final Duration OPEN_WAIT = Duration.ofSeconds(5);
 
@@ -56,8 +60,8 @@ public final class ReplicaListener extends RetryingService {
   }
 
   /**
-   * @param connectTimeout how long to wait at start for servers that are not up yet before
-   *     giving up ({@link #refused}); zero to wait as long as it takes
+   * @param connectTimeout how long to wait at start for servers that are not up yet before giving
+   *     up ({@link #refused}); zero to wait as long as it takes
    */
   public ReplicaListener(ListenerSettings settings, Duration connectTimeout) {
     super(connectTimeout);
@@ -76,8 +80,12 @@ public final class ReplicaListener extends RetryingService {
 
   @Override
   protected String stoppedLine() {
-    return "Listener " + settings.name() + " stopped; it applied " + appliedMessages.get()
-        + " message(s), last positions " + positions;
+    return "Listener "
+        + settings.name()
+        + " stopped; it applied "
+        + appliedMessages.get()
+        + " message(s), last positions "
+        + positions;
   }
 
   @Override
@@ -182,9 +190,9 @@ public final class ReplicaListener extends RetryingService {
   }
 
   /**
-   * One replica transaction's worth of deliveries: what has arrived, up to the prefetch. When
-   * the last one leaves a large source transaction unfinished, waits briefly for its remaining
-   * parts, so that it is applied directly rather than staged on the replica.
+   * One replica transaction's worth of deliveries: what has arrived, up to the prefetch. When the
+   * last one leaves a large source transaction unfinished, waits briefly for its remaining parts,
+   * so that it is applied directly rather than staged on the replica.
    *
    * <p>While a large transaction is held open, its parts are acknowledged as soon as they are
    * staged, and a batch need not reach its end: batches then take half the prefetch, so that the
@@ -209,8 +217,7 @@ public final class ReplicaListener extends RetryingService {
   }
 
   /** Adds what has arrived already, up to {@code limit} in all. */
-  private static void drain(
-      ChangeSubscription<Decoded> deliveries, List<Delivery> batch, int limit)
+  private static void drain(ChangeSubscription<Decoded> deliveries, List<Delivery> batch, int limit)
       throws IOException, InterruptedException {
     while (batch.size() < limit) {
       Delivery next = Delivery.of(deliveries.poll(Duration.ZERO));

@@ -11,13 +11,13 @@ import java.util.Set;
 
 /**
  * Decides whether a listener that cannot set {@code session_replication_role} may apply to a
- * replica. Without it the replica's foreign-key actions and triggers fire for every applied
- * change. That gives each change the effect it had on the primary as long as the applier
- * expresses it with the primary's own operation (an update as an UPDATE). It cannot where a row
- * must be replaced: a GENERATED ALWAYS identity column can only be changed by deleting and
- * inserting its row, and that delete would fire ON DELETE CASCADE, SET NULL or SET DEFAULT and
- * DELETE triggers on rows the primary kept. Such replicas are refused, naming the table, the
- * foreign key or trigger, and the fixes. Stateless.
+ * replica. Without it the replica's foreign-key actions and triggers fire for every applied change.
+ * That gives each change the effect it had on the primary as long as the applier expresses it with
+ * the primary's own operation (an update as an UPDATE). It cannot where a row must be replaced: a
+ * GENERATED ALWAYS identity column can only be changed by deleting and inserting its row, and that
+ * delete would fire ON DELETE CASCADE, SET NULL or SET DEFAULT and DELETE triggers on rows the
+ * primary kept. Such replicas are refused, naming the table, the foreign key or trigger, and the
+ * fixes. Stateless.
  */
 final class ReplicaSafety {
   private ReplicaSafety() {}
@@ -63,7 +63,9 @@ final class ReplicaSafety {
           return Optional.empty();
         }
         return Optional.of(
-            "table " + rs.getString(1) + " has a GENERATED ALWAYS identity column, so a change of"
+            "table "
+                + rs.getString(1)
+                + " has a GENERATED ALWAYS identity column, so a change of"
                 + " it is applied by deleting and inserting its row, and that delete fires "
                 + rs.getString(2));
       }
@@ -82,10 +84,14 @@ final class ReplicaSafety {
         role = rs.getString(1);
       }
       throw new ConfigException(
-          "Replica " + replicaName + ": the listener cannot set session_replication_role, and "
-              + hazard.get() + " on the replica, changing rows the primary kept; run the listener"
+          "Replica "
+              + replicaName
+              + ": the listener cannot set session_replication_role, and "
+              + hazard.get()
+              + " on the replica, changing rows the primary kept; run the listener"
               + " as a superuser, or GRANT SET ON PARAMETER session_replication_role TO \""
-              + role.replace("\"", "\"\"") + "\" (PostgreSQL 15+), or pass"
+              + role.replace("\"", "\"\"")
+              + "\" (PostgreSQL 15+), or pass"
               + " --allow-replica-triggers to accept the risk");
     }
   }

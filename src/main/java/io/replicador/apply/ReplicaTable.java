@@ -9,9 +9,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A replica table's columns, checked against a relation from the primary: every column the
- * primary sends must exist here; columns only the replica has keep their defaults; generated
- * columns are computed by the replica.
+ * A replica table's columns, checked against a relation from the primary: every column the primary
+ * sends must exist here; columns only the replica has keep their defaults; generated columns are
+ * computed by the replica.
  */
 final class ReplicaTable {
   private final TableName name;
@@ -61,20 +61,37 @@ final class ReplicaTable {
       ColumnInfo c = columns.get(column);
       if (c == null) {
         throw new ApplyException(
-            "Replica " + replicaName + ": table " + name + " has no column \"" + column
-                + "\" that the primary sends; add it (ALTER TABLE " + name + " ADD COLUMN ...)"
+            "Replica "
+                + replicaName
+                + ": table "
+                + name
+                + " has no column \""
+                + column
+                + "\" that the primary sends; add it (ALTER TABLE "
+                + name
+                + " ADD COLUMN ...)"
                 + " and the listener continues by itself");
       }
       if (c.generated()) {
         throw new ApplyException(
-            "Replica " + replicaName + ": column \"" + column + "\" of " + name
+            "Replica "
+                + replicaName
+                + ": column \""
+                + column
+                + "\" of "
+                + name
                 + " is generated on the replica but not on the primary; make it a plain column");
       }
     }
     for (String column : relation.key()) {
       if (!columns.containsKey(column)) {
         throw new ApplyException(
-            "Replica " + replicaName + ": table " + name + " has no key column \"" + column
+            "Replica "
+                + replicaName
+                + ": table "
+                + name
+                + " has no key column \""
+                + column
                 + "\"; add it so rows can be found");
       }
     }

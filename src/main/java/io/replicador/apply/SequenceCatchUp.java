@@ -8,13 +8,13 @@ import java.util.Map;
 
 /**
  * Keeps the replica's identity and serial sequences ahead of the values the primary sent.
- * Replicated rows carry the primary's values (inserted with OVERRIDING SYSTEM VALUE), which
- * leaves the replica's own sequence behind, so a row later inserted on the replica itself would
- * collide with a replicated key. This collects the highest value per sequence while a batch is
- * applied and, once per batch and sequence, moves the sequence past it if it is not already: one
- * statement per touched sequence, not per row. {@code setval} is not transactional, so a batch
- * that rolls back may leave a gap in the sequence, never a collision. Only ascending sequences
- * are moved. Not thread-safe; owns no connection.
+ * Replicated rows carry the primary's values (inserted with OVERRIDING SYSTEM VALUE), which leaves
+ * the replica's own sequence behind, so a row later inserted on the replica itself would collide
+ * with a replicated key. This collects the highest value per sequence while a batch is applied and,
+ * once per batch and sequence, moves the sequence past it if it is not already: one statement per
+ * touched sequence, not per row. {@code setval} is not transactional, so a batch that rolls back
+ * may leave a gap in the sequence, never a collision. Only ascending sequences are moved. Not
+ * thread-safe; owns no connection.
  */
 final class SequenceCatchUp {
   private static final String ADVANCE =

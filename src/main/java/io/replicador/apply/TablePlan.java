@@ -10,17 +10,17 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * How the changes of one relation are applied to its replica table: the statements and where
- * each of their parameters sits in a change, worked out once per relation rather than per change.
+ * How the changes of one relation are applied to its replica table: the statements and where each
+ * of their parameters sits in a change, worked out once per relation rather than per change.
  * Immutable.
  */
 final class TablePlan {
   /**
    * Marks the replacement of a row: delete of the old key plus upsert of the new row. Used only
-   * where an UPDATE cannot express the change: a key column that is a GENERATED ALWAYS identity
-   * on the replica (an UPDATE may only set it to DEFAULT), and, after an UPDATE matched nothing,
-   * a row that is missing or whose new key is already taken (a snapshot replaying changes it
-   * already holds). The delete fires the replica's ON DELETE actions and DELETE triggers unless
+   * where an UPDATE cannot express the change: a key column that is a GENERATED ALWAYS identity on
+   * the replica (an UPDATE may only set it to DEFAULT), and, after an UPDATE matched nothing, a row
+   * that is missing or whose new key is already taken (a snapshot replaying changes it already
+   * holds). The delete fires the replica's ON DELETE actions and DELETE triggers unless
    * session_replication_role is replica; {@link ReplicaSafety} refuses replicas where that would
    * change rows the primary kept.
    */
@@ -28,16 +28,22 @@ final class TablePlan {
 
   final Relation relation;
   final ReplicaTable table;
+
   /** GENERATED ALWAYS identity columns of the replica among the relation's columns. */
   final List<String> alwaysIdentity;
+
   final String upsert;
   final String update;
+
   /** A key-changing update: see {@link ApplyStatements#keyUpdate}; or {@link #replace}. */
   final String keyChange;
+
   final String replace;
   final String delete;
+
   /** Whether a row with the key is there. */
   final String exists;
+
   final String truncate;
   private final List<String> settable;
   private final List<String> guards;
@@ -58,8 +64,7 @@ final class TablePlan {
     // identity columns an UPDATE cannot set: matched instead (see ApplyStatements.update)
     List<String> guards = alwaysIdentity.stream().filter(c -> !relation.key().contains(c)).toList();
     this.guards = guards;
-    this.upsert =
-        ApplyStatements.upsert(relation.table(), columns, relation.key(), alwaysIdentity);
+    this.upsert = ApplyStatements.upsert(relation.table(), columns, relation.key(), alwaysIdentity);
     this.delete = ApplyStatements.delete(relation.table(), relation.key());
     this.exists = ApplyStatements.exists(relation.table(), relation.key());
     this.replace = REPLACE + delete;
@@ -70,7 +75,8 @@ final class TablePlan {
             : ApplyStatements.update(relation.table(), settable, relation.key(), guards);
     this.keyChange =
         keySettable
-            ? ApplyStatements.keyUpdate(relation.table(), settable, relation.key(), guards, Map.of())
+            ? ApplyStatements.keyUpdate(
+                relation.table(), settable, relation.key(), guards, Map.of())
             : replace;
     this.truncate = ApplyStatements.truncate(relation.table());
     this.keyIndexes = indexes(columns, relation.key());

@@ -8,9 +8,9 @@ import java.sql.Statement;
 /**
  * Joins the pieces of large values on the replica, so that the listener never holds a whole value:
  * each piece goes into a temporary table of the session as it arrives, and the change they belong
- * to reads its value back with {@link #expression}, joined and converted by the server. The
- * pieces belong to the replica transaction that applies them (they go with a rollback and are
- * emptied at commit). Uses the applier's connection; not thread-safe.
+ * to reads its value back with {@link #expression}, joined and converted by the server. The pieces
+ * belong to the replica transaction that applies them (they go with a rollback and are emptied at
+ * commit). Uses the applier's connection; not thread-safe.
  */
 final class ValuePieces {
   private static final String TABLE = "pg_temp.replicador_value_pieces";
@@ -50,8 +50,12 @@ final class ValuePieces {
    * {@code type} (a type name as {@code format_type} prints it).
    */
   static String expression(int column, String type) {
-    return "(SELECT string_agg(piece, '' ORDER BY seq) FROM " + TABLE + " WHERE col = " + column
-        + ")::" + type;
+    return "(SELECT string_agg(piece, '' ORDER BY seq) FROM "
+        + TABLE
+        + " WHERE col = "
+        + column
+        + ")::"
+        + type;
   }
 
   /** Forgets the pieces once their change is applied. */

@@ -12,8 +12,8 @@ import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A RabbitMQ address as an AMQP URI ({@code amqp://user:secret@host:5672/vhost}, or
- * {@code amqps://} for TLS). Immutable; {@link #toString} never shows the password.
+ * A RabbitMQ address as an AMQP URI ({@code amqp://user:secret@host:5672/vhost}, or {@code
+ * amqps://} for TLS). Immutable; {@link #toString} never shows the password.
  */
 public final class BrokerAddress {
   private final String uri;
@@ -35,24 +35,36 @@ public final class BrokerAddress {
       // the host unset, and the client would quietly connect to localhost as guest
       URI u = new URI(s).parseServerAuthority();
       if (!"amqp".equals(u.getScheme()) && !"amqps".equals(u.getScheme())) {
-        throw new ConfigException("The RabbitMQ address '" + Secrets.redact(s)
-            + "' is not an AMQP URI; write amqp://user@host:5672/");
+        throw new ConfigException(
+            "The RabbitMQ address '"
+                + Secrets.redact(s)
+                + "' is not an AMQP URI; write amqp://user@host:5672/");
       }
       if ("/".equals(u.getRawPath())) {
         // "amqp://host:5672/" means the default virtual host "/" to most people; the AMQP URI
         // rules would make it the empty vhost, which RabbitMQ does not have.
-        s = s.substring(0, s.length() - (u.getRawQuery() == null ? 1 : 2 + u.getRawQuery().length()))
-            + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+        s =
+            s.substring(
+                    0, s.length() - (u.getRawQuery() == null ? 1 : 2 + u.getRawQuery().length()))
+                + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
       }
       new ConnectionFactory().setUri(s); // validates now rather than at first connect
     } catch (URISyntaxException e) {
       // getReason, not getMessage: the message repeats the whole input, password included
       throw new ConfigException(
-          "The RabbitMQ address '" + Secrets.redact(s) + "' is malformed (" + e.getReason()
-              + " at index " + e.getIndex() + "); write amqp://user@host:5672/");
+          "The RabbitMQ address '"
+              + Secrets.redact(s)
+              + "' is malformed ("
+              + e.getReason()
+              + " at index "
+              + e.getIndex()
+              + "); write amqp://user@host:5672/");
     } catch (GeneralSecurityException | IllegalArgumentException e) {
       throw new ConfigException(
-          "The RabbitMQ address '" + Secrets.redact(s) + "' is malformed (" + e.getMessage()
+          "The RabbitMQ address '"
+              + Secrets.redact(s)
+              + "' is malformed ("
+              + e.getMessage()
               + "); write amqp://user@host:5672/");
     }
     return new BrokerAddress(s, Secrets.redact(s));
@@ -62,8 +74,8 @@ public final class BrokerAddress {
    * Opens a connection; blocks up to the connection timeout (10 s). The caller closes it.
    *
    * @param name the connection's name in the broker's management view
-   * @throws BrokerUnreachableException when it cannot be opened: refused, unknown host, no
-   *     answer, or a refused login; the message names host and port, as PostgreSQL's do
+   * @throws BrokerUnreachableException when it cannot be opened: refused, unknown host, no answer,
+   *     or a refused login; the message names host and port, as PostgreSQL's do
    */
   public Connection connect(String name) throws BrokerUnreachableException {
     ConnectionFactory f = factory();
@@ -72,7 +84,11 @@ public final class BrokerAddress {
     } catch (IOException | TimeoutException e) {
       String host = f.getHost().contains(":") ? "[" + f.getHost() + "]" : f.getHost();
       throw new BrokerUnreachableException(
-          "Cannot connect to RabbitMQ at " + host + ":" + f.getPort() + ": "
+          "Cannot connect to RabbitMQ at "
+              + host
+              + ":"
+              + f.getPort()
+              + ": "
               + BrokerFailures.networkReason(e),
           e);
     }

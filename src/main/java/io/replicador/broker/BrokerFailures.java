@@ -10,15 +10,15 @@ import java.util.Locale;
 import java.util.concurrent.TimeoutException;
 
 /**
- * How the AMQP client's and the network's failures read in one line; the rest is {@code
- * Failures}' job.
+ * How the AMQP client's and the network's failures read in one line; the rest is {@code Failures}'
+ * job.
  */
 public final class BrokerFailures {
   private BrokerFailures() {}
 
   /**
-   * Whether the broker refused what was configured, which waiting cannot heal: the user or
-   * password (ACCESS_REFUSED), or a virtual host the user may not use (NOT_ALLOWED).
+   * Whether the broker refused what was configured, which waiting cannot heal: the user or password
+   * (ACCESS_REFUSED), or a virtual host the user may not use (NOT_ALLOWED).
    */
   public static boolean isConfigurationError(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {

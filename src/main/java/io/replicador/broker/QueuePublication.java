@@ -12,9 +12,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes change messages to the durable exchange, from which each replica's queue takes them:
- * one confirm-mode channel on a connection of its own, every message persistent and mandatory
- * (a message no queue takes comes back, see {@link #returned}). Logs when the broker blocks
- * publishing (a memory or disk alarm) and when it resumes.
+ * one confirm-mode channel on a connection of its own, every message persistent and mandatory (a
+ * message no queue takes comes back, see {@link #returned}). Logs when the broker blocks publishing
+ * (a memory or disk alarm) and when it resumes.
  */
 public final class QueuePublication implements ChangePublication {
   private static final Logger log = LoggerFactory.getLogger(QueuePublication.class);

@@ -18,8 +18,8 @@ import java.util.function.Function;
 
 /**
  * A replica's own durable queue ({@code replicador.NAME}, bound to the exchange), consumed with
- * manual acknowledgements and bounded prefetch: as single active consumer where the broker has
- * it (RabbitMQ), else as exclusive consumer, so a second listener of the same name waits (or is
+ * manual acknowledgements and bounded prefetch: as single active consumer where the broker has it
+ * (RabbitMQ), else as exclusive consumer, so a second listener of the same name waits (or is
  * refused and retries) while the first one runs. Poisoned messages go to {@code
  * replicador.NAME.dead} through a channel of their own.
  */
@@ -57,8 +57,8 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
   /**
    * Connects, declares the replica's queue (bound to the exchange) and starts consuming.
    *
-   * @param database the replica database (see {@link ReplicaRegistry}): a name bound to another
-   *     one is refused
+   * @param database the replica database (see {@link ReplicaRegistry}): a name bound to another one
+   *     is refused
    * @param decode turns a body into what the listener works with; runs on the client's thread
    */
   public static <T> QueueSubscription<T> open(
@@ -133,8 +133,7 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
     if (e == null) {
       if (!channel.isOpen()) {
         ShutdownSignalException reason = channel.getCloseReason();
-        throw new IOException(
-            reason == null ? "the channel closed" : describe(reason), reason);
+        throw new IOException(reason == null ? "the channel closed" : describe(reason), reason);
       }
       return null;
     }

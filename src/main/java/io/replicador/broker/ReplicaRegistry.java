@@ -11,13 +11,13 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 /**
- * What the broker knows of the replicas, in durable queues that nothing consumes (their
- * messages are read and put back): which database each replica name belongs to ({@code
+ * What the broker knows of the replicas, in durable queues that nothing consumes (their messages
+ * are read and put back): which database each replica name belongs to ({@code
  * replicador:owner:NAME}, one message), so that a second database started under the same name is
  * refused instead of taking the first one's changes; and which replicas an exchange feeds ({@code
- * replicador:replicas:EXCHANGE}, one message per name), which AMQP cannot list otherwise. The
- * ':' cannot occur in a replica name, so these never clash with a replica's queues. Stateless;
- * uses the caller's channel.
+ * replicador:replicas:EXCHANGE}, one message per name), which AMQP cannot list otherwise. The ':'
+ * cannot occur in a replica name, so these never clash with a replica's queues. Stateless; uses the
+ * caller's channel.
  */
 public final class ReplicaRegistry {
   private ReplicaRegistry() {}
@@ -89,8 +89,13 @@ public final class ReplicaRegistry {
     channel.basicNack(bound.getEnvelope().getDeliveryTag(), false, true); // it stays
     if (!owner.equals(database)) {
       throw new ConfigException(
-          "Replica name " + replicaName + " belongs to database " + owner + ", not to this one ("
-              + database + "); give this replica a --name of its own, or snapshot it under this"
+          "Replica name "
+              + replicaName
+              + " belongs to database "
+              + owner
+              + ", not to this one ("
+              + database
+              + "); give this replica a --name of its own, or snapshot it under this"
               + " name to move the name here (the other database then stops receiving changes)");
     }
   }

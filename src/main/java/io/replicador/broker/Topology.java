@@ -11,9 +11,9 @@ import org.slf4j.LoggerFactory;
  * Names and declares the broker objects: one durable topic exchange per change stream, and per
  * replica a durable queue bound to it plus a dead-letter queue. Declarations are idempotent.
  *
- * <p>Quorum queues and single active consumer are RabbitMQ extensions. On another AMQP 0-9-1
- * broker (such as the embedded one of the demo and of tests on a bare machine) the queues are
- * plain durable queues, and {@link ReplicaQueue#singleActiveConsumer} is false: the listener then
+ * <p>Quorum queues and single active consumer are RabbitMQ extensions. On another AMQP 0-9-1 broker
+ * (such as the embedded one of the demo and of tests on a bare machine) the queues are plain
+ * durable queues, and {@link ReplicaQueue#singleActiveConsumer} is false: the listener then
  * consumes exclusively, so a second listener is refused until the first stops.
  */
 public final class Topology {

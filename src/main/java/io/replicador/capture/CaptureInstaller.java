@@ -2,8 +2,8 @@ package io.replicador.capture;
 
 import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
-import io.replicador.schema.TableCatalog.TableRef;
 import io.replicador.schema.TableCatalog;
+import io.replicador.schema.TableCatalog.TableRef;
 import io.replicador.store.PrimaryStore;
 import io.replicador.store.PublisherFence;
 import java.sql.Connection;
@@ -18,9 +18,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Installs and removes change capture on the primary: the {@code replicador} schema, its
- * changelog and trigger functions (the numbered migrations of {@link PrimaryStore}), and the
- * capture triggers of each table (installing again moves a table to the current ones). Each call is one transaction:
+ * Installs and removes change capture on the primary: the {@code replicador} schema, its changelog
+ * and trigger functions (the numbered migrations of {@link PrimaryStore}), and the capture triggers
+ * of each table (installing again moves a table to the current ones). Each call is one transaction:
  * it installs everything asked for or nothing. Does not close the connection.
  */
 public final class CaptureInstaller {
@@ -45,12 +45,12 @@ public final class CaptureInstaller {
   }
 
   /**
-   * Installs capture for the tables and, in the same transaction, drops the trigger named
-   * {@code replacedTrigger} on each of them (the origin design's NOTIFY trigger), so every change
-   * is captured by exactly one of the two: those committed before by the old trigger, the rest by
-   * the changelog. The tables are locked against writes (reads go on) first; then the fence
-   * waits until the active publisher has written every notification of the old trigger, so no
-   * change captured after the switch overtakes one sent before it.
+   * Installs capture for the tables and, in the same transaction, drops the trigger named {@code
+   * replacedTrigger} on each of them (the origin design's NOTIFY trigger), so every change is
+   * captured by exactly one of the two: those committed before by the old trigger, the rest by the
+   * changelog. The tables are locked against writes (reads go on) first; then the fence waits until
+   * the active publisher has written every notification of the old trigger, so no change captured
+   * after the switch overtakes one sent before it.
    *
    * @param replacedTrigger a trigger every table must have, or null to drop none
    * @param fence waits for the publisher while the tables are locked; null to not wait
@@ -89,8 +89,8 @@ public final class CaptureInstaller {
   }
 
   /**
-   * Removes the triggers of the tables and, once no table is captured any more, the
-   * {@code replicador} schema with its changelog.
+   * Removes the triggers of the tables and, once no table is captured any more, the {@code
+   * replicador} schema with its changelog.
    *
    * @return whether the schema was dropped
    */
@@ -113,8 +113,11 @@ public final class CaptureInstaller {
           PrimaryStore.Backlog backlog = store.backlog();
           if (last && backlog.changes() > 0 && !discardBacklog) {
             throw new CaptureException(
-                "Uninstalling would drop the changelog with " + backlog.changes()
-                    + " change(s) of " + backlog.transactions() + " transaction(s) not yet"
+                "Uninstalling would drop the changelog with "
+                    + backlog.changes()
+                    + " change(s) of "
+                    + backlog.transactions()
+                    + " transaction(s) not yet"
                     + " shipped to the replicas; run the publisher until 'replicador status'"
                     + " shows no backlog, or pass --discard-backlog to lose them (nothing was"
                     + " changed)");
@@ -158,7 +161,10 @@ public final class CaptureInstaller {
         problems.add("Table " + t + " is Replicador's own; it cannot be captured");
       } else if (catalog.primaryKey(ref.get().oid()).isEmpty()) {
         problems.add(
-            "Table " + t + " has no primary key; add one (ALTER TABLE " + t
+            "Table "
+                + t
+                + " has no primary key; add one (ALTER TABLE "
+                + t
                 + " ADD PRIMARY KEY (...)) so replicas can find its rows");
       } else {
         ok.add(t);
@@ -187,8 +193,13 @@ public final class CaptureInstaller {
           rs.next();
           if (rs.getLong(1) == 0) {
             problems.add(
-                "Table " + t + " has no trigger named " + trigger + "; check the name (psql: \\d "
-                    + t + ") or leave out --replace-trigger if it is already gone");
+                "Table "
+                    + t
+                    + " has no trigger named "
+                    + trigger
+                    + "; check the name (psql: \\d "
+                    + t
+                    + ") or leave out --replace-trigger if it is already gone");
           }
         }
       }

@@ -16,8 +16,8 @@ import java.util.List;
  *     for a value part, the one piece
  * @param key the old row's key values, aligned with {@link Relation#key()}; empty for insert and
  *     truncate
- * @param chunked indexes of the columns whose values came as value parts before this change (for
- *     a value part: the one column it belongs to); ascending
+ * @param chunked indexes of the columns whose values came as value parts before this change (for a
+ *     value part: the one column it belongs to); ascending
  */
 public record Change(
     Operation op, Relation relation, List<String> values, List<String> key, List<Integer> chunked) {

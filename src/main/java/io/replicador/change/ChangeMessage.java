@@ -3,8 +3,8 @@ package io.replicador.change;
 import java.util.List;
 
 /**
- * What one broker message carries: either several whole source transactions, or one part of a
- * large one.
+ * What one broker message carries: either several whole source transactions, or one part of a large
+ * one.
  *
  * @param source identifies the primary's changelog; positions count per source
  */

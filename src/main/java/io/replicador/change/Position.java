@@ -3,9 +3,9 @@ package io.replicador.change;
 import java.util.Objects;
 
 /**
- * Where a source transaction stands in the change stream: the primary's source id and the
- * gap-free position the publisher gave it. Prints as {@code SOURCE:POSITION}, as message ids
- * begin. Immutable.
+ * Where a source transaction stands in the change stream: the primary's source id and the gap-free
+ * position the publisher gave it. Prints as {@code SOURCE:POSITION}, as message ids begin.
+ * Immutable.
  */
 public record Position(String source, long position) implements Comparable<Position> {
   public Position {

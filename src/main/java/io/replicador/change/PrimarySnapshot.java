@@ -6,9 +6,9 @@ import java.util.Set;
 
 /**
  * A snapshot of the primary as {@code pg_current_snapshot()} prints it ({@code xmin:xmax:xip,...},
- * 64-bit transaction ids): which transactions had committed when a snapshot copied a table.
- * A change of a transaction that the snapshot includes is already in the copy, so a replica skips
- * it for that table, and applies every other. Immutable.
+ * 64-bit transaction ids): which transactions had committed when a snapshot copied a table. A
+ * change of a transaction that the snapshot includes is already in the copy, so a replica skips it
+ * for that table, and applies every other. Immutable.
  */
 public final class PrimarySnapshot {
   private final String text;
@@ -41,9 +41,9 @@ public final class PrimarySnapshot {
   }
 
   /**
-   * Whether the transaction had committed when the snapshot was taken. False for an id that is
-   * not a number (a source that sends none): such changes are applied, which converges since
-   * applying is idempotent per row.
+   * Whether the transaction had committed when the snapshot was taken. False for an id that is not
+   * a number (a source that sends none): such changes are applied, which converges since applying
+   * is idempotent per row.
    */
   public boolean includes(String xid) {
     if (xid == null || xid.isEmpty()) {

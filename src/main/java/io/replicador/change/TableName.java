@@ -8,9 +8,9 @@ import java.util.Objects;
 /**
  * A schema-qualified table name, as PostgreSQL stores it (case preserved, no quotes).
  *
- * <p>{@link #parse} reads the SQL spelling a user types: unquoted parts fold to lower case,
- * quoted parts keep case, spaces and doubled quotes. {@link #toString} gives the quoted SQL form,
- * safe to put in a statement.
+ * <p>{@link #parse} reads the SQL spelling a user types: unquoted parts fold to lower case, quoted
+ * parts keep case, spaces and doubled quotes. {@link #toString} gives the quoted SQL form, safe to
+ * put in a statement.
  */
 public record TableName(String schema, String name) implements Comparable<TableName> {
 

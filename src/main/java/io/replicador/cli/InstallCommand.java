@@ -57,7 +57,11 @@ final class InstallCommand implements Callable<Integer> {
         }
       }
       System.out.println(
-          "Capture installed on " + address + " for " + installed.size() + " table(s): "
+          "Capture installed on "
+              + address
+              + " for "
+              + installed.size()
+              + " table(s): "
               + installed.stream().map(TableName::toString).collect(Collectors.joining(", "))
               + (replaceTrigger == null ? "" : "; dropped trigger " + replaceTrigger + " on each"));
     }

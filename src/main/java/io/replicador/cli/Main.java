@@ -13,10 +13,10 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 /** The {@code replicador} program: parses, then runs one subcommand. */
 @Command(
@@ -81,9 +81,9 @@ public final class Main implements Runnable {
   }
 
   /**
-   * The long option names of every subcommand, without dashes: the keys a config file may have.
-   * Any subcommand's, not only the one being run, so that one file can serve install, publish
-   * and listen alike.
+   * The long option names of every subcommand, without dashes: the keys a config file may have. Any
+   * subcommand's, not only the one being run, so that one file can serve install, publish and
+   * listen alike.
    */
   static Set<String> settingNames(CommandLine cli) {
     Set<String> names = new TreeSet<>();

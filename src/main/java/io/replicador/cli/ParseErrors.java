@@ -8,25 +8,24 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.UnmatchedArgumentException;
-import picocli.CommandLine;
 
 /**
- * Reports a command line that does not parse in two lines: the error, then where help is. It
- * never shows a value that may hold a password: picocli's own message lists every unmatched
- * argument, so {@code --primry postgresql://u:secret@h/db} printed the password. An unknown
- * option is named (without an {@code =value}), the values around it are not, and any argument
- * that holds a password is hidden wherever it appears.
+ * Reports a command line that does not parse in two lines: the error, then where help is. It never
+ * shows a value that may hold a password: picocli's own message lists every unmatched argument, so
+ * {@code --primry postgresql://u:secret@h/db} printed the password. An unknown option is named
+ * (without an {@code =value}), the values around it are not, and any argument that holds a password
+ * is hidden wherever it appears.
  */
 final class ParseErrors implements CommandLine.IParameterExceptionHandler {
   @Override
   public int handleParseException(ParameterException e, String[] args) {
     System.err.println("replicador: " + message(e, List.of(args)));
-    System.err.println(
-        "see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
+    System.err.println("see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'");
     return Main.EXIT_ERROR;
   }
 
@@ -55,7 +54,8 @@ final class ParseErrors implements CommandLine.IParameterExceptionHandler {
     if (!cli.getSubcommands().isEmpty() && !unmatched.get(0).startsWith("-")) {
       // what follows a command name that is not one belongs to that command: not looked at
       String command = unmatched.get(0);
-      return "Unknown command " + quoted(command)
+      return "Unknown command "
+          + quoted(command)
           + NearestName.among(command, cli.getSubcommands().keySet())
               .map(c -> "; did you mean '" + c + "'?")
               .orElse("");
@@ -80,8 +80,11 @@ final class ParseErrors implements CommandLine.IParameterExceptionHandler {
               .orElse("");
     }
     String shown = others.stream().map(ParseErrors::quoted).collect(Collectors.joining(", "));
-    return (others.size() == 1 ? "Unexpected argument " : "Unexpected arguments ") + shown
-        + "; '" + spec.qualifiedName() + "' takes options only";
+    return (others.size() == 1 ? "Unexpected argument " : "Unexpected arguments ")
+        + shown
+        + "; '"
+        + spec.qualifiedName()
+        + "' takes options only";
   }
 
   private static String quoted(String arg) {

@@ -56,13 +56,14 @@ final class PublishCommand implements Callable<Integer> {
     for (String channel : notifyChannels) {
       if (channel.isEmpty() || channel.equals("replicador")) {
         throw new ConfigException(
-            "--notify-channel '" + channel + "' cannot be used: name the channel the origin"
+            "--notify-channel '"
+                + channel
+                + "' cannot be used: name the channel the origin"
                 + " trigger notifies (e.g. users_changed); 'replicador' is the doorbell's own");
       }
     }
     PublisherSettings defaults =
-        PublisherSettings.defaults(
-            primary.address(), amqp.address(), exchange);
+        PublisherSettings.defaults(primary.address(), amqp.address(), exchange);
     PublisherSettings settings =
         new PublisherSettings(
             defaults.primary(),

@@ -43,8 +43,7 @@ final class RemoveReplicaCommand implements Callable<Integer> {
     String queue = Topology.queueName(checked);
     try (QueueInspector broker =
         new QueueInspector(amqp.address(), "replicador-remove-" + checked)) {
-      int consumers =
-          broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
+      int consumers = broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
       if (consumers > 0) {
         throw new ConfigException(
             "Replica " + checked + ": a listener is consuming queue " + queue + "; stop it first");

@@ -14,7 +14,9 @@ final class ReplicaNames {
   static String checkName(String option, String name) {
     if (name == null || !NAME.matcher(name).matches()) {
       throw new ConfigException(
-          option + " is " + (name == null ? "missing" : "'" + name + "'")
+          option
+              + " is "
+              + (name == null ? "missing" : "'" + name + "'")
               + "; give the replica a name of letters, digits, '.', '_' or '-'");
     }
     return name;

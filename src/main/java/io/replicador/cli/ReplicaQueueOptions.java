@@ -22,8 +22,9 @@ final class ReplicaQueueOptions {
   @Option(
       names = "--name",
       paramLabel = "NAME",
-      description = "The replica's name; its queue is replicador.NAME (snapshot and listen use the"
-          + " same name).")
+      description =
+          "The replica's name; its queue is replicador.NAME (snapshot and listen use the"
+              + " same name).")
   String name;
 
   @Option(

@@ -72,14 +72,21 @@ final class SnapshotCommand implements Callable<Integer> {
     Snapshotter.Result result =
         new Snapshotter(settings, Clock.systemUTC()).run(System.err, System.console() != null);
     System.out.println(
-        "Snapshot complete: " + result.copied() + " table(s) copied (" + result.rows() + " rows)"
+        "Snapshot complete: "
+            + result.copied()
+            + " table(s) copied ("
+            + result.rows()
+            + " rows)"
             + (result.skipped() > 0 ? ", " + result.skipped() + " already copied earlier" : "")
             + (result.created().isEmpty()
                 ? ""
                 : ", created "
-                    + result.created().stream().map(TableName::toString)
+                    + result.created().stream()
+                        .map(TableName::toString)
                         .collect(Collectors.joining(", ")))
-            + ". Changes since wait in queue replicador." + name + "; to apply them, run:");
+            + ". Changes since wait in queue replicador."
+            + name
+            + "; to apply them, run:");
     ParseResult parsed = spec.commandLine().getParseResult();
     Map<String, String> given = new LinkedHashMap<>();
     for (String option : REPEATED_FOR_LISTEN) {
@@ -99,10 +106,10 @@ final class SnapshotCommand implements Callable<Integer> {
       List.of("--config", "--replica", "--amqp", "--exchange", "--queue-type", "--tables");
 
   /**
-   * The {@code listen} command that carries on from this snapshot, on its own line, so that it
-   * runs as printed: shell-quoted, and without passwords (a line after it says where they go).
-   * A broker address with a password is left out whole, since a flag would override the
-   * environment variable that can hold it.
+   * The {@code listen} command that carries on from this snapshot, on its own line, so that it runs
+   * as printed: shell-quoted, and without passwords (a line after it says where they go). A broker
+   * address with a password is left out whole, since a flag would override the environment variable
+   * that can hold it.
    *
    * @param given options given on the command line, by name, in order
    */

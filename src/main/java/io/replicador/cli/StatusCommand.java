@@ -53,11 +53,7 @@ final class StatusCommand implements Callable<Integer> {
       }
       named.put(name, eq < 0 ? null : PostgresAddress.parse("replica", spec.substring(eq + 1)));
     }
-    Status status =
-        new StatusReader(
-                primary.address(), amqp.address(), exchange,
-                named)
-            .read();
+    Status status = new StatusReader(primary.address(), amqp.address(), exchange, named).read();
     System.out.print(json ? StatusFormatter.json(status) + "\n" : StatusFormatter.text(status));
     return 0;
   }

@@ -26,8 +26,7 @@ final class UninstallCommand implements Callable<Integer> {
 
   @Option(
       names = "--discard-backlog",
-      description =
-          "Drop the changelog even if it holds changes not yet shipped (they are lost).")
+      description = "Drop the changelog even if it holds changes not yet shipped (they are lost).")
   boolean discardBacklog;
 
   @Override
@@ -39,7 +38,9 @@ final class UninstallCommand implements Callable<Integer> {
           selection.isEmpty() ? installer.capturedTables() : selection.resolve(c);
       boolean dropped = installer.uninstall(tables, discardBacklog);
       System.out.println(
-          "Capture removed from " + tables.size() + " table(s)"
+          "Capture removed from "
+              + tables.size()
+              + " table(s)"
               + (dropped ? "; schema replicador dropped" : ""));
     }
     return 0;

@@ -99,13 +99,18 @@ final class VerifyCommand implements Callable<Integer> {
     int different = 0;
     for (TableResult r : results) {
       if (r.missingOnReplica()) {
-        System.out.println(r.table() + ": missing on the replica (" + r.primaryRows()
-            + " rows on the primary)");
+        System.out.println(
+            r.table() + ": missing on the replica (" + r.primaryRows() + " rows on the primary)");
       } else if (r.equal()) {
         System.out.println(r.table() + ": equal (" + r.primaryRows() + " rows)");
       } else {
-        System.out.println(r.table() + ": DIFFERENT (" + r.primaryRows() + " rows on the primary, "
-            + r.replicaRows() + " on the replica)");
+        System.out.println(
+            r.table()
+                + ": DIFFERENT ("
+                + r.primaryRows()
+                + " rows on the primary, "
+                + r.replicaRows()
+                + " on the replica)");
         for (Difference d : r.differences()) {
           System.out.printf("  %-8s %s%n", d.kind().label(), d.keyText());
         }
@@ -117,9 +122,10 @@ final class VerifyCommand implements Callable<Integer> {
         different++;
       }
     }
-    System.out.println(different == 0
-        ? "All " + results.size() + " table(s) equal."
-        : different + " of " + results.size() + " table(s) differ.");
+    System.out.println(
+        different == 0
+            ? "All " + results.size() + " table(s) equal."
+            : different + " of " + results.size() + " table(s) differ.");
     return different == 0 ? 0 : EXIT_DIFFERENT;
   }
 }

@@ -21,8 +21,8 @@ import java.util.Map;
 
 /**
  * The JSON envelope of the change stream (documented in docs/message-format.md): version 1, and
- * version 2 for the messages that carry pieces of large values ({@link Operation#VALUE}), so that
- * a version-1 reader refuses them rather than apply a value it does not know is incomplete.
+ * version 2 for the messages that carry pieces of large values ({@link Operation#VALUE}), so that a
+ * version-1 reader refuses them rather than apply a value it does not know is incomplete.
  *
  * <p>Relations are listed once per message and changes refer to them by index, so a message of a
  * thousand inserts into one table names its columns once. Thread-safe.
@@ -30,8 +30,10 @@ import java.util.Map;
 public final class ChangeMessageCodec {
   public static final String FORMAT = "replicador";
   public static final int VERSION = 1;
+
   /** The version of messages with value pieces. */
   public static final int VERSION_VALUE_PARTS = 2;
+
   public static final String CONTENT_TYPE = "application/vnd.replicador.v1+json";
   public static final String CONTENT_TYPE_VALUE_PARTS = "application/vnd.replicador.v2+json";
 
@@ -167,5 +169,4 @@ public final class ChangeMessageCodec {
       throw new MalformedMessageException("body cannot be read: " + e.getMessage(), e);
     }
   }
-
 }

@@ -35,7 +35,8 @@ final class ChangeMessageDecoder {
       switch (field) {
         case "format" -> {
           if (value != JsonToken.VALUE_STRING || !ChangeMessageCodec.FORMAT.equals(p.getText())) {
-            throw new MalformedMessageException("field \"format\" is not \"" + ChangeMessageCodec.FORMAT + "\"");
+            throw new MalformedMessageException(
+                "field \"format\" is not \"" + ChangeMessageCodec.FORMAT + "\"");
           }
           format = true;
           ours[0] = true;
@@ -43,7 +44,8 @@ final class ChangeMessageDecoder {
         case "version" -> {
           if (value != JsonToken.VALUE_NUMBER_INT
               || p.getNumberType() != JsonParser.NumberType.INT
-              || (p.getIntValue() != ChangeMessageCodec.VERSION && p.getIntValue() != ChangeMessageCodec.VERSION_VALUE_PARTS)) {
+              || (p.getIntValue() != ChangeMessageCodec.VERSION
+                  && p.getIntValue() != ChangeMessageCodec.VERSION_VALUE_PARTS)) {
             String seen = value == JsonToken.VALUE_STRING ? '"' + p.getText() + '"' : p.getText();
             MalformedMessageException e = unsupportedVersion(seen);
             // a change message of another version, once its format said so
@@ -58,7 +60,8 @@ final class ChangeMessageDecoder {
       }
     }
     if (!format) {
-      throw new MalformedMessageException("field \"format\" is not \"" + ChangeMessageCodec.FORMAT + "\"");
+      throw new MalformedMessageException(
+          "field \"format\" is not \"" + ChangeMessageCodec.FORMAT + "\"");
     }
     if (!version) {
       throw unsupportedVersion("(none)");
@@ -81,13 +84,17 @@ final class ChangeMessageDecoder {
 
   private static MalformedMessageException unsupportedVersion(String version) {
     return new MalformedMessageException(
-        "unsupported version " + version + "; this listener reads versions " + ChangeMessageCodec.VERSION + " and "
-            + ChangeMessageCodec.VERSION_VALUE_PARTS + ": upgrade it");
+        "unsupported version "
+            + version
+            + "; this listener reads versions "
+            + ChangeMessageCodec.VERSION
+            + " and "
+            + ChangeMessageCodec.VERSION_VALUE_PARTS
+            + ": upgrade it");
   }
 
   private static MalformedMessageException missing(String field, String what) {
-    return new MalformedMessageException(
-        "field \"" + field + "\" is missing or not " + what);
+    return new MalformedMessageException("field \"" + field + "\" is missing or not " + what);
   }
 
   private static List<Relation> relations(JsonParser p)
@@ -120,7 +127,10 @@ final class ChangeMessageDecoder {
       Relation relation = new Relation(TableName.of(schema, table), columns, key);
       if (key.isEmpty() || !columns.containsAll(key)) {
         throw new MalformedMessageException(
-            "relation " + relation.table() + " has key " + key
+            "relation "
+                + relation.table()
+                + " has key "
+                + key
                 + " that is empty or not among its columns");
       }
       relations.add(relation);
@@ -162,10 +172,16 @@ final class ChangeMessageDecoder {
       }
       for (int i = 0; i < chunked.size(); i++) {
         int c = chunked.get(i);
-        if (c < 0 || c >= values.size() || values.get(c) != null
+        if (c < 0
+            || c >= values.size()
+            || values.get(c) != null
             || (i > 0 && c <= chunked.get(i - 1))) {
           throw new MalformedMessageException(
-              op.wireName() + " on " + r.table() + " lists chunked column " + c
+              op.wireName()
+                  + " on "
+                  + r.table()
+                  + " lists chunked column "
+                  + c
                   + " that is not an ascending index of a null value");
         }
       }
@@ -173,13 +189,25 @@ final class ChangeMessageDecoder {
       boolean needsKey = op == Operation.UPDATE || op == Operation.DELETE;
       if (needsValues && values.size() != r.columns().size()) {
         throw new MalformedMessageException(
-            op.wireName() + " on " + r.table() + " has " + values.size() + " values for "
-                + r.columns().size() + " columns");
+            op.wireName()
+                + " on "
+                + r.table()
+                + " has "
+                + values.size()
+                + " values for "
+                + r.columns().size()
+                + " columns");
       }
       if (needsKey && key.size() != r.key().size()) {
         throw new MalformedMessageException(
-            op.wireName() + " on " + r.table() + " has " + key.size() + " key values for "
-                + r.key().size() + " key columns");
+            op.wireName()
+                + " on "
+                + r.table()
+                + " has "
+                + key.size()
+                + " key values for "
+                + r.key().size()
+                + " key columns");
       }
       return new Change(op, r, values, key, chunked);
     }
@@ -200,11 +228,12 @@ final class ChangeMessageDecoder {
         String field = p.currentName();
         JsonToken value = p.nextToken();
         switch (field) {
-          case "position" -> position =
-              value == JsonToken.VALUE_NUMBER_INT
-                      && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER
-                  ? p.getLongValue()
-                  : 0;
+          case "position" ->
+              position =
+                  value == JsonToken.VALUE_NUMBER_INT
+                          && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER
+                      ? p.getLongValue()
+                      : 0;
           case "xid" -> xid = text(p, field);
           case "part" -> part = p.getValueAsInt(0);
           case "last" -> last = value == JsonToken.VALUE_NULL || p.getValueAsBoolean(true);
@@ -307,8 +336,7 @@ final class ChangeMessageDecoder {
       } else if (t == JsonToken.VALUE_NULL) {
         out.add(null);
       } else {
-        throw new MalformedMessageException(
-            "field \"" + field + "\" holds a non-string value");
+        throw new MalformedMessageException("field \"" + field + "\" holds a non-string value");
       }
     }
     return out;

@@ -35,8 +35,8 @@ public final class PasswordFile {
   private PasswordFile() {}
 
   /**
-   * Where libpq looks: {@code PGPASSFILE}, else {@code .pgpass} in {@code $HOME}, else in the
-   * JVM's idea of the home directory (from the user database, as libpq falls back to).
+   * Where libpq looks: {@code PGPASSFILE}, else {@code .pgpass} in {@code $HOME}, else in the JVM's
+   * idea of the home directory (from the user database, as libpq falls back to).
    */
   public static Path location(Map<String, String> environment) {
     String file = environment.get("PGPASSFILE");

@@ -19,12 +19,12 @@ import java.util.Properties;
  * JDBC URL ({@code jdbc:postgresql://host/db?user=u}). Immutable. {@link #toString} never shows a
  * password.
  *
- * <p>As in libpq, what the address leaves out comes from the environment: {@code PGHOST},
- * {@code PGPORT}, {@code PGUSER}, {@code PGDATABASE}, {@code PGPASSWORD}, {@code PGSSLMODE},
- * {@code PGSSLROOTCERT} and {@code PGAPPNAME}; then the defaults (localhost, 5432, the operating
- * system user, a database named as the user). Without a password from the address or
- * {@code PGPASSWORD}, {@link #connect} looks in the password file ({@code PGPASSFILE}, else
- * {@code $HOME/.pgpass}) each time it connects.
+ * <p>As in libpq, what the address leaves out comes from the environment: {@code PGHOST}, {@code
+ * PGPORT}, {@code PGUSER}, {@code PGDATABASE}, {@code PGPASSWORD}, {@code PGSSLMODE}, {@code
+ * PGSSLROOTCERT} and {@code PGAPPNAME}; then the defaults (localhost, 5432, the operating system
+ * user, a database named as the user). Without a password from the address or {@code PGPASSWORD},
+ * {@link #connect} looks in the password file ({@code PGPASSFILE}, else {@code $HOME/.pgpass}) each
+ * time it connects.
  */
 public final class PostgresAddress {
   private final String jdbcUrl;
@@ -65,9 +65,14 @@ public final class PostgresAddress {
    */
   public static PostgresAddress parse(String role, String text, Map<String, String> environment) {
     if (text == null || text.isBlank()) {
-      throw new ConfigException("No " + role + " address given; set --" + role
-          + " or REPLICADOR_" + role.toUpperCase(Locale.ROOT)
-          + " to postgresql://user@host:5432/db");
+      throw new ConfigException(
+          "No "
+              + role
+              + " address given; set --"
+              + role
+              + " or REPLICADOR_"
+              + role.toUpperCase(Locale.ROOT)
+              + " to postgresql://user@host:5432/db");
     }
     String s = text.strip();
     Properties props = new Properties();
@@ -83,9 +88,13 @@ public final class PostgresAddress {
         int slash = hostPart.indexOf('/');
         if ((slash < 0 ? hostPart : hostPart.substring(0, slash)).contains("@")) {
           // pgjdbc has no user:password@ syntax; the password would end up in the URL and toString
-          throw new ConfigException("The " + role + " address '" + Secrets.redact(s)
-              + "' puts credentials before the host, which JDBC URLs do not support; write"
-              + " jdbc:postgresql://host:5432/db?user=u&password=p or postgresql://u:p@host/db");
+          throw new ConfigException(
+              "The "
+                  + role
+                  + " address '"
+                  + Secrets.redact(s)
+                  + "' puts credentials before the host, which JDBC URLs do not support; write"
+                  + " jdbc:postgresql://host:5432/db?user=u&password=p or postgresql://u:p@host/db");
         }
       } else {
         hostPart = "/" + hostPart;
@@ -110,9 +119,13 @@ public final class PostgresAddress {
       }
       hostPart = rest;
     } else {
-      throw new ConfigException("The " + role + " address '" + Secrets.redact(s)
-          + "' is not a PostgreSQL URI; write postgresql://user@host:5432/db or"
-          + " jdbc:postgresql://host:5432/db");
+      throw new ConfigException(
+          "The "
+              + role
+              + " address '"
+              + Secrets.redact(s)
+              + "' is not a PostgreSQL URI; write postgresql://user@host:5432/db or"
+              + " jdbc:postgresql://host:5432/db");
     }
     Map<String, String> params = new LinkedHashMap<>();
     for (String pair : query.split("&")) {
@@ -195,13 +208,17 @@ public final class PostgresAddress {
       List<String> envPorts =
           env.containsKey("PGPORT") ? List.of(env.get("PGPORT").split(",", -1)) : List.of();
       List<String> entries =
-          authority.isEmpty() && !envHosts.isEmpty()
-              ? envHosts
-              : List.of(authority.split(",", -1));
+          authority.isEmpty() && !envHosts.isEmpty() ? envHosts : List.of(authority.split(",", -1));
       if (envPorts.size() > 1 && envPorts.size() != entries.size()) {
-        throw new ConfigException("PGPORT lists " + envPorts.size() + " ports for the "
-            + entries.size() + " host(s) of the " + role + " address; give one port, or one per"
-            + " host");
+        throw new ConfigException(
+            "PGPORT lists "
+                + envPorts.size()
+                + " ports for the "
+                + entries.size()
+                + " host(s) of the "
+                + role
+                + " address; give one port, or one per"
+                + " host");
       }
       List<String> out = new ArrayList<>();
       String firstHost = null;
@@ -234,15 +251,18 @@ public final class PostgresAddress {
       return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
     } catch (IllegalArgumentException e) {
       // no cause and no text: URLDecoder's message quotes characters of what may be a password
-      throw new ConfigException("The " + role + " address has a malformed %-escape; write a"
-          + " literal % as %25 and other special characters as %XX");
+      throw new ConfigException(
+          "The "
+              + role
+              + " address has a malformed %-escape; write a"
+              + " literal % as %25 and other special characters as %XX");
     }
   }
 
   /**
    * Opens a connection for applications' use. Strings are sent untyped so the server reads each
-   * value with the target column's input function; the application name shows in
-   * {@code pg_stat_activity}.
+   * value with the target column's input function; the application name shows in {@code
+   * pg_stat_activity}.
    */
   public Connection connect(String applicationName) throws SQLException {
     return DriverManager.getConnection(jdbcUrl, connectionProperties(applicationName));
@@ -264,11 +284,7 @@ public final class PostgresAddress {
       p.setProperty(
           "password",
           PasswordFile.lookup(
-                  passwordFile,
-                  passwordFileHost,
-                  passwordFilePort,
-                  database,
-                  p.getProperty("user"))
+                  passwordFile, passwordFileHost, passwordFilePort, database, p.getProperty("user"))
               .orElse(""));
     }
     return p;

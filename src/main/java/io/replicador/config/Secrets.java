@@ -6,8 +6,8 @@ import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
- * Finds passwords in address text (PostgreSQL and AMQP URIs, JDBC URLs, libpq key=value strings)
- * so that messages and printed commands can leave them out. Stateless.
+ * Finds passwords in address text (PostgreSQL and AMQP URIs, JDBC URLs, libpq key=value strings) so
+ * that messages and printed commands can leave them out. Stateless.
  *
  * <p>The password of a URI is what follows the first {@code :} of the user info, up to the last
  * {@code @} before the query, the same split {@link PostgresAddress} makes when it parses: a
@@ -15,8 +15,7 @@ import java.util.regex.Pattern;
  * parameter (in a query or a key=value string) is one too.
  */
 public final class Secrets {
-  private static final Pattern PASSWORD_PARAMETER =
-      Pattern.compile("(?i)(password=)[^&\\s]*");
+  private static final Pattern PASSWORD_PARAMETER = Pattern.compile("(?i)(password=)[^&\\s]*");
 
   private Secrets() {}
 
@@ -40,8 +39,8 @@ public final class Secrets {
   }
 
   /**
-   * The address with its password left out (the colon before it too, and a {@code password}
-   * query parameter), so that it still works with the password given another way.
+   * The address with its password left out (the colon before it too, and a {@code password} query
+   * parameter), so that it still works with the password given another way.
    */
   public static String withoutPassword(String address) {
     String s = address;

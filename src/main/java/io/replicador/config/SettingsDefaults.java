@@ -18,8 +18,8 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Fills options the command line left out: first from the environment ({@code --queue-type} is
- * {@code REPLICADOR_QUEUE_TYPE}), then from the YAML file given with {@code --config} (key
- * {@code queue-type}). Flags win over both. A YAML list becomes a comma-separated value.
+ * {@code REPLICADOR_QUEUE_TYPE}), then from the YAML file given with {@code --config} (key {@code
+ * queue-type}). Flags win over both. A YAML list becomes a comma-separated value.
  */
 public final class SettingsDefaults implements IDefaultValueProvider {
   /** Options that are not settings: neither the environment nor the file can give them. */
@@ -63,8 +63,10 @@ public final class SettingsDefaults implements IDefaultValueProvider {
       return node;
     } catch (IOException e) {
       throw new ConfigException(
-          "Config file " + file + " is not valid YAML: " + e.getMessage().lines().findFirst()
-              .orElse(""),
+          "Config file "
+              + file
+              + " is not valid YAML: "
+              + e.getMessage().lines().findFirst().orElse(""),
           e);
     }
   }
@@ -88,7 +90,9 @@ public final class SettingsDefaults implements IDefaultValueProvider {
                 unknown.add("'" + key + "' (only the command line takes it)");
               } else if (!settings.contains(key)) {
                 unknown.add(
-                    "'" + key + "'"
+                    "'"
+                        + key
+                        + "'"
                         + NearestName.among(key, settings)
                             .map(k -> " (did you mean '" + k + "'?)")
                             .orElse(""));
@@ -96,7 +100,10 @@ public final class SettingsDefaults implements IDefaultValueProvider {
             });
     if (!unknown.isEmpty()) {
       throw new ConfigException(
-          "Config file " + configFile + ": unknown " + (unknown.size() == 1 ? "key " : "keys ")
+          "Config file "
+              + configFile
+              + ": unknown "
+              + (unknown.size() == 1 ? "key " : "keys ")
               + String.join(", ", unknown)
               + "; keys are the long option names without dashes (see 'replicador COMMAND"
               + " --help')");

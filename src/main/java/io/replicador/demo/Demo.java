@@ -58,7 +58,8 @@ public final class Demo {
   private final List<AutoCloseable> resources = new ArrayList<>();
   private final AtomicBoolean cleanedUp = new AtomicBoolean();
   private final AtomicBoolean stopping = new AtomicBoolean();
-  private final Thread cleanupHook = new Thread(this::stoppedFromOutside, "replicador-demo-cleanup");
+  private final Thread cleanupHook =
+      new Thread(this::stoppedFromOutside, "replicador-demo-cleanup");
 
   public Demo(DemoSettings settings, PrintStream out) {
     this.settings = settings;
@@ -140,14 +141,14 @@ public final class Demo {
     }
     ChangePublisher publisher =
         new ChangePublisher(
-            PublisherSettings.defaults(
-                ownServer("primary", primary), broker.address(), exchange));
+            PublisherSettings.defaults(ownServer("primary", primary), broker.address(), exchange));
     startThread(publisher, "replicador-demo-publish");
 
     DemoWriter writer =
         new DemoWriter(
             primary.connect(DATABASE), settings.writeFor(), settings.transactionsPerSecond());
-    ProgressProbe probe = own(new ProgressProbe(primary.connect(DATABASE), watched, writer::committed));
+    ProgressProbe probe =
+        own(new ProgressProbe(primary.connect(DATABASE), watched, writer::committed));
     out.printf(
         Locale.ROOT,
         "Publisher and two listeners running. Writing about %d transactions a second for %d s"
@@ -198,7 +199,8 @@ public final class Demo {
       }
       boolean match = got.equals(want);
       allMatch &= match;
-      out.println("  " + names.get(i) + ": " + got + (match ? "  same as the primary" : "  DIFFERENT"));
+      out.println(
+          "  " + names.get(i) + ": " + got + (match ? "  same as the primary" : "  DIFFERENT"));
     }
     out.println(
         allMatch
@@ -294,8 +296,8 @@ public final class Demo {
   }
 
   /**
-   * The address of a server the demo started. The user's PG* variables (PGSSLMODE, PGPASSWORD)
-   * are meant for their own servers and could only break these, so none apply.
+   * The address of a server the demo started. The user's PG* variables (PGSSLMODE, PGPASSWORD) are
+   * meant for their own servers and could only break these, so none apply.
    */
   private static PostgresAddress ownServer(String role, LocalPostgres pg) {
     return PostgresAddress.parse(role, pg.uri(DATABASE), Map.of());

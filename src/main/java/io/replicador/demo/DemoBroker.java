@@ -35,8 +35,7 @@ final class DemoBroker implements AutoCloseable {
     if (!forceEmbedded && answers()) {
       BrokerAddress local = BrokerAddress.parse(LOCAL_RABBITMQ);
       try (QueueInspector c = new QueueInspector(local, "replicador-demo-probe")) {
-        return new DemoBroker(
-            local, null, "the RabbitMQ on localhost:5672 (" + c.product() + ")");
+        return new DemoBroker(local, null, "the RabbitMQ on localhost:5672 (" + c.product() + ")");
       } catch (Exception e) {
         // something answers but does not let guest in: do not touch it
       }
@@ -45,7 +44,8 @@ final class DemoBroker implements AutoCloseable {
     return new DemoBroker(
         BrokerAddress.parse(broker.uri()),
         broker,
-        "an embedded AMQP 0-9-1 broker on 127.0.0.1:" + broker.port()
+        "an embedded AMQP 0-9-1 broker on 127.0.0.1:"
+            + broker.port()
             + (forceEmbedded ? "" : " (no RabbitMQ answered on localhost:5672)"));
   }
 

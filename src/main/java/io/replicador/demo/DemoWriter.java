@@ -14,10 +14,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Writes a paced stream of transactions to the demo's {@code users} table: inserts, updates
- * (some of several rows in one transaction) and deletes, each row stamped with {@code
- * clock_timestamp()} so the live view can tell how far behind a replica is. Runs on its own
- * thread; {@link #close} stops it. Owns its connection.
+ * Writes a paced stream of transactions to the demo's {@code users} table: inserts, updates (some
+ * of several rows in one transaction) and deletes, each row stamped with {@code clock_timestamp()}
+ * so the live view can tell how far behind a replica is. Runs on its own thread; {@link #close}
+ * stops it. Owns its connection.
  */
 final class DemoWriter implements Runnable, AutoCloseable {
   static final String DDL =
@@ -90,7 +90,8 @@ final class DemoWriter implements Runnable, AutoCloseable {
     }
   }
 
-  private void writeOne(PreparedStatement insert, PreparedStatement update, PreparedStatement delete)
+  private void writeOne(
+      PreparedStatement insert, PreparedStatement update, PreparedStatement delete)
       throws SQLException {
     int dice = random.nextInt(100);
     int changed = 0;

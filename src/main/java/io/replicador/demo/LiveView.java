@@ -52,11 +52,17 @@ final class LiveView {
   static String format(Sample s) {
     StringBuilder sb = new StringBuilder();
     sb.append(String.format(Locale.ROOT, "%4ds", s.elapsed().toSeconds()))
-        .append(" | written ").append(s.written())
-        .append(" | captured ").append(s.captured())
-        .append(" | shipped ").append(s.shipped());
+        .append(" | written ")
+        .append(s.written())
+        .append(" | captured ")
+        .append(s.captured())
+        .append(" | shipped ")
+        .append(s.shipped());
     for (ReplicaState r : s.replicas()) {
-      sb.append(" | ").append(r.name()).append(' ').append(r.applied())
+      sb.append(" | ")
+          .append(r.name())
+          .append(' ')
+          .append(r.applied())
           .append(
               r.lag() == null
                   ? " (lag -)"

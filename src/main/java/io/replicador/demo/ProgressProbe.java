@@ -49,7 +49,8 @@ final class ProgressProbe implements AutoCloseable {
     List<Long> applied = new ArrayList<>();
     List<Long> replicaNewest = new ArrayList<>();
     for (Replica r : replicas) {
-      applied.add(r.listener().positions().values().stream().mapToLong(Long::longValue).max().orElse(0));
+      applied.add(
+          r.listener().positions().values().stream().mapToLong(Long::longValue).max().orElse(0));
       replicaNewest.add(DemoWriter.newestStamp(r.connection()));
     }
     PrimaryStore.Progress progress = new PrimaryStore(primary, "the demo's primary").progress();

@@ -7,9 +7,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 
 /**
- * A table's row count and the md5 of all its rows' text forms in primary-key order: equal
- * checksums mean equal content, value for value. (The {@code verify} command does this per key
- * range and names differing rows; the demo only needs the verdict.)
+ * A table's row count and the md5 of all its rows' text forms in primary-key order: equal checksums
+ * mean equal content, value for value. (The {@code verify} command does this per key range and
+ * names differing rows; the demo only needs the verdict.)
  */
 record TableChecksum(long rows, String md5) {
   static TableChecksum of(Connection c, TableName table) throws SQLException {
@@ -17,7 +17,9 @@ record TableChecksum(long rows, String md5) {
         ResultSet rs =
             st.executeQuery(
                 "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t.id)), '')"
-                    + " FROM " + table.quoted() + " t")) {
+                    + " FROM "
+                    + table.quoted()
+                    + " t")) {
       rs.next();
       return new TableChecksum(rs.getLong(1), rs.getString(2));
     }

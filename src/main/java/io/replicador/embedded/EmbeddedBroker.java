@@ -13,9 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An AMQP 0-9-1 broker inside this JVM (Apache Qpid Broker-J with an in-memory store), listening
- * on a TCP port of 127.0.0.1 with the user guest/guest, for when no RabbitMQ is at hand: the demo
- * and the tests on a bare machine. Other processes can connect to it too.
+ * An AMQP 0-9-1 broker inside this JVM (Apache Qpid Broker-J with an in-memory store), listening on
+ * a TCP port of 127.0.0.1 with the user guest/guest, for when no RabbitMQ is at hand: the demo and
+ * the tests on a bare machine. Other processes can connect to it too.
  *
  * <p>It speaks the AMQP subset Replicador uses (topic exchanges, durable queues, bindings,
  * publisher confirms, mandatory returns, manual acks, qos) but has none of RabbitMQ's queue
@@ -59,7 +59,8 @@ public final class EmbeddedBroker implements AutoCloseable {
       started = true;
       return new EmbeddedBroker(launcher, workDir, port);
     } catch (Exception e) {
-      throw new IllegalStateException("Cannot start the embedded AMQP broker: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "Cannot start the embedded AMQP broker: " + e.getMessage(), e);
     } finally {
       if (!started && workDir != null) {
         Files2.deleteTree(workDir);

@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  * the caller can stop, kill and restart it. {@link #close} stops it and deletes its files.
  *
  * <p>PostgreSQL refuses to run as root, so under root the server runs as the unprivileged user
- * {@code nobody} (through runuser), and its directory belongs to that user. The binaries come
- * from {@link PostgresBinaries}. Methods block until pg_ctl is done; not for concurrent use of
- * one instance from several threads.
+ * {@code nobody} (through runuser), and its directory belongs to that user. The binaries come from
+ * {@link PostgresBinaries}. Methods block until pg_ctl is done; not for concurrent use of one
+ * instance from several threads.
  */
 public final class LocalPostgres implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LocalPostgres.class);
@@ -59,8 +59,8 @@ public final class LocalPostgres implements AutoCloseable {
   }
 
   /**
-   * Creates and starts a server with extra server settings, which win over the defaults here
-   * (for example {@code fsync=on} for a benchmark that must pay for durable commits).
+   * Creates and starts a server with extra server settings, which win over the defaults here (for
+   * example {@code fsync=on} for a benchmark that must pay for durable commits).
    */
   public static LocalPostgres start(String name, Path bin, Map<String, String> settings) {
     Path dir = null;
@@ -74,10 +74,14 @@ public final class LocalPostgres implements AutoCloseable {
       pg.runAsOwner(
           List.of(
               bin.resolve("initdb").toString(),
-              "-D", pg.data.toString(),
-              "-U", "postgres",
-              "-A", "trust",
-              "-E", "UTF8",
+              "-D",
+              pg.data.toString(),
+              "-U",
+              "postgres",
+              "-A",
+              "trust",
+              "-E",
+              "UTF8",
               "--locale=C.UTF-8",
               "--no-sync"));
       Files.writeString(
@@ -110,7 +114,11 @@ public final class LocalPostgres implements AutoCloseable {
         Files2.deleteTree(dir);
       }
       throw new IllegalStateException(
-          "Cannot start a local PostgreSQL server '" + name + "' from " + bin + ": "
+          "Cannot start a local PostgreSQL server '"
+              + name
+              + "' from "
+              + bin
+              + ": "
               + e.getMessage(),
           e);
     }
@@ -121,16 +129,21 @@ public final class LocalPostgres implements AutoCloseable {
     runAsOwner(
         List.of(
             bin.resolve("pg_ctl").toString(),
-            "-D", data.toString(),
-            "-l", dir.resolve("server.log").toString(),
-            "-w", "-t", "60",
+            "-D",
+            data.toString(),
+            "-l",
+            dir.resolve("server.log").toString(),
+            "-w",
+            "-t",
+            "60",
             "start"));
   }
 
   /** Stops the server (fast shutdown: sessions are ended); waits until it is down. */
   public void stop() {
     runAsOwner(
-        List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
+        List.of(
+            bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
   }
 
   /** The running server's postmaster process id. */
@@ -203,9 +216,12 @@ public final class LocalPostgres implements AutoCloseable {
         runAsOwner(
             List.of(
                 bin.resolve("pg_ctl").toString(),
-                "-D", data.toString(),
-                "-m", "immediate",
-                "-w", "stop"));
+                "-D",
+                data.toString(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop"));
       } catch (RuntimeException e) {
         // already stopped or killed: a stale pid file
       }
@@ -230,7 +246,9 @@ public final class LocalPostgres implements AutoCloseable {
     Path logFile = dir.resolve("server.log");
     try {
       List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
-      return "\nserver log " + logFile + ":\n"
+      return "\nserver log "
+          + logFile
+          + ":\n"
           + String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
     } catch (IOException e) {
       return "";
@@ -246,12 +264,15 @@ public final class LocalPostgres implements AutoCloseable {
               .start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-        throw new IllegalStateException("Command failed: " + String.join(" ", command) + "\n" + out);
+        throw new IllegalStateException(
+            "Command failed: " + String.join(" ", command) + "\n" + out);
       }
     } catch (IOException e) {
       String hint =
           command.get(0).equals("runuser")
-              ? " (PostgreSQL refuses to run as root, so it runs as '" + RUN_AS + "' through"
+              ? " (PostgreSQL refuses to run as root, so it runs as '"
+                  + RUN_AS
+                  + "' through"
                   + " runuser: install util-linux, or run as a normal user)"
               : "";
       throw new IllegalStateException(

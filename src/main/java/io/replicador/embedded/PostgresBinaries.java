@@ -30,13 +30,14 @@ import org.tukaani.xz.XZInputStream;
  * (/usr/lib/postgresql/N/bin, then the PATH), else the binaries that ship inside Replicador's jar
  * (PostgreSQL 17 for Linux x86-64), extracted once into a cache directory.
  *
- * <p>The cache lies outside the home directory (under /var/tmp) because under root the server
- * runs as {@code nobody}, who cannot enter /root; it holds only read-only program files.
- * Thread-safe: concurrent extractions (also from other JVMs) each unpack into their own temporary
- * directory and the first rename wins.
+ * <p>The cache lies outside the home directory (under /var/tmp) because under root the server runs
+ * as {@code nobody}, who cannot enter /root; it holds only read-only program files. Thread-safe:
+ * concurrent extractions (also from other JVMs) each unpack into their own temporary directory and
+ * the first rename wins.
  */
 public final class PostgresBinaries {
   private static final Logger log = LoggerFactory.getLogger(PostgresBinaries.class);
+
   /** Set REPLICADOR_PG_BIN to this to use the bundled binaries even where others are installed. */
   public static final String EMBEDDED = "embedded";
 
@@ -52,9 +53,12 @@ public final class PostgresBinaries {
         return bundled();
       }
       Path dir = Path.of(env.strip());
-      if (!Files.isExecutable(dir.resolve("initdb")) || !Files.isExecutable(dir.resolve("pg_ctl"))) {
+      if (!Files.isExecutable(dir.resolve("initdb"))
+          || !Files.isExecutable(dir.resolve("pg_ctl"))) {
         throw new IllegalStateException(
-            "REPLICADOR_PG_BIN is " + dir + " but it has no initdb and pg_ctl; point it at the"
+            "REPLICADOR_PG_BIN is "
+                + dir
+                + " but it has no initdb and pg_ctl; point it at the"
                 + " bin directory of a PostgreSQL 13+ server, or set it to 'embedded'");
       }
       return dir;
@@ -79,10 +83,15 @@ public final class PostgresBinaries {
     String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
     String arch = System.getProperty("os.arch", "");
     URL archive = PostgresBinaries.class.getResource(RESOURCE);
-    if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64")) || archive == null) {
+    if (!os.contains("linux")
+        || !(arch.equals("amd64") || arch.equals("x86_64"))
+        || archive == null) {
       throw new IllegalStateException(
-          "No PostgreSQL server binaries (initdb, pg_ctl) found and none bundled for " + os + "/"
-              + arch + "; install PostgreSQL 13+ or set REPLICADOR_PG_BIN to its bin directory");
+          "No PostgreSQL server binaries (initdb, pg_ctl) found and none bundled for "
+              + os
+              + "/"
+              + arch
+              + "; install PostgreSQL 13+ or set REPLICADOR_PG_BIN to its bin directory");
     }
     try {
       Path cache = cacheRoot().resolve("replicador-postgres-" + fingerprint(archive));
@@ -99,8 +108,8 @@ public final class PostgresBinaries {
   }
 
   /**
-   * /var/tmp/replicador-USER: survives reboots on most systems, is not under a home directory
-   * that {@code nobody} cannot enter, and is per user so nobody else can plant files in it.
+   * /var/tmp/replicador-USER: survives reboots on most systems, is not under a home directory that
+   * {@code nobody} cannot enter, and is per user so nobody else can plant files in it.
    */
   private static Path cacheRoot() throws IOException {
     String user = System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9_.-]", "_");
@@ -115,13 +124,16 @@ public final class PostgresBinaries {
     } catch (FileAlreadyExistsException e) {
       // made earlier: use it only if it is ours and nobody else can write into it
       String owner = Files.getOwner(root, LinkOption.NOFOLLOW_LINKS).getName();
-      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(root, LinkOption.NOFOLLOW_LINKS);
+      Set<PosixFilePermission> perms =
+          Files.getPosixFilePermissions(root, LinkOption.NOFOLLOW_LINKS);
       if (!owner.equals(System.getProperty("user.name"))
           || !Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)
           || perms.contains(PosixFilePermission.GROUP_WRITE)
           || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
         throw new IOException(
-            root + " exists but is not a private directory of user " + System.getProperty("user.name")
+            root
+                + " exists but is not a private directory of user "
+                + System.getProperty("user.name")
                 + "; remove it");
       }
     }
@@ -172,7 +184,9 @@ public final class PostgresBinaries {
         }
       }
       try (var dirs = Files.walk(tmp)) {
-        for (Path d : (Iterable<Path>) dirs.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))::iterator) {
+        for (Path d :
+            (Iterable<Path>)
+                dirs.filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))::iterator) {
           Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
       }

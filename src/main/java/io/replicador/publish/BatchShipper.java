@@ -72,8 +72,12 @@ final class BatchShipper {
     long last = assembler.finish();
     if (last != batch.lastPosition()) {
       throw new IllegalStateException(
-          "Batch at position " + batch.firstPosition() + " has rows for positions up to "
-              + last + " but claimed up to " + batch.lastPosition()
+          "Batch at position "
+              + batch.firstPosition()
+              + " has rows for positions up to "
+              + last
+              + " but claimed up to "
+              + batch.lastPosition()
               + "; the changelog was changed by something other than the publisher");
     }
     lastSequence.put(batch, lastPublished);

@@ -18,16 +18,15 @@ import org.slf4j.LoggerFactory;
 /**
  * Ships committed changes from the primary's changelog to the exchange.
  *
- * <p>One PostgreSQL connection serves LISTEN and reading. A batch is claimed (positions recorded
- * on the primary), published with confirms, and only then deleted. A second publisher waits on
- * the advisory lock as a hot standby. {@link #run} blocks until {@link #close} is called;
- * connection failures are retried with backoff. Thread-safe for {@code close} from another
- * thread.
+ * <p>One PostgreSQL connection serves LISTEN and reading. A batch is claimed (positions recorded on
+ * the primary), published with confirms, and only then deleted. A second publisher waits on the
+ * advisory lock as a hot standby. {@link #run} blocks until {@link #close} is called; connection
+ * failures are retried with backoff. Thread-safe for {@code close} from another thread.
  *
  * <p>With {@link PublisherSettings#notifyChannels()} set, the active publisher also LISTENs on
  * those channels for the origin design's row payloads and writes each one into the changelog
- * ({@link OriginChangeWriter}) before it claims the next batch, so they ship like captured
- * changes. It creates the {@code replicador} schema for that if it is missing (no triggers).
+ * ({@link OriginChangeWriter}) before it claims the next batch, so they ship like captured changes.
+ * It creates the {@code replicador} schema for that if it is missing (no triggers).
  */
 public final class ChangePublisher extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ChangePublisher.class);
@@ -43,8 +42,8 @@ public final class ChangePublisher extends RetryingService {
   }
 
   /**
-   * @param connectTimeout how long to wait at start for servers that are not up yet before
-   *     giving up ({@link #refused}); zero to wait as long as it takes
+   * @param connectTimeout how long to wait at start for servers that are not up yet before giving
+   *     up ({@link #refused}); zero to wait as long as it takes
    */
   public ChangePublisher(PublisherSettings settings, Duration connectTimeout) {
     super(connectTimeout);
@@ -64,8 +63,13 @@ public final class ChangePublisher extends RetryingService {
 
   @Override
   protected String stoppedLine() {
-    return "Publisher " + identity + " stopped; it shipped " + stats.shippedTransactions.get()
-        + " transaction(s) (" + stats.shippedChanges.get() + " changes)";
+    return "Publisher "
+        + identity
+        + " stopped; it shipped "
+        + stats.shippedTransactions.get()
+        + " transaction(s) ("
+        + stats.shippedChanges.get()
+        + " changes)";
   }
 
   @Override
@@ -75,7 +79,8 @@ public final class ChangePublisher extends RetryingService {
       if (!settings.notifyChannels().isEmpty()) {
         // origin mode needs the changelog and publisher state, not triggers on user tables
         if (new PrimaryStore(pg, settings.primary().toString()).createIfMissing()) {
-          log.info("Created schema replicador on {} (changelog and publisher state; no triggers)",
+          log.info(
+              "Created schema replicador on {} (changelog and publisher state; no triggers)",
               settings.primary());
         }
         pg.commit();
@@ -87,7 +92,9 @@ public final class ChangePublisher extends RetryingService {
       // only to find it cannot publish.
       try (ChangePublication publication =
           QueuePublication.open(
-              settings.broker(), settings.exchange(), "replicador-publish:" + settings.exchange())) {
+              settings.broker(),
+              settings.exchange(),
+              "replicador-publish:" + settings.exchange())) {
         started();
         ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
         waitForLock(reader);

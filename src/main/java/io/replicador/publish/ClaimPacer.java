@@ -3,22 +3,21 @@ package io.replicador.publish;
 import java.time.Duration;
 
 /**
- * Paces the publisher's claims and tells it when to arm the doorbell, from the rate at which
- * its claims find transactions, averaged over {@link #WINDOW}.
+ * Paces the publisher's claims and tells it when to arm the doorbell, from the rate at which its
+ * claims find transactions, averaged over {@link #WINDOW}.
  *
  * <p>Every claim cycle costs about the same whatever it carries: the claim and the read on the
  * primary (about a millisecond of its CPU), a message through the broker, a transaction on each
  * replica. So claims come at most every {@link #INTERVAL} (a transaction waits for its claim half
  * of that on average), and at most every {@link #BUSY_INTERVAL} above {@link #BUSY_RATE}
- * transactions per millisecond, where fewer, larger batches leave the writers more of the
- * machine.
+ * transactions per millisecond, where fewer, larger batches leave the writers more of the machine.
  *
  * <p>Below {@link #QUIET_RATE} the doorbell is worth arming: each writing transaction then pays a
- * NOTIFY, which at that rate costs the writers nothing they would notice, and the publisher
- * claims when rung instead of looking every few milliseconds for changes that mostly are not
- * there (looking costs as much as claiming). From {@link #LIVELY_RATE} on it is disarmed again,
- * since a NOTIFY holds a database-wide lock through its transaction's commit. The window keeps a
- * burst of a few transactions from counting.
+ * NOTIFY, which at that rate costs the writers nothing they would notice, and the publisher claims
+ * when rung instead of looking every few milliseconds for changes that mostly are not there
+ * (looking costs as much as claiming). From {@link #LIVELY_RATE} on it is disarmed again, since a
+ * NOTIFY holds a database-wide lock through its transaction's commit. The window keeps a burst of a
+ * few transactions from counting.
  *
  * <p>Times are {@link System#nanoTime()} values, passed in. Not thread-safe.
  */
@@ -26,14 +25,17 @@ final class ClaimPacer {
   static final Duration WINDOW = Duration.ofMillis(100);
   static final Duration INTERVAL = Duration.ofMillis(5);
   static final Duration BUSY_INTERVAL = Duration.ofMillis(50);
+
   /** Transactions per millisecond. */
   static final double BUSY_RATE = 2.0;
+
   static final double QUIET_RATE = 0.25;
   static final double LIVELY_RATE = 0.5;
 
   private long lastClaim;
   private long windowStart;
   private int windowFound;
+
   /** The rate of the last full window, in transactions per millisecond; none yet: not quiet. */
   private double rate = LIVELY_RATE;
 

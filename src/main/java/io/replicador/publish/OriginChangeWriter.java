@@ -25,15 +25,15 @@ import org.slf4j.LoggerFactory;
  * Writes the changes carried by origin-design notifications into the changelog, so they ship
  * through the same durable path (positions, confirms, deduplication) as captured changes.
  *
- * <p>The server converts each record: {@code json_populate_record(NULL::table, record)::text}
- * under the capture trigger's fixed output settings gives the row's text form exactly as the
- * capture trigger would have stored it, so every value goes through the column type's own input
- * and output functions and no value is re-encoded in Java. The unqualified table name of the
- * payload is resolved with {@code to_regclass(quote_ident(name))}, i.e. with this connection's
- * search_path, as the primary resolves it; a partition is reported under its partitioned table.
+ * <p>The server converts each record: {@code json_populate_record(NULL::table, record)::text} under
+ * the capture trigger's fixed output settings gives the row's text form exactly as the capture
+ * trigger would have stored it, so every value goes through the column type's own input and output
+ * functions and no value is re-encoded in Java. The unqualified table name of the payload is
+ * resolved with {@code to_regclass(quote_ident(name))}, i.e. with this connection's search_path, as
+ * the primary resolves it; a partition is reported under its partitioned table.
  *
- * <p>Uses the caller's connection (autocommit off), which it does not close; each {@link #write}
- * is one transaction. Not thread-safe.
+ * <p>Uses the caller's connection (autocommit off), which it does not close; each {@link #write} is
+ * one transaction. Not thread-safe.
  */
 public final class OriginChangeWriter {
   private static final Logger log = LoggerFactory.getLogger(OriginChangeWriter.class);
@@ -45,8 +45,8 @@ public final class OriginChangeWriter {
   }
 
   /**
-   * Writes the changes of the notifications, in order, in one transaction, and commits.
-   * Payloads that cannot be used are logged (WARN, with channel and reason) and skipped.
+   * Writes the changes of the notifications, in order, in one transaction, and commits. Payloads
+   * that cannot be used are logged (WARN, with channel and reason) and skipped.
    *
    * @return the number of changes written
    * @throws SQLException only when the connection fails; the notifications are then lost
@@ -113,8 +113,12 @@ public final class OriginChangeWriter {
       }
       connection.rollback(before);
       if (run.size() == 1) {
-        skipped(run.get(0).channel, "the primary could not read its record as a row of "
-            + run.get(0).change.table().name() + ": " + Failures.describe(e));
+        skipped(
+            run.get(0).channel,
+            "the primary could not read its record as a row of "
+                + run.get(0).change.table().name()
+                + ": "
+                + Failures.describe(e));
         return 0;
       }
     }

@@ -21,7 +21,8 @@ import java.util.Optional;
  * names no row data. Holds no state of its own: thread-safe when its resolver is.
  */
 public final class OriginPayloadTranslator {
-  private static final List<String> KEYS = List.of("table", "operation", "new_record", "old_record");
+  private static final List<String> KEYS =
+      List.of("table", "operation", "new_record", "old_record");
 
   private final ObjectMapper json =
       new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -70,12 +71,19 @@ public final class OriginPayloadTranslator {
             .orElseThrow(
                 () ->
                     new OriginPayloadException(
-                        "table \"" + name + "\" does not exist on the primary under the"
+                        "table \""
+                            + name
+                            + "\" does not exist on the primary under the"
                             + " publisher's search_path"));
     if (table.kind() != 'r' && table.kind() != 'p') {
       throw new OriginPayloadException(
-          "\"" + name + "\" resolves to " + table.name() + ", which is not a table (relkind '"
-              + table.kind() + "')");
+          "\""
+              + name
+              + "\" resolves to "
+              + table.name()
+              + ", which is not a table (relkind '"
+              + table.kind()
+              + "')");
     }
     if (!table.hasPrimaryKey()) {
       throw new OriginPayloadException(
@@ -98,7 +106,8 @@ public final class OriginPayloadTranslator {
     }
     if (root == null || !root.isObject()) {
       throw new OriginPayloadException(
-          "payload is not a JSON object (got " + (root == null ? "nothing" : root.getNodeType())
+          "payload is not a JSON object (got "
+              + (root == null ? "nothing" : root.getNodeType())
               + ")");
     }
     return root;

@@ -32,13 +32,6 @@ public record PublisherSettings(
   public static PublisherSettings defaults(
       PostgresAddress primary, BrokerAddress broker, String exchange) {
     return new PublisherSettings(
-        primary,
-        broker,
-        exchange,
-        20_000,
-        1_000,
-        1L << 20,
-        Duration.ofSeconds(1),
-        List.of());
+        primary, broker, exchange, 20_000, 1_000, 1L << 20, Duration.ofSeconds(1), List.of());
   }
 }

@@ -24,12 +24,13 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Turns changelog rows into {@link Change}s, using the primary's catalog to name the fields of
- * each stored row. Catalog answers are cached briefly; a row whose field count does not match the
- * cached columns forces a fresh look. Not thread-safe.
+ * Turns changelog rows into {@link Change}s, using the primary's catalog to name the fields of each
+ * stored row. Catalog answers are cached briefly; a row whose field count does not match the cached
+ * columns forces a fresh look. Not thread-safe.
  */
 public final class RelationCache {
   private static final Duration TTL = Duration.ofSeconds(2);
+
   /**
    * A value longer than this (in characters) is sent as pieces of about this length, several to a
    * message (see MessageAssembler).
@@ -75,12 +76,11 @@ public final class RelationCache {
   }
 
   /**
-   * Turns a changelog row with large text ({@link ChangeLogRow#large}) into changes, streaming
-   * it: a value longer than {@link #PIECE_CHARS} goes to {@code sink} as value pieces, in order,
-   * before the change that lists it as chunked. Nothing of the row is held whole.
+   * Turns a changelog row with large text ({@link ChangeLogRow#large}) into changes, streaming it:
+   * a value longer than {@link #PIECE_CHARS} goes to {@code sink} as value pieces, in order, before
+   * the change that lists it as chunked. Nothing of the row is held whole.
    */
-  public void toChanges(ChangeLogRow row, LargeRowReader reader, ChangeSink sink)
-      throws Exception {
+  public void toChanges(ChangeLogRow row, LargeRowReader reader, ChangeSink sink) throws Exception {
     Entry e = entry(row, -1);
     List<String> values = List.of();
     List<Integer> chunked = new ArrayList<>();
@@ -107,8 +107,8 @@ public final class RelationCache {
   }
 
   /**
-   * The fields at {@code indexes} of a row's text, streamed; with {@code chunked}, long values
-   * go to the sink as pieces and their columns into {@code chunked}.
+   * The fields at {@code indexes} of a row's text, streamed; with {@code chunked}, long values go
+   * to the sink as pieces and their columns into {@code chunked}.
    */
   private static List<String> streamed(
       ChangeLogRow row,
@@ -148,16 +148,23 @@ public final class RelationCache {
 
   private static IllegalStateException columnsChanged(ChangeLogRow row, int fields, int columns) {
     return new IllegalStateException(
-        "A change to " + row.table() + " (transaction " + row.txid() + ") has " + fields
-            + " values but the table now has " + columns + " columns: its columns were"
+        "A change to "
+            + row.table()
+            + " (transaction "
+            + row.txid()
+            + ") has "
+            + fields
+            + " values but the table now has "
+            + columns
+            + " columns: its columns were"
             + " changed while changes were waiting to ship. Restore the columns, or remove"
             + " the waiting changes and re-snapshot the replicas");
   }
 
   /**
    * Collects the fields a row's change needs into {@code out}; with {@code chunked}, sends each
-   * value that grows past {@link #PIECE_CHARS} on as pieces instead of keeping it. Fields without
-   * a place (generated columns, non-key columns of an old row) are dropped as they stream by.
+   * value that grows past {@link #PIECE_CHARS} on as pieces instead of keeping it. Fields without a
+   * place (generated columns, non-key columns of an old row) are dropped as they stream by.
    */
   private static final class Pieces implements RecordTextReader.FieldSink {
     private final Relation relation;
@@ -240,7 +247,9 @@ public final class RelationCache {
             .orElseThrow(
                 () ->
                     new IllegalStateException(
-                        "Table " + key.table + " has changes waiting but no longer exists on the"
+                        "Table "
+                            + key.table
+                            + " has changes waiting but no longer exists on the"
                             + " primary; its changes cannot be described"))
             .oid();
     List<String> keyColumns = catalog.primaryKey(targetOid);

@@ -24,15 +24,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Changes from the trigger changelog ({@link ChangeLogReader}): claims committed transactions,
- * publishes them, and deletes them once the broker confirmed. Sleeps on the doorbell
- * ({@code LISTEN replicador}) while changes come slowly, and polls, paced, while they come fast
- * ({@link ClaimPacer}); in origin mode also writes the origin design's NOTIFY payloads into the
- * changelog first. Runs on the publisher's one primary connection, on the publisher's thread.
+ * publishes them, and deletes them once the broker confirmed. Sleeps on the doorbell ({@code LISTEN
+ * replicador}) while changes come slowly, and polls, paced, while they come fast ({@link
+ * ClaimPacer}); in origin mode also writes the origin design's NOTIFY payloads into the changelog
+ * first. Runs on the publisher's one primary connection, on the publisher's thread.
  */
 final class TriggerSource implements ChangeSource {
   private static final Logger log = LoggerFactory.getLogger(TriggerSource.class);
   private static final Duration VACUUM_EVERY = Duration.ofSeconds(10);
   private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(60);
+
   /** How often a busy publisher looks for notifications (fence requests) in trigger mode. */
   private static final Duration LOOK_EVERY = Duration.ofMillis(100);
 
@@ -91,10 +92,10 @@ final class TriggerSource implements ChangeSource {
 
   /**
    * Claims, publishes and settles batches, one at a time: the next claim waits for the broker's
-   * confirms of the batch before, so it gathers what committed meanwhile, and deletes the
-   * confirmed batch in its own commit; a busy publisher waits for the primary's disk once per
-   * batch. (Claiming while a batch awaits its confirms made more, smaller batches for no gain;
-   * see docs/performance.md.)
+   * confirms of the batch before, so it gathers what committed meanwhile, and deletes the confirmed
+   * batch in its own commit; a busy publisher waits for the primary's disk once per batch.
+   * (Claiming while a batch awaits its confirms made more, smaller batches for no gain; see
+   * docs/performance.md.)
    */
   @Override
   public void ship(BatchShipper shipper) throws Exception {
@@ -176,7 +177,8 @@ final class TriggerSource implements ChangeSource {
             && !room) {
           throw new TimeoutException(
               "The broker did not confirm published changes within "
-                  + CONFIRM_TIMEOUT.toSeconds() + " s");
+                  + CONFIRM_TIMEOUT.toSeconds()
+                  + " s");
         }
         continue;
       }
@@ -226,7 +228,8 @@ final class TriggerSource implements ChangeSource {
         && !shipper.awaitConfirm(inFlight.get(inFlight.size() - 1), CONFIRM_TIMEOUT)) {
       throw new TimeoutException(
           "The broker did not confirm published changes within "
-              + CONFIRM_TIMEOUT.toSeconds() + " s");
+              + CONFIRM_TIMEOUT.toSeconds()
+              + " s");
     }
     log.warn(
         "No replica queue is bound to exchange '{}' yet; keeping positions {}..{} in the"
@@ -241,9 +244,9 @@ final class TriggerSource implements ChangeSource {
   }
 
   /**
-   * Writes the origin payloads among the notifications to the changelog and answers fence
-   * requests ({@link PublisherFence}); a plain doorbell carries no data, waking up is all it is
-   * for. Returns whether anything came: a ring, or changes written.
+   * Writes the origin payloads among the notifications to the changelog and answers fence requests
+   * ({@link PublisherFence}); a plain doorbell carries no data, waking up is all it is for. Returns
+   * whether anything came: a ring, or changes written.
    */
   private boolean handle(PGNotification[] received, OriginChangeWriter origin, Connection pg)
       throws SQLException {

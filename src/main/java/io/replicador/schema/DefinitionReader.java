@@ -15,9 +15,9 @@ import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * Reads table and type definitions from a database's catalog. Expects a session prepared by
- * {@link SessionSettings} (so type names come schema-qualified). Uses the caller's connection;
- * not thread-safe.
+ * Reads table and type definitions from a database's catalog. Expects a session prepared by {@link
+ * SessionSettings} (so type names come schema-qualified). Uses the caller's connection; not
+ * thread-safe.
  */
 public final class DefinitionReader {
   private static final String COLUMNS =
@@ -66,8 +66,14 @@ public final class DefinitionReader {
           boolean refersElsewhere = rs.getBoolean(7);
           if (generated && refersElsewhere) {
             throw new ConfigException(
-                "Column \"" + rs.getString(1) + "\" of " + name + " is generated from an"
-                    + " expression that uses other objects (" + expr + "); create the table on"
+                "Column \""
+                    + rs.getString(1)
+                    + "\" of "
+                    + name
+                    + " is generated from an"
+                    + " expression that uses other objects ("
+                    + expr
+                    + "); create the table on"
                     + " the replica yourself and run snapshot again");
           }
           columns.add(
@@ -83,13 +89,15 @@ public final class DefinitionReader {
         }
       }
     }
-    return Optional.of(new TableDefinition(name, columns, new TableCatalog(connection).primaryKey(oid), kind == 'p'));
+    return Optional.of(
+        new TableDefinition(
+            name, columns, new TableCatalog(connection).primaryKey(oid), kind == 'p'));
   }
 
   /**
    * The user types the tables' columns need, dependencies first (a domain after its base type, a
-   * composite after its attributes' types). Types of extensions and range types are not
-   * recreated: they must exist on the replica.
+   * composite after its attributes' types). Types of extensions and range types are not recreated:
+   * they must exist on the replica.
    */
   public List<UserType> typesFor(List<TableDefinition> tables) throws SQLException {
     Map<Long, UserType> ordered = new LinkedHashMap<>();
@@ -148,8 +156,14 @@ public final class DefinitionReader {
             done.put(
                 oid,
                 new UserType(
-                    UserType.Kind.DOMAIN, name, List.of(), rs.getString(9), rs.getBoolean(8),
-                    rs.getString(10), domainChecks(oid), List.of()));
+                    UserType.Kind.DOMAIN,
+                    name,
+                    List.of(),
+                    rs.getString(9),
+                    rs.getBoolean(8),
+                    rs.getString(10),
+                    domainChecks(oid),
+                    List.of()));
           }
           case "c" -> {
             List<String> attributes = new ArrayList<>();
@@ -159,7 +173,13 @@ public final class DefinitionReader {
             done.put(
                 oid,
                 new UserType(
-                    UserType.Kind.COMPOSITE, name, List.of(), null, false, null, List.of(),
+                    UserType.Kind.COMPOSITE,
+                    name,
+                    List.of(),
+                    null,
+                    false,
+                    null,
+                    List.of(),
                     attributes));
           }
           default -> done.put(oid, null); // extension base types, ranges: must exist already

@@ -23,10 +23,13 @@ public final class RecordTextReader {
   private final char[] out;
   private int outLength;
   private int field;
+
   /** Whether the field so far had a quote or backslash: an empty field is then "", not NULL. */
   private boolean marked;
+
   private boolean inQuotes;
   private boolean escaped;
+
   /** A quote inside quotes: a doubled quote if the next character is one, else the closing one. */
   private boolean quoteSeen;
 

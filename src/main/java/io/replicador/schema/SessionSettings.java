@@ -5,10 +5,10 @@ import java.sql.SQLException;
 import java.sql.Statement;
 
 /**
- * Fixes the session settings that shape text forms of values, so that the primary's output is
- * read back exactly by the replica and the two databases print equal values identically (copy and
- * verify depend on it). {@code search_path = pg_catalog} makes {@code format_type} and
- * {@code pg_get_expr} qualify every name outside pg_catalog.
+ * Fixes the session settings that shape text forms of values, so that the primary's output is read
+ * back exactly by the replica and the two databases print equal values identically (copy and verify
+ * depend on it). {@code search_path = pg_catalog} makes {@code format_type} and {@code pg_get_expr}
+ * qualify every name outside pg_catalog.
  */
 public final class SessionSettings {
   private SessionSettings() {}

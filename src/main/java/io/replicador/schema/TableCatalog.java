@@ -13,8 +13,8 @@ import java.util.Optional;
 
 /**
  * Catalog look-ups on one connection: whether a table exists, its columns and its primary key.
- * Names are passed as bind parameters, never spliced into SQL. Not thread-safe (uses the
- * caller's connection); does not close it.
+ * Names are passed as bind parameters, never spliced into SQL. Not thread-safe (uses the caller's
+ * connection); does not close it.
  */
 public final class TableCatalog {
   private final Connection connection;

@@ -25,7 +25,9 @@ public final class DdlWriter {
     String name = type.name().quoted();
     return switch (type.kind()) {
       case ENUM ->
-          "CREATE TYPE " + name + " AS ENUM ("
+          "CREATE TYPE "
+              + name
+              + " AS ENUM ("
               + type.labels().stream().map(DdlWriter::literal).collect(Collectors.joining(", "))
               + ")";
       case COMPOSITE ->

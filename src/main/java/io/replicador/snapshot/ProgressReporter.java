@@ -9,9 +9,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Shows the copy's progress: on a terminal, a block of lines (one per table) redrawn every
- * second; otherwise a plain line per active table every ten seconds, fit for logs. Owns one
- * daemon thread, stopped by {@link #close}.
+ * Shows the copy's progress: on a terminal, a block of lines (one per table) redrawn every second;
+ * otherwise a plain line per active table every ten seconds, fit for logs. Owns one daemon thread,
+ * stopped by {@link #close}.
  */
 public final class ProgressReporter implements AutoCloseable {
   private final List<TableProgress> tables;
@@ -21,7 +21,8 @@ public final class ProgressReporter implements AutoCloseable {
   private final ScheduledExecutorService timer;
   private int drawnLines;
 
-  public ProgressReporter(List<TableProgress> tables, PrintStream out, boolean terminal, Clock clock) {
+  public ProgressReporter(
+      List<TableProgress> tables, PrintStream out, boolean terminal, Clock clock) {
     this.tables = List.copyOf(tables);
     this.out = out;
     this.terminal = terminal;

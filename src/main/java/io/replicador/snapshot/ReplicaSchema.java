@@ -57,7 +57,10 @@ public final class ReplicaSchema {
         List<String> absent = type.labels().stream().filter(l -> !labels.contains(l)).toList();
         if (!absent.isEmpty()) {
           problems.add(
-              "enum " + type.name() + " on the replica lacks the labels " + absent
+              "enum "
+                  + type.name()
+                  + " on the replica lacks the labels "
+                  + absent
                   + "; add them with ALTER TYPE ... ADD VALUE");
         }
       }

@@ -38,27 +38,27 @@ import org.slf4j.LoggerFactory;
  * Brings a replica to a consistent copy of the primary's tables while the primary keeps taking
  * writes, so that {@code listen} continues from there with nothing lost.
  *
- * <p>Order matters: (1) every existing replica table is checked and missing ones are created;
- * (2) the replica's queue is declared, so from now on every change the publisher ships waits in
- * it; (3) one REPEATABLE READ snapshot is taken on the primary and exported, and workers copy the
- * tables in that snapshot. A change committed before the snapshot is in the copy; one committed
- * after it is published after the queue existed, so it is in the queue. Changes that are both in
- * the copy and in the queue are recognised by the listener and not applied again: each copied
- * table records the primary's snapshot ({@code pg_current_snapshot()}), and a change of a
- * transaction it includes is skipped for that table. (Applying them again would pass the replica
- * through states the primary never had: a row re-inserted next to its later version breaks a
- * unique constraint, and the replica's triggers fire twice.)
+ * <p>Order matters: (1) every existing replica table is checked and missing ones are created; (2)
+ * the replica's queue is declared, so from now on every change the publisher ships waits in it; (3)
+ * one REPEATABLE READ snapshot is taken on the primary and exported, and workers copy the tables in
+ * that snapshot. A change committed before the snapshot is in the copy; one committed after it is
+ * published after the queue existed, so it is in the queue. Changes that are both in the copy and
+ * in the queue are recognised by the listener and not applied again: each copied table records the
+ * primary's snapshot ({@code pg_current_snapshot()}), and a change of a transaction it includes is
+ * skipped for that table. (Applying them again would pass the replica through states the primary
+ * never had: a row re-inserted next to its later version breaks a unique constraint, and the
+ * replica's triggers fire twice.)
  *
  * <p>Where the replica's role cannot set {@code session_replication_role}, its foreign keys and
- * triggers stay active during the copy: tables linked by a foreign key are then emptied
- * referencing tables first and copied one at a time, referenced tables first, and the copy runs
- * under the replica's own search path, as the listener does.
+ * triggers stay active during the copy: tables linked by a foreign key are then emptied referencing
+ * tables first and copied one at a time, referenced tables first, and the copy runs under the
+ * replica's own search path, as the listener does.
  *
- * <p>Each table is copied in one replica transaction that empties it first and records it in
- * {@code replicador.snapshot}: a rerun after an interruption skips the tables already done
- * (their later changes wait in the same queue) and copies the others afresh. When the queue did
- * not exist before, the replica's earlier bookkeeping for this name is reset: the stream starts
- * anew. Blocks until done; runs {@code jobs} worker threads.
+ * <p>Each table is copied in one replica transaction that empties it first and records it in {@code
+ * replicador.snapshot}: a rerun after an interruption skips the tables already done (their later
+ * changes wait in the same queue) and copies the others afresh. When the queue did not exist
+ * before, the replica's earlier bookkeeping for this name is reset: the stream starts anew. Blocks
+ * until done; runs {@code jobs} worker threads.
  */
 public final class Snapshotter {
   private static final Logger log = LoggerFactory.getLogger(Snapshotter.class);
@@ -159,9 +159,8 @@ public final class Snapshotter {
   }
 
   /**
-   * With foreign keys active, a referenced table can be emptied only once the tables that
-   * reference it are: the tables not copied yet are emptied before any is copied, referencing
-   * tables first.
+   * With foreign keys active, a referenced table can be emptied only once the tables that reference
+   * it are: the tables not copied yet are emptied before any is copied, referencing tables first.
    */
   private void emptyChildrenFirst(Connection replica, List<TableDefinition> parentsFirst)
       throws SQLException {
@@ -175,23 +174,29 @@ public final class Snapshotter {
     PrimaryStore store = new PrimaryStore(primary, settings.primary().toString());
     if (!store.installed()) {
       throw new ConfigException(
-          "Change capture is not installed on " + settings.primary()
+          "Change capture is not installed on "
+              + settings.primary()
               + "; run 'replicador install' first, or changes made during the copy are lost");
     }
     List<TableName> captured = store.capturedTables();
     primary.commit();
     if (settings.tables().isEmpty()) {
       if (captured.isEmpty()) {
-        throw new ConfigException("No table is captured on " + settings.primary()
-            + "; run 'replicador install --tables ...' first");
+        throw new ConfigException(
+            "No table is captured on "
+                + settings.primary()
+                + "; run 'replicador install --tables ...' first");
       }
       return captured;
     }
     for (TableName t : settings.tables()) {
       if (!captured.contains(t)) {
         throw new ConfigException(
-            "Table " + t + " is not captured on the primary; run 'replicador install --tables "
-                + t + "' first, or its changes during and after the copy are lost");
+            "Table "
+                + t
+                + " is not captured on the primary; run 'replicador install --tables "
+                + t
+                + "' first, or its changes during and after the copy are lost");
       }
     }
     return settings.tables();
@@ -201,8 +206,8 @@ public final class Snapshotter {
    * Whether a snapshot of a replica whose queue exists starts it over: when it copies every
    * captured table and is not the rerun of an interrupted snapshot (some of them copied, others
    * not). The replica's queue is then emptied, since the copy replaces what waited in it; this is
-   * how a replica that lost messages, or stopped at a change it cannot take, is made whole again.
-   * A listener still consuming the queue is refused: it would apply what it holds on top.
+   * how a replica that lost messages, or stopped at a change it cannot take, is made whole again. A
+   * listener still consuming the queue is refused: it would apply what it holds on top.
    */
   private boolean startsOver(QueueInspector broker, Connection replica, List<TableName> names)
       throws SQLException, IOException, TimeoutException {
@@ -219,7 +224,11 @@ public final class Snapshotter {
     int consumers = broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
     if (consumers > 0) {
       throw new ConfigException(
-          "Replica " + settings.name() + ": a listener is consuming queue " + queue + "; stop it"
+          "Replica "
+              + settings.name()
+              + ": a listener is consuming queue "
+              + queue
+              + "; stop it"
               + " before snapshotting the whole replica (the copy replaces what waits in the"
               + " queue), then run the snapshot again");
     }
@@ -228,13 +237,13 @@ public final class Snapshotter {
   }
 
   /**
-   * A new queue means a new stream: forget the copies and positions of an earlier life, and
-   * record as applied every position the publisher had handed out by now. Those transactions
-   * committed before the snapshot that follows, so the copy has them, while every later position
-   * is published after the queue existed and waits in it. (The listener skips queued messages up
-   * to that position, and {@code verify --wait-caught-up} has a position to compare even when
-   * nothing changes after the snapshot.) An existing queue keeps its positions: its waiting
-   * changes may be needed by tables that this run does not copy.
+   * A new queue means a new stream: forget the copies and positions of an earlier life, and record
+   * as applied every position the publisher had handed out by now. Those transactions committed
+   * before the snapshot that follows, so the copy has them, while every later position is published
+   * after the queue existed and waits in it. (The listener skips queued messages up to that
+   * position, and {@code verify --wait-caught-up} has a position to compare even when nothing
+   * changes after the snapshot.) An existing queue keeps its positions: its waiting changes may be
+   * needed by tables that this run does not copy.
    */
   private void resetBookkeeping(Connection primary, Connection replica) throws SQLException {
     PrimaryStore store = new PrimaryStore(primary, settings.primary().toString());
@@ -261,14 +270,14 @@ public final class Snapshotter {
     String snapshotId;
     Copy copy;
     try (Statement st = primary.createStatement();
-        ResultSet rs = st.executeQuery("SELECT pg_export_snapshot(), pg_current_snapshot()::text")) {
+        ResultSet rs =
+            st.executeQuery("SELECT pg_export_snapshot(), pg_current_snapshot()::text")) {
       rs.next();
       snapshotId = rs.getString(1);
       // which primary transactions the copy holds: the listener skips their changes
       copy =
           new Copy(
-              new PrimaryStore(primary, settings.primary().toString()).sourceId(),
-              rs.getString(2));
+              new PrimaryStore(primary, settings.primary().toString()).sourceId(), rs.getString(2));
     }
     List<TableDefinition> bySize = new ArrayList<>(tables);
     List<TableProgress> progress = new ArrayList<>();
@@ -351,8 +360,9 @@ public final class Snapshotter {
       replica.setAutoCommit(false);
       try (Statement st = primary.createStatement()) {
         st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-        try (PreparedStatement ps = primary.prepareStatement("SET TRANSACTION SNAPSHOT '"
-            + snapshotId.replace("'", "''") + "'")) {
+        try (PreparedStatement ps =
+            primary.prepareStatement(
+                "SET TRANSACTION SNAPSHOT '" + snapshotId.replace("'", "''") + "'")) {
           ps.execute();
         }
       }
@@ -377,8 +387,8 @@ public final class Snapshotter {
   /** The primary's source id and the snapshot (pg_current_snapshot) the tables are copied in. */
   record Copy(String source, String primarySnapshot) {}
 
-  private static Map<TableName, Long> estimates(
-      Connection primary, List<TableDefinition> tables) throws SQLException {
+  private static Map<TableName, Long> estimates(Connection primary, List<TableDefinition> tables)
+      throws SQLException {
     Map<TableName, Long> out = new HashMap<>();
     try (PreparedStatement ps =
         primary.prepareStatement(

@@ -11,8 +11,8 @@ import java.util.Map;
 /**
  * Whether a table that already exists on the replica can take the primary's rows. Pure.
  *
- * <p>Every column the primary copies must exist with the same type and must not be generated on
- * the replica; columns only the replica has must accept a missing value (nullable, a default, an
+ * <p>Every column the primary copies must exist with the same type and must not be generated on the
+ * replica; columns only the replica has must accept a missing value (nullable, a default, an
  * identity or generated); the primary key must be on the same columns, since the listener finds
  * rows by it.
  */
@@ -31,15 +31,32 @@ public final class TableCompatibility {
       ColumnDefinition r = replicaColumns.get(p.name());
       if (r == null) {
         problems.add(
-            "replica table " + table + " has no column \"" + p.name() + "\" (" + p.type()
+            "replica table "
+                + table
+                + " has no column \""
+                + p.name()
+                + "\" ("
+                + p.type()
                 + "); add it or drop the table so snapshot creates it");
       } else if (!r.type().equals(p.type())) {
         problems.add(
-            "column \"" + p.name() + "\" of replica table " + table + " is " + r.type()
-                + " but " + p.type() + " on the primary; change its type to " + p.type());
+            "column \""
+                + p.name()
+                + "\" of replica table "
+                + table
+                + " is "
+                + r.type()
+                + " but "
+                + p.type()
+                + " on the primary; change its type to "
+                + p.type());
       } else if (r.generated()) {
         problems.add(
-            "column \"" + p.name() + "\" of replica table " + table + " is generated on the"
+            "column \""
+                + p.name()
+                + "\" of replica table "
+                + table
+                + " is generated on the"
                 + " replica but not on the primary; make it a plain column");
       }
     }
@@ -50,14 +67,23 @@ public final class TableCompatibility {
           !r.notNull() || r.defaultExpression() != null || r.identity() != 0 || r.generated();
       if (!primaryNames.contains(r.name()) && !fillsItself) {
         problems.add(
-            "column \"" + r.name() + "\" of replica table " + table + " exists only on the"
+            "column \""
+                + r.name()
+                + "\" of replica table "
+                + table
+                + " exists only on the"
                 + " replica and is NOT NULL without a default; give it a default or drop it");
       }
     }
     if (!new HashSet<>(replica.key()).equals(new HashSet<>(primary.key()))) {
       problems.add(
-          "replica table " + table + " has primary key " + replica.key() + " but the primary "
-              + primary.key() + "; give it the same primary key");
+          "replica table "
+              + table
+              + " has primary key "
+              + replica.key()
+              + " but the primary "
+              + primary.key()
+              + "; give it the same primary key");
     }
     return problems;
   }

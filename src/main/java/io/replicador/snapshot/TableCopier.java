@@ -23,8 +23,8 @@ import org.postgresql.core.BaseConnection;
  * Copies one table from the primary's snapshot into the replica with COPY, streaming through a
  * small buffer (memory does not grow with the table). On the replica the table is emptied, filled
  * and marked done ({@link ReplicaStore#recordCopy}) in one transaction, so an interrupted copy
- * leaves nothing behind and a rerun starts that table clean. Uses the caller's connections;
- * not thread-safe.
+ * leaves nothing behind and a rerun starts that table clean. Uses the caller's connections; not
+ * thread-safe.
  */
 final class TableCopier {
   private static final int BUFFER_BYTES = 1 << 16;
@@ -40,11 +40,7 @@ final class TableCopier {
    * @param replica autocommit off, prepared by {@link SessionSettings}
    */
   TableCopier(
-      Connection primary,
-      Connection replica,
-      String consumer,
-      Snapshotter.Copy copy,
-      Clock clock) {
+      Connection primary, Connection replica, String consumer, Snapshotter.Copy copy, Clock clock) {
     this.primary = primary;
     this.replica = replica;
     this.consumer = consumer;

@@ -72,9 +72,13 @@ public final class TableProgress {
         double mbPerSecond = bytes.get() / 1e6 / seconds;
         String head =
             String.format(
-                Locale.ROOT, "%s: %,d rows%s, %.1f MB/s", table, r,
-                state == State.COPYING && estimatedRows > 0 ? " of ~" + String.format(
-                    Locale.ROOT, "%,d", estimatedRows) : "",
+                Locale.ROOT,
+                "%s: %,d rows%s, %.1f MB/s",
+                table,
+                r,
+                state == State.COPYING && estimatedRows > 0
+                    ? " of ~" + String.format(Locale.ROOT, "%,d", estimatedRows)
+                    : "",
                 mbPerSecond);
         if (state == State.DONE) {
           yield head + String.format(Locale.ROOT, ", done in %.1f s", seconds);

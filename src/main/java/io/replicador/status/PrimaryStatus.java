@@ -35,7 +35,6 @@ public record PrimaryStatus(
     standbys = List.copyOf(standbys);
   }
 
-
   /** The database session of the active publisher. */
   public record PublisherSession(
       int pid, String applicationName, String clientAddress, String backendStart) {}

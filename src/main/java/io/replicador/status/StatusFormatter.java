@@ -24,8 +24,11 @@ public final class StatusFormatter {
     StringBuilder sb = new StringBuilder();
     PrimaryStatus p = status.primary();
     sb.append("Primary ").append(p.address()).append(" (source ").append(p.source()).append(")\n");
-    sb.append("  backlog: ").append(p.backlogChanges()).append(" change(s) in ")
-        .append(p.backlogTransactions()).append(" transaction(s) not yet shipped");
+    sb.append("  backlog: ")
+        .append(p.backlogChanges())
+        .append(" change(s) in ")
+        .append(p.backlogTransactions())
+        .append(" transaction(s) not yet shipped");
     if (p.backlogChanges() > 0) {
       sb.append("; oldest ");
       if (p.oldestAgeSeconds() != null) {
@@ -43,30 +46,49 @@ public final class StatusFormatter {
       sb.append("  publisher: NONE ACTIVE (start 'replicador publish')\n");
     } else {
       PrimaryStatus.PublisherSession s = p.publisher();
-      sb.append("  publisher: active, ").append(p.activeBy() == null ? "?" : p.activeBy())
-          .append(" (pid ").append(s.pid()).append(", '").append(s.applicationName()).append("'")
+      sb.append("  publisher: active, ")
+          .append(p.activeBy() == null ? "?" : p.activeBy())
+          .append(" (pid ")
+          .append(s.pid())
+          .append(", '")
+          .append(s.applicationName())
+          .append("'")
           .append(s.clientAddress() == null ? "" : " from " + s.clientAddress())
-          .append(", since ").append(p.activeSince()).append(")\n");
+          .append(", since ")
+          .append(p.activeSince())
+          .append(")\n");
     }
     for (PrimaryStatus.PublisherSession s : p.standbys()) {
-      sb.append("  publisher: standby (pid ").append(s.pid()).append(", '")
-          .append(s.applicationName()).append("'")
+      sb.append("  publisher: standby (pid ")
+          .append(s.pid())
+          .append(", '")
+          .append(s.applicationName())
+          .append("'")
           .append(s.clientAddress() == null ? "" : " from " + s.clientAddress())
-          .append(", since ").append(s.backendStart()).append(")\n");
+          .append(", since ")
+          .append(s.backendStart())
+          .append(")\n");
     }
     for (ReplicaStatus r : status.replicas()) {
       sb.append("Replica ").append(r.name()).append(" (queue ").append(r.queue()).append(")\n");
       if (r.messages() != null) {
-        sb.append("  queue: ").append(r.messages()).append(" message(s) waiting, ")
-            .append(r.consumers()).append(" consumer(s), ")
+        sb.append("  queue: ")
+            .append(r.messages())
+            .append(" message(s) waiting, ")
+            .append(r.consumers())
+            .append(" consumer(s), ")
             .append(r.deadLettered() == null ? "no" : r.deadLettered())
             .append(" dead-lettered\n");
       }
       if (r.appliedPosition() != null) {
-        sb.append("  applied position ").append(r.appliedPosition()).append(" (")
-            .append(r.behind()).append(" behind), last applied ")
-            .append(String.format(Locale.ROOT, "%.1f s ago, lag %.1f s", r.appliedAgeSeconds(),
-                r.lagSeconds()))
+        sb.append("  applied position ")
+            .append(r.appliedPosition())
+            .append(" (")
+            .append(r.behind())
+            .append(" behind), last applied ")
+            .append(
+                String.format(
+                    Locale.ROOT, "%.1f s ago, lag %.1f s", r.appliedAgeSeconds(), r.lagSeconds()))
             .append('\n');
       }
       if (r.problem() != null) {

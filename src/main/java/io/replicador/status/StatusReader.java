@@ -18,11 +18,11 @@ import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Reads the status once. The backlog's age costs nothing extra on the write path: it is counted
- * in transactions (the server's next transaction id minus the oldest waiting one), and in seconds
- * only where the server already keeps commit timestamps ({@code track_commit_timestamp}); a
- * timestamp column in the changelog would add bytes to every captured change. Opens and closes
- * its own connections; a replica that cannot be read is reported, not fatal.
+ * Reads the status once. The backlog's age costs nothing extra on the write path: it is counted in
+ * transactions (the server's next transaction id minus the oldest waiting one), and in seconds only
+ * where the server already keeps commit timestamps ({@code track_commit_timestamp}); a timestamp
+ * column in the changelog would add bytes to every captured change. Opens and closes its own
+ * connections; a replica that cannot be read is reported, not fatal.
  */
 public final class StatusReader {
   private final PostgresAddress primary;
@@ -78,9 +78,17 @@ public final class StatusReader {
                         h.pid(), h.application(), h.clientAddress(), h.since()))
             .orElse(null);
     return new PrimaryStatus(
-        primary.toString(), backlog.source(), backlog.changes(), backlog.transactions(),
-        backlog.ageTransactions(), backlog.ageSeconds(), publisher.lastPosition(),
-        publisher.pendingFrom(), session, publisher.activeBy(), publisher.activeSince(),
+        primary.toString(),
+        backlog.source(),
+        backlog.changes(),
+        backlog.transactions(),
+        backlog.ageTransactions(),
+        backlog.ageSeconds(),
+        publisher.lastPosition(),
+        publisher.pendingFrom(),
+        session,
+        publisher.activeBy(),
+        publisher.activeSince(),
         store.standbySessions().stream()
             .map(
                 h ->
@@ -103,15 +111,18 @@ public final class StatusReader {
         consumers = q.get().consumers();
         if (consumers == 0 && messages > 0) {
           problems.add(
-              "no listener consumes this queue and " + messages + " message(s) wait in it: a"
+              "no listener consumes this queue and "
+                  + messages
+                  + " message(s) wait in it: a"
                   + " stopped listener, or a name no longer in use (remove it with 'replicador"
-                  + " remove-replica --name " + name + "')");
+                  + " remove-replica --name "
+                  + name
+                  + "')");
         }
       } else {
         problems.add("queue " + queue + " does not exist (run snapshot or listen to create it)");
       }
-      Optional<QueueInspector.QueueCounts> d =
-          queues.inspect(Topology.deadLetterQueueName(name));
+      Optional<QueueInspector.QueueCounts> d = queues.inspect(Topology.deadLetterQueueName(name));
       dead = d.map(QueueInspector.QueueCounts::messages).orElse(null);
     } catch (IOException | TimeoutException e) {
       problems.add("cannot read queue " + queue + ": " + Failures.describe(e));
@@ -140,7 +151,15 @@ public final class StatusReader {
       }
     }
     return new ReplicaStatus(
-        name, queue, messages, consumers, dead, position, behind, age, lag,
+        name,
+        queue,
+        messages,
+        consumers,
+        dead,
+        position,
+        behind,
+        age,
+        lag,
         problems.isEmpty() ? null : String.join("; ", problems));
   }
 }

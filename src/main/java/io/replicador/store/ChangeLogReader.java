@@ -16,26 +16,27 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The publisher's side of the changelog on the primary: claiming committed transactions in a
- * safe order, streaming their rows, and deleting them once shipped. Uses one connection, which it
- * does not close; not thread-safe.
+ * The publisher's side of the changelog on the primary: claiming committed transactions in a safe
+ * order, streaming their rows, and deleting them once shipped. Uses one connection, which it does
+ * not close; not thread-safe.
  *
  * <p>Order: transactions are taken in the order of their last changelog id. Two transactions that
  * touch the same row cannot overlap (the second waits for the first's row lock), so the one that
- * commits first has the smaller last id, and it is visible whenever the second one is. Hence
- * every row's changes ship in commit order, and a long transaction that wrote early but commits
- * late is simply shipped when it becomes visible.
+ * commits first has the smaller last id, and it is visible whenever the second one is. Hence every
+ * row's changes ship in commit order, and a long transaction that wrote early but commits late is
+ * simply shipped when it becomes visible.
  */
 public final class ChangeLogReader {
   /**
-   * The most inserted rows one changelog row of op 'B' holds (store/primary/V1__capture.sql); a claim counts
-   * such a row as this many changes, so a batch never holds more than it claimed.
+   * The most inserted rows one changelog row of op 'B' holds (store/primary/V1__capture.sql); a
+   * claim counts such a row as this many changes, so a batch never holds more than it claimed.
    */
   public static final int MAX_ROWS_PER_ENTRY = 1000;
 
   private final Connection connection;
   private final int windowRows;
   private long shippedRows;
+
   /** The highest changelog id claimed by this reader. */
   private long claimedThrough;
 
@@ -73,7 +74,9 @@ public final class ChangeLogReader {
   public void standingBy(boolean standby) throws SQLException {
     try (PreparedStatement ps =
         connection.prepareStatement(
-            standby ? "SELECT pg_advisory_lock_shared(?)" : "SELECT pg_advisory_unlock_shared(?)")) {
+            standby
+                ? "SELECT pg_advisory_lock_shared(?)"
+                : "SELECT pg_advisory_unlock_shared(?)")) {
       ps.setLong(1, PrimaryStore.STANDBY_LOCK);
       ps.executeQuery().close();
     }
@@ -110,9 +113,9 @@ public final class ChangeLogReader {
   /**
    * In one transaction: deletes the rows of {@code shipped} batches, claims the next committed
    * transactions (at most {@code maxRows} changes in all unless the first transaction alone is
-   * larger, none of {@code inFlight}), and records what is pending with its positions. The
-   * commit waits for the disk only when it claims: a claim must be durable before its messages
-   * leave, while a lost deletion just ships those batches again with the same positions.
+   * larger, none of {@code inFlight}), and records what is pending with its positions. The commit
+   * waits for the disk only when it claims: a claim must be durable before its messages leave,
+   * while a lost deletion just ships those batches again with the same positions.
    *
    * @param shipped batches the broker confirmed, oldest first
    * @param inFlight batches published but not yet confirmed, oldest first
@@ -132,7 +135,8 @@ public final class ChangeLogReader {
       inFlight.forEach(b -> pending.addAll(b.txids()));
       pending.addAll(txids);
       Long expected =
-          !shipped.isEmpty() ? Long.valueOf(shipped.get(0).firstPosition())
+          !shipped.isEmpty()
+              ? Long.valueOf(shipped.get(0).firstPosition())
               : !inFlight.isEmpty() ? Long.valueOf(inFlight.get(0).firstPosition()) : null;
       try (PreparedStatement ps =
           connection.prepareStatement(
@@ -143,14 +147,17 @@ public final class ChangeLogReader {
         ps.setInt(1, txids.size());
         ps.setBoolean(2, !pending.isEmpty());
         ps.setObject(3, inFlight.isEmpty() ? null : inFlight.get(0).firstPosition(), Types.BIGINT);
-        ps.setArray(4, pending.isEmpty() ? null : connection.createArrayOf("text", pending.toArray()));
+        ps.setArray(
+            4, pending.isEmpty() ? null : connection.createArrayOf("text", pending.toArray()));
         ps.setObject(5, expected, Types.BIGINT);
         ps.setInt(6, txids.size());
         try (ResultSet rs = ps.executeQuery()) {
           if (!rs.next()) {
             connection.rollback();
             throw new SQLException(
-                "The publisher state no longer shows position " + expected + " as pending;"
+                "The publisher state no longer shows position "
+                    + expected
+                    + " as pending;"
                     + " another publisher took over");
           }
           if (txids.isEmpty()) {
@@ -213,8 +220,8 @@ public final class ChangeLogReader {
 
   /**
    * The committed transactions to claim next, in order of their last changelog id: only those
-   * wholly inside a window of ids that starts past what is in flight and covers at least the
-   * oldest transaction. One statement.
+   * wholly inside a window of ids that starts past what is in flight and covers at least the oldest
+   * transaction. One statement.
    */
   private List<Found> next(int maxRows, int maxTransactions, List<ClaimedBatch> inFlight)
       throws SQLException {
@@ -276,8 +283,7 @@ public final class ChangeLogReader {
     }
     List<Found> found = new ArrayList<>();
     for (String txid : txids) {
-      found.add(
-          byTxid.getOrDefault(txid, new Found(txid, 0, 0, Long.MAX_VALUE, Long.MIN_VALUE)));
+      found.add(byTxid.getOrDefault(txid, new Found(txid, 0, 0, Long.MAX_VALUE, Long.MIN_VALUE)));
     }
     return batch(firstPosition, found);
   }
@@ -309,8 +315,8 @@ public final class ChangeLogReader {
   }
 
   /**
-   * Arms or disarms the doorbell (see store/primary/V1__capture.sql). Takes effect at once, for
-   * the writers' statements that follow: setval is not transactional.
+   * Arms or disarms the doorbell (see store/primary/V1__capture.sql). Takes effect at once, for the
+   * writers' statements that follow: setval is not transactional.
    */
   public void armDoorbell(boolean armed) throws SQLException {
     try (PreparedStatement ps =

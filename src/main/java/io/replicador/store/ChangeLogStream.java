@@ -17,10 +17,11 @@ import java.util.Map;
  */
 final class ChangeLogStream {
   /**
-   * Rows whose stored text is larger than this are not read by the batch's query but streamed
-   * on their own ({@link LargeRowReader}), so the publisher's memory does not grow with a value.
+   * Rows whose stored text is larger than this are not read by the batch's query but streamed on
+   * their own ({@link LargeRowReader}), so the publisher's memory does not grow with a value.
    */
   static final int LARGE_ROW_BYTES = 1 << 20;
+
   /** The op of a changelog row holding several rows one statement inserted. */
   private static final String INSERTED_ROWS = "B";
 
@@ -38,8 +39,8 @@ final class ChangeLogStream {
    * transactions in that range are skipped, and rows of a transaction that comes later in claim
    * order than the one being streamed are held until it is its turn (concurrent transactions
    * interleave their ids; a batch holds at most its claimed changes, and a larger transaction is
-   * claimed alone, so it always streams straight through). The server unnests op 'B' rows, so
-   * the fetch size bounds what is in memory, however many rows a statement inserted.
+   * claimed alone, so it always streams straight through). The server unnests op 'B' rows, so the
+   * fetch size bounds what is in memory, however many rows a statement inserted.
    */
   void read(ClaimedBatch batch, ChangeLogReader.RowSink sink) throws Exception {
     {
@@ -60,8 +61,11 @@ final class ChangeLogStream {
                   + " CASE WHEN octet_length(coalesce(b.row, c.new_row)) <= ?"
                   + "   THEN coalesce(b.row, c.new_row) END,"
                   + " CASE WHEN octet_length(c.old_row) <= ? THEN c.old_row END"
-                  + first("c.txid::text") + first("c.relid::int8") + first("c.schema_name")
-                  + first("c.table_name") + first("c.op::text")
+                  + first("c.txid::text")
+                  + first("c.relid::int8")
+                  + first("c.schema_name")
+                  + first("c.table_name")
+                  + first("c.op::text")
                   + ", octet_length(coalesce(b.row, c.new_row)) > ?, octet_length(c.old_row) > ?"
                   + " FROM replicador.changelog c"
                   + " LEFT JOIN LATERAL unnest(c.new_rows) WITH ORDINALITY AS b(row, n) ON true"
@@ -93,8 +97,11 @@ final class ChangeLogStream {
               txid = rs.getString(5);
               if (txid == null) {
                 throw new IllegalStateException(
-                    "Inserted rows of changelog row " + id + " arrived out of order (the first was "
-                        + rs.getLong(2) + ")");
+                    "Inserted rows of changelog row "
+                        + id
+                        + " arrived out of order (the first was "
+                        + rs.getLong(2)
+                        + ")");
               }
               Integer tx = order.get(txid);
               entry = id;
@@ -117,16 +124,29 @@ final class ChangeLogStream {
             boolean inArray = !rs.wasNull();
             if (inArray && n != ++element) {
               throw new IllegalStateException(
-                  "Inserted rows of changelog row " + id + " arrived out of order (" + n
-                      + " after " + (element - 1) + ")");
+                  "Inserted rows of changelog row "
+                      + id
+                      + " arrived out of order ("
+                      + n
+                      + " after "
+                      + (element - 1)
+                      + ")");
             }
             String newRow = rs.getString(3);
             String oldRow = rs.getString(4);
             stream.row(
                 entryTx,
                 new ChangeLogRow(
-                    txid, relid, table, op, newRow, oldRow, id, inArray ? n : 0,
-                    rs.getBoolean(10), rs.getBoolean(11)));
+                    txid,
+                    relid,
+                    table,
+                    op,
+                    newRow,
+                    oldRow,
+                    id,
+                    inArray ? n : 0,
+                    rs.getBoolean(10),
+                    rs.getBoolean(11)));
           }
           if (entryTx >= 0) {
             stream.entryDone(entryTx);
@@ -136,8 +156,11 @@ final class ChangeLogStream {
       int unfinished = stream.unfinished();
       if (unfinished >= 0) {
         throw new IllegalStateException(
-            "Rows of transaction " + batch.txids().get(unfinished) + " (position "
-                + (batch.firstPosition() + unfinished) + ") changed while they were read; the"
+            "Rows of transaction "
+                + batch.txids().get(unfinished)
+                + " (position "
+                + (batch.firstPosition() + unfinished)
+                + ") changed while they were read; the"
                 + " changelog was changed by something other than the publisher");
       }
     }
@@ -155,9 +178,9 @@ final class ChangeLogStream {
           + " SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
 
   /**
-   * Back to the session's settings once the read is planned. The sink looks up tables in the
-   * same transaction, and planned under the settings above those lookups were slow enough to
-   * show in the lag (docs/performance.md).
+   * Back to the session's settings once the read is planned. The sink looks up tables in the same
+   * transaction, and planned under the settings above those lookups were slow enough to show in the
+   * lag (docs/performance.md).
    */
   private static final String PLAN_AS_BEFORE =
       "SET LOCAL enable_sort TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT;"
@@ -169,8 +192,8 @@ final class ChangeLogStream {
   }
 
   /**
-   * Passes a batch's rows on in claim order: those of the transaction being streamed at once,
-   * those of later ones when their turn comes.
+   * Passes a batch's rows on in claim order: those of the transaction being streamed at once, those
+   * of later ones when their turn comes.
    */
   private static final class InClaimOrder {
     private final long[] remaining; // changelog rows not yet read, per transaction

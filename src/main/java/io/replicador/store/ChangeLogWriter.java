@@ -33,9 +33,11 @@ public final class ChangeLogWriter {
             "INSERT INTO replicador.changelog"
                 + " (relid, schema_name, table_name, op, new_row, old_row)"
                 + " SELECT ?::int8::oid, ?, ?, p.op::\"char\","
-                + " CASE WHEN p.op IN ('I', 'U') THEN json_populate_record(" + rowType
+                + " CASE WHEN p.op IN ('I', 'U') THEN json_populate_record("
+                + rowType
                 + ", p.payload::json -> 'new_record')::text END,"
-                + " CASE WHEN p.op IN ('U', 'D') THEN json_populate_record(" + rowType
+                + " CASE WHEN p.op IN ('U', 'D') THEN json_populate_record("
+                + rowType
                 + ", p.payload::json -> 'old_record')::text END"
                 + " FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS p(payload, op, ord)"
                 + " ORDER BY p.ord")) {

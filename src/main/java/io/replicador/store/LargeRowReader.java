@@ -12,9 +12,9 @@ import java.sql.SQLException;
 
 /**
  * Reads the text of one large changelog row from the primary a slice at a time, so the publisher
- * never holds it whole. The server converts the text to UTF-8 once and hands out slices of
- * {@link #SLICE_BYTES} through a cursor; the reader decodes them as they come. Runs on the
- * publisher's connection, inside the transaction that reads the batch; not thread-safe.
+ * never holds it whole. The server converts the text to UTF-8 once and hands out slices of {@link
+ * #SLICE_BYTES} through a cursor; the reader decodes them as they come. Runs on the publisher's
+ * connection, inside the transaction that reads the batch; not thread-safe.
  */
 public final class LargeRowReader {
   /** Bytes per slice fetched from the primary. */
@@ -43,9 +43,14 @@ public final class LargeRowReader {
     // OFFSET 0 keeps the subquery whole, so its one conversion serves every slice
     PreparedStatement ps =
         connection.prepareStatement(
-            "SELECT g, substring(s.v FROM g::int FOR " + SLICE_BYTES + ") FROM (SELECT convert_to("
-                + column + ", 'UTF8') AS v FROM replicador.changelog c WHERE c.id = ? OFFSET 0) s,"
-                + " generate_series(1::int8, octet_length(s.v), " + SLICE_BYTES + ") AS g");
+            "SELECT g, substring(s.v FROM g::int FOR "
+                + SLICE_BYTES
+                + ") FROM (SELECT convert_to("
+                + column
+                + ", 'UTF8') AS v FROM replicador.changelog c WHERE c.id = ? OFFSET 0) s,"
+                + " generate_series(1::int8, octet_length(s.v), "
+                + SLICE_BYTES
+                + ") AS g");
     try {
       ps.setLong(1, entryId);
       ps.setFetchSize(2);
@@ -101,8 +106,12 @@ public final class LargeRowReader {
         }
         if (rows.getLong(1) != expected) {
           throw new IOException(
-              "Slices of changelog row " + entryId + " came out of order: " + rows.getLong(1)
-                  + " instead of " + expected);
+              "Slices of changelog row "
+                  + entryId
+                  + " came out of order: "
+                  + rows.getLong(1)
+                  + " instead of "
+                  + expected);
         }
         slice = rows.getBytes(2);
         at = 0;

@@ -34,9 +34,9 @@ record Migrations(String side, String folder, List<String> files, String marker)
   }
 
   /**
-   * The installed version: 0 when nothing is installed, or only a schema from before the
-   * numbering (whose idempotent version-1 script then runs again and brings it up to date).
-   * Reads in the caller's transaction.
+   * The installed version: 0 when nothing is installed, or only a schema from before the numbering
+   * (whose idempotent version-1 script then runs again and brings it up to date). Reads in the
+   * caller's transaction.
    */
   int installed(Connection c) throws SQLException {
     if (!exists(c, "replicador.schema_version")) {
@@ -70,13 +70,12 @@ record Migrations(String side, String folder, List<String> files, String marker)
   }
 
   /**
-   * Brings the schema to {@link #latest} in the caller's transaction; refuses one newer than
-   * that. Serialised by an advisory lock, so two processes starting together migrate once.
-   * Autocommit must be off.
+   * Brings the schema to {@link #latest} in the caller's transaction; refuses one newer than that.
+   * Serialised by an advisory lock, so two processes starting together migrate once. Autocommit
+   * must be off.
    */
   void apply(Connection c) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
+    try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext(?))")) {
       ps.setString(1, "replicador.migrate." + side);
       ps.executeQuery().close();
     }
@@ -84,8 +83,9 @@ record Migrations(String side, String folder, List<String> files, String marker)
     requireNotNewer(installed);
     try (Statement st = c.createStatement()) {
       st.execute("CREATE SCHEMA IF NOT EXISTS replicador");
-      st.execute("CREATE TABLE IF NOT EXISTS replicador.schema_version (version int PRIMARY KEY,"
-          + " installed_at timestamptz NOT NULL DEFAULT now())");
+      st.execute(
+          "CREATE TABLE IF NOT EXISTS replicador.schema_version (version int PRIMARY KEY,"
+              + " installed_at timestamptz NOT NULL DEFAULT now())");
       for (int v = installed + 1; v <= latest(); v++) {
         st.execute(sql(v));
         st.execute("INSERT INTO replicador.schema_version (version) VALUES (" + v + ")");
@@ -94,28 +94,43 @@ record Migrations(String side, String folder, List<String> files, String marker)
   }
 
   /**
-   * Fails unless the installed schema is exactly the latest; the message names {@code where}
-   * and the command that upgrades it ({@code upgrade}).
+   * Fails unless the installed schema is exactly the latest; the message names {@code where} and
+   * the command that upgrades it ({@code upgrade}).
    */
   void require(Connection c, String where, String upgrade) throws SQLException {
     int installed = installed(c);
     requireNotNewer(installed);
     if (!present(c)) {
-      throw new ConfigException("Replicador is not installed on the " + side + " " + where
-          + "; " + upgrade);
+      throw new ConfigException(
+          "Replicador is not installed on the " + side + " " + where + "; " + upgrade);
     }
     if (installed < latest()) {
-      throw new ConfigException("The replicador schema on the " + side + " " + where
-          + " was installed by an older version of Replicador (schema " + installed + ", this"
-          + " one needs " + latest() + "); " + upgrade + " (it keeps everything waiting there)");
+      throw new ConfigException(
+          "The replicador schema on the "
+              + side
+              + " "
+              + where
+              + " was installed by an older version of Replicador (schema "
+              + installed
+              + ", this"
+              + " one needs "
+              + latest()
+              + "); "
+              + upgrade
+              + " (it keeps everything waiting there)");
     }
   }
 
   private void requireNotNewer(int installed) {
     if (installed > latest()) {
-      throw new ConfigException("The replicador schema on the " + side + " is version "
-          + installed + ", written by a newer Replicador than this one (which knows up to "
-          + latest() + "); upgrade Replicador");
+      throw new ConfigException(
+          "The replicador schema on the "
+              + side
+              + " is version "
+              + installed
+              + ", written by a newer Replicador than this one (which knows up to "
+              + latest()
+              + "); upgrade Replicador");
     }
   }
 

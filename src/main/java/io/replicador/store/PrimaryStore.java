@@ -12,8 +12,8 @@ import java.util.Optional;
 /**
  * The primary's {@code replicador} schema as everything but the publisher's changelog reader sees
  * it: its installation and version (numbered migrations under {@code store/primary}), the source
- * id, the captured tables, the publisher's state and lock, and the backlog. The changelog itself
- * is read and written by {@link ChangeLogReader} and {@link ChangeLogWriter}, in this package too.
+ * id, the captured tables, the publisher's state and lock, and the backlog. The changelog itself is
+ * read and written by {@link ChangeLogReader} and {@link ChangeLogWriter}, in this package too.
  *
  * <p>Statements run in the caller's transaction on the caller's connection, which it does not
  * close; the caller commits. Not thread-safe.
@@ -31,9 +31,9 @@ public final class PrimaryStore {
    * As a bigint key it shows in {@code pg_locks} as classid = high 32 bits, objid = low 32 bits.
    */
   public static final long PUBLISHER_LOCK = 0x5245504c5055L;
+
   /**
-   * Held shared (session level) by each publisher waiting as standby, so that status can list
-   * them.
+   * Held shared (session level) by each publisher waiting as standby, so that status can list them.
    */
   public static final long STANDBY_LOCK = 0x5245504c5053L;
 
@@ -60,9 +60,9 @@ public final class PrimaryStore {
   }
 
   /**
-   * Creates the schema when it is missing, in the caller's transaction; leaves an installed one
-   * as it is (so a reconnecting publisher takes no lock on the changelog). Origin notify mode
-   * needs the changelog and publisher state, not triggers. Returns whether it created it.
+   * Creates the schema when it is missing, in the caller's transaction; leaves an installed one as
+   * it is (so a reconnecting publisher takes no lock on the changelog). Origin notify mode needs
+   * the changelog and publisher state, not triggers. Returns whether it created it.
    */
   public boolean createIfMissing() throws SQLException {
     if (installed()) {
@@ -82,15 +82,14 @@ public final class PrimaryStore {
    * reads: an older one is upgraded by {@code install}, a newer one needs a newer Replicador.
    */
   public void requireCurrent() throws SQLException {
-    MIGRATIONS.require(
-        connection, where, "run 'replicador install' for the captured tables again");
+    MIGRATIONS.require(connection, where, "run 'replicador install' for the captured tables again");
   }
 
   /** Fails with the fix unless some version of capture is installed. */
   public void requireInstalled() throws SQLException {
     if (!installed()) {
-      throw new ConfigException("Change capture is not installed on " + where
-          + "; run 'replicador install' first");
+      throw new ConfigException(
+          "Change capture is not installed on " + where + "; run 'replicador install' first");
     }
   }
 
@@ -108,8 +107,12 @@ public final class PrimaryStore {
   }
 
   private ConfigException incomplete(String row) {
-    return new ConfigException("Change capture on " + where + " is incomplete (no " + row
-        + " row); run 'replicador install' again");
+    return new ConfigException(
+        "Change capture on "
+            + where
+            + " is incomplete (no "
+            + row
+            + " row); run 'replicador install' again");
   }
 
   /** The captured tables, in order; empty when capture is not installed. */
@@ -171,7 +174,8 @@ public final class PrimaryStore {
       Long ageTransactions = rs.wasNull() ? null : age;
       double seconds = rs.getDouble(5);
       Double ageSeconds = rs.wasNull() ? null : seconds;
-      return new Backlog(rs.getString(1), rs.getLong(2), rs.getLong(3), ageTransactions, ageSeconds);
+      return new Backlog(
+          rs.getString(1), rs.getLong(2), rs.getLong(3), ageTransactions, ageSeconds);
     }
   }
 

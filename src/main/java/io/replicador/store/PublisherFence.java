@@ -17,22 +17,22 @@ import org.slf4j.LoggerFactory;
  * Waits until the active publisher has written every origin notification queued so far into the
  * changelog. Used when {@code install --replace-trigger} switches a table from the origin NOTIFY
  * trigger to capture triggers: with the table locked against writes, every notification of the old
- * trigger is already in PostgreSQL's notification queue, and the queue delivers in commit order.
- * So once the publisher answers a request sent now (on the doorbell channel it always listens
- * on), it has written all of them, and changes captured after the switch get later changelog ids:
- * nothing is overtaken, lost or captured twice.
+ * trigger is already in PostgreSQL's notification queue, and the queue delivers in commit order. So
+ * once the publisher answers a request sent now (on the doorbell channel it always listens on), it
+ * has written all of them, and changes captured after the switch get later changelog ids: nothing
+ * is overtaken, lost or captured twice.
  *
- * <p>Uses its own connection in autocommit mode (the installer's transaction holds the lock),
- * which it does not close. Blocks up to the timeout. Not thread-safe.
+ * <p>Uses its own connection in autocommit mode (the installer's transaction holds the lock), which
+ * it does not close. Blocks up to the timeout. Not thread-safe.
  */
 public final class PublisherFence {
   private static final Logger log = LoggerFactory.getLogger(PublisherFence.class);
+
   /** Payload prefix of a request on the doorbell channel; the rest is the token to echo. */
   public static final String REQUEST_PREFIX = "fence:";
 
   /** Channel the publisher answers on, with the token as payload. */
   public static final String ANSWER_CHANNEL = "replicador_fence";
-
 
   private final Connection connection;
   private final Duration timeout;
@@ -43,8 +43,8 @@ public final class PublisherFence {
   }
 
   /**
-   * Returns once the active publisher answered; returns at once when no publisher is active
-   * (nobody hears notifications then, so there is nothing to wait for).
+   * Returns once the active publisher answered; returns at once when no publisher is active (nobody
+   * hears notifications then, so there is nothing to wait for).
    *
    * @throws CaptureException when an active publisher does not answer within the timeout
    */
@@ -71,7 +71,9 @@ public final class PublisherFence {
         long left = Duration.ofNanos(deadline - System.nanoTime()).toMillis();
         if (left <= 0) {
           throw new ConfigException(
-              "The active publisher did not confirm within " + timeout.toSeconds() + " s that it"
+              "The active publisher did not confirm within "
+                  + timeout.toSeconds()
+                  + " s that it"
                   + " has written the origin notifications sent before the switch; nothing was"
                   + " changed. Check the publisher's log (is it stuck or starting?) and run again");
         }

@@ -45,8 +45,8 @@ public final class ReplicaStore {
 
   /**
    * Creates or upgrades the bookkeeping to this version's schema, and commits: the listener and
-   * snapshot own their replica's schema, so they migrate it themselves. Refuses a schema written
-   * by a newer version. Turns autocommit off.
+   * snapshot own their replica's schema, so they migrate it themselves. Refuses a schema written by
+   * a newer version. Turns autocommit off.
    */
   public static void migrate(Connection connection) throws SQLException {
     connection.setAutoCommit(false);
@@ -120,8 +120,8 @@ public final class ReplicaStore {
   public record ConsumerPosition(String consumer, long position) {}
 
   /**
-   * The consumer furthest behind on the source: {@code consumer} itself, or of every consumer
-   * of this database when it is null; empty when none applied anything from it.
+   * The consumer furthest behind on the source: {@code consumer} itself, or of every consumer of
+   * this database when it is null; empty when none applied anything from it.
    */
   public static Optional<ConsumerPosition> furthestBehind(
       Connection connection, String source, String consumer) throws SQLException {
@@ -261,15 +261,14 @@ public final class ReplicaStore {
 
   /** Forgets this consumer: its positions, staged parts and copies. */
   public void forget() throws SQLException {
-    for (String table :
-        List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
+    for (String table : List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
       Statements.update(connection, "DELETE FROM " + table + " WHERE consumer = ?", consumer);
     }
   }
 
   /**
-   * Starts this consumer's stream anew: forgets its copies, staged parts and positions, and
-   * records {@code handedOut} of {@code source} as applied (when above 0).
+   * Starts this consumer's stream anew: forgets its copies, staged parts and positions, and records
+   * {@code handedOut} of {@code source} as applied (when above 0).
    */
   public void startOver(String source, long handedOut) throws SQLException {
     forget();

@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The shapes every store statement takes: bind the parameters (values only, never SQL), run,
- * read. Runs in the caller's transaction. Stateless.
+ * The shapes every store statement takes: bind the parameters (values only, never SQL), run, read.
+ * Runs in the caller's transaction. Stateless.
  */
 final class Statements {
   private Statements() {}

@@ -13,16 +13,16 @@ import java.util.Optional;
  * Waits until a replica has applied every transaction the primary had committed when the wait
  * began.
  *
- * <p>Positions are handed out by the publisher when it claims transactions, and changelog rows
- * are deleted only once the broker confirmed them. So: (1) note the primary's snapshot and the
- * highest changelog id, in one statement; (2) wait until no changelog row of a transaction
- * visible in that snapshot (committed by then) is left: all of them have positions and are in
- * the broker. Transactions committed later do not hold the wait up, nor do open ones (their rows
- * were invisible). (3) Read the highest position handed out so far; every transaction of step 1
- * has one at most that high. (4) Wait until the replica's applied position for this primary's
- * source reaches it (positions are gap-free and applied in order). Under load the target can
- * include a few later transactions; the wait ends as soon as the replica keeps up with them.
- * Uses the caller's connections (autocommit on); blocks, polling every 200 ms.
+ * <p>Positions are handed out by the publisher when it claims transactions, and changelog rows are
+ * deleted only once the broker confirmed them. So: (1) note the primary's snapshot and the highest
+ * changelog id, in one statement; (2) wait until no changelog row of a transaction visible in that
+ * snapshot (committed by then) is left: all of them have positions and are in the broker.
+ * Transactions committed later do not hold the wait up, nor do open ones (their rows were
+ * invisible). (3) Read the highest position handed out so far; every transaction of step 1 has one
+ * at most that high. (4) Wait until the replica's applied position for this primary's source
+ * reaches it (positions are gap-free and applied in order). Under load the target can include a few
+ * later transactions; the wait ends as soon as the replica keeps up with them. Uses the caller's
+ * connections (autocommit on); blocks, polling every {@link #POLL}.
  */
 final class CatchUpWaiter {
   private static final Duration POLL = Duration.ofMillis(200);
@@ -45,8 +45,11 @@ final class CatchUpWaiter {
     PrimaryStore.Horizon horizon = store.horizon();
     String source = horizon.source();
     while (store.unshipped(horizon)) {
-      pause(deadline, timeout, "the publisher has not shipped the changes committed on the"
-          + " primary before verify started; is 'replicador publish' running?");
+      pause(
+          deadline,
+          timeout,
+          "the publisher has not shipped the changes committed on the"
+              + " primary before verify started; is 'replicador publish' running?");
     }
     long target = store.lastPosition();
     while (true) {
@@ -57,12 +60,21 @@ final class CatchUpWaiter {
         return;
       }
       String who =
-          applied.map(a -> "listener " + a.consumer()).orElse(
-              consumer == null ? "no listener" : "listener " + consumer);
-      pause(deadline, timeout, who + " applied position "
-          + (applied.isPresent() ? applied.get().position() : "none") + " of source " + source
-          + ", needs " + target + "; is 'replicador listen' running for it? (a replica name no"
-          + " longer in use can be named with verify --name)");
+          applied
+              .map(a -> "listener " + a.consumer())
+              .orElse(consumer == null ? "no listener" : "listener " + consumer);
+      pause(
+          deadline,
+          timeout,
+          who
+              + " applied position "
+              + (applied.isPresent() ? applied.get().position() : "none")
+              + " of source "
+              + source
+              + ", needs "
+              + target
+              + "; is 'replicador listen' running for it? (a replica name no"
+              + " longer in use can be named with verify --name)");
     }
   }
 

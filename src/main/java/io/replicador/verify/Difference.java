@@ -27,8 +27,10 @@ public record Difference(Kind kind, List<String> keyColumns, List<String> key) {
 
   /** The key as PostgreSQL shows it in errors: {@code (a, "B")=(1, x)}. */
   public String keyText() {
-    return "(" + keyColumns.stream().map(Identifiers::quote).collect(Collectors.joining(", "))
-        + ")=(" + key.stream().map(v -> v == null ? "NULL" : v).collect(Collectors.joining(", "))
+    return "("
+        + keyColumns.stream().map(Identifiers::quote).collect(Collectors.joining(", "))
+        + ")=("
+        + key.stream().map(v -> v == null ? "NULL" : v).collect(Collectors.joining(", "))
         + ")";
   }
 }

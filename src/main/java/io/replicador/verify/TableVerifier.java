@@ -15,11 +15,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 
 /**
- * Compares one table. The primary's keys cut the table into ranges of about {@code chunkRows}
- * rows (one ordered pass); both databases compute each range's row count and hash themselves, at
- * the same time; a range that differs is halved at the median key of the side with more rows in
- * it, until a range is small enough to fetch its keys and row hashes from both sides and compare
- * them by key. Only counts, hashes and the keys of small differing ranges cross the network.
+ * Compares one table. The primary's keys cut the table into ranges of about {@code chunkRows} rows
+ * (one ordered pass); both databases compute each range's row count and hash themselves, at the
+ * same time; a range that differs is halved at the median key of the side with more rows in it,
+ * until a range is small enough to fetch its keys and row hashes from both sides and compare them
+ * by key. Only counts, hashes and the keys of small differing ranges cross the network.
  *
  * <p>Memory holds the range boundaries (about rows / chunkRows keys), one leaf range of rows and
  * the differences found. Uses the caller's connections; the executor runs the replica's half of
@@ -149,8 +149,11 @@ final class TableVerifier {
       ps.setLong(bounds.size() + 1, offset);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
-          throw new SQLException("Rows of " + sql.table() + " changed while verify ran; run it"
-              + " again with the replica caught up (--wait-caught-up)");
+          throw new SQLException(
+              "Rows of "
+                  + sql.table()
+                  + " changed while verify ran; run it"
+                  + " again with the replica caught up (--wait-caught-up)");
         }
         return keyOf(rs);
       }

@@ -23,9 +23,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Compares primary and replica table by table (see {@link TableVerifier}). Each side of a table
- * is read in one REPEATABLE READ transaction, so a table is compared as of one moment per side.
- * Opens and closes its own connections; blocks; runs one helper thread.
+ * Compares primary and replica table by table (see {@link TableVerifier}). Each side of a table is
+ * read in one REPEATABLE READ transaction, so a table is compared as of one moment per side. Opens
+ * and closes its own connections; blocks; runs one helper thread.
  */
 public final class Verifier {
   private static final Logger log = LoggerFactory.getLogger(Verifier.class);
@@ -76,8 +76,11 @@ public final class Verifier {
             .orElseThrow(
                 () -> new VerifyException("Table " + table + " does not exist on the primary"));
     if (p.key().isEmpty()) {
-      throw new VerifyException("Table " + table + " has no primary key on the primary; verify"
-          + " compares by key, add one");
+      throw new VerifyException(
+          "Table "
+              + table
+              + " has no primary key on the primary; verify"
+              + " compares by key, add one");
     }
     Optional<TableDefinition> r = new DefinitionReader(replica).table(table);
     if (r.isEmpty()) {
@@ -89,8 +92,12 @@ public final class Verifier {
     List<String> columns = new ArrayList<>();
     for (ColumnDefinition c : p.copiedColumns()) {
       if (!replicaColumns.contains(c.name())) {
-        throw new VerifyException("Replica table " + table + " has no column \"" + c.name()
-            + "\"; add it (or run snapshot) so the tables can be compared");
+        throw new VerifyException(
+            "Replica table "
+                + table
+                + " has no column \""
+                + c.name()
+                + "\"; add it (or run snapshot) so the tables can be compared");
       }
       columns.add(c.name());
       types.put(c.name(), c.type());
@@ -106,7 +113,10 @@ public final class Verifier {
       TableResult result =
           new TableVerifier(primary, replica, replicaSide, queries, settings.maxRows())
               .verify(chunk);
-      log.debug("Verified {} ({} rows) in {} ms", table, result.primaryRows(),
+      log.debug(
+          "Verified {} ({} rows) in {} ms",
+          table,
+          result.primaryRows(),
           (System.nanoTime() - started) / 1_000_000);
       return result;
     } finally {
@@ -127,13 +137,17 @@ public final class Verifier {
   private List<TableName> captured(Connection primary) throws SQLException, VerifyException {
     PrimaryStore store = new PrimaryStore(primary, settings.primary().toString());
     if (!store.installed()) {
-      throw new VerifyException("Change capture is not installed on " + settings.primary()
-          + "; name the tables to compare with --tables");
+      throw new VerifyException(
+          "Change capture is not installed on "
+              + settings.primary()
+              + "; name the tables to compare with --tables");
     }
     List<TableName> tables = store.capturedTables();
     if (tables.isEmpty()) {
-      throw new VerifyException("No table is captured on " + settings.primary()
-          + "; name the tables to compare with --tables");
+      throw new VerifyException(
+          "No table is captured on "
+              + settings.primary()
+              + "; name the tables to compare with --tables");
     }
     return tables;
   }

@@ -29,8 +29,9 @@ public record VerifyQueries(
   }
 
   private String rowHash() {
-    return "md5(ROW(" + columns.stream().map(VerifyQueries::qualified)
-        .collect(Collectors.joining(", ")) + ")::text)";
+    return "md5(ROW("
+        + columns.stream().map(VerifyQueries::qualified).collect(Collectors.joining(", "))
+        + ")::text)";
   }
 
   private String keyList() {
@@ -79,17 +80,22 @@ public record VerifyQueries(
 
   /**
    * Row count and a hash of the rows in a range. The hash adds up the first 64 bits of each row's
-   * md5, so it does not depend on the order rows are read in (nor on collations) and needs no
-   * sort; {@code sum(bigint)} is numeric, so it does not overflow.
+   * md5, so it does not depend on the order rows are read in (nor on collations) and needs no sort;
+   * {@code sum(bigint)} is numeric, so it does not overflow.
    */
   public String rangeSummary(KeyRange range) {
-    return "SELECT count(*), coalesce(sum(('x' || left(" + rowHash() + ", 16))::bit(64)::int8), 0)"
-        + "::text FROM " + table.quoted() + " t" + where(range);
+    return "SELECT count(*), coalesce(sum(('x' || left("
+        + rowHash()
+        + ", 16))::bit(64)::int8), 0)"
+        + "::text FROM "
+        + table.quoted()
+        + " t"
+        + where(range);
   }
 
   /**
-   * Every {@code every}-th key in key order, starting after the first row: boundaries of ranges
-   * of {@code every} rows. One index-ordered pass over the primary.
+   * Every {@code every}-th key in key order, starting after the first row: boundaries of ranges of
+   * {@code every} rows. One index-ordered pass over the primary.
    */
   public String boundaries() {
     List<String> aliases = new ArrayList<>();
@@ -100,20 +106,41 @@ public record VerifyQueries(
     for (int i = 0; i < key.size(); i++) {
       selected.add(qualified(key.get(i)) + "::text AS " + aliases.get(i));
     }
-    return "SELECT " + String.join(", ", aliases) + " FROM (SELECT " + String.join(", ", selected)
-        + ", row_number() OVER (ORDER BY " + keyList() + ") AS rn FROM " + table.quoted()
+    return "SELECT "
+        + String.join(", ", aliases)
+        + " FROM (SELECT "
+        + String.join(", ", selected)
+        + ", row_number() OVER (ORDER BY "
+        + keyList()
+        + ") AS rn FROM "
+        + table.quoted()
         + " t) x WHERE rn % ? = 1 AND rn > 1 ORDER BY rn";
   }
 
   /** The key at a row offset within a range, in key order: where to split it. */
   public String keyAtOffset(KeyRange range) {
-    return "SELECT " + keyTexts() + " FROM " + table.quoted() + " t" + where(range)
-        + " ORDER BY " + keyList() + " OFFSET ? LIMIT 1";
+    return "SELECT "
+        + keyTexts()
+        + " FROM "
+        + table.quoted()
+        + " t"
+        + where(range)
+        + " ORDER BY "
+        + keyList()
+        + " OFFSET ? LIMIT 1";
   }
 
   /** Key texts and row hash of every row in a (small) range. */
   public String rows(KeyRange range) {
-    return "SELECT " + keyTexts() + ", " + rowHash() + " FROM " + table.quoted() + " t"
-        + where(range) + " ORDER BY " + keyList();
+    return "SELECT "
+        + keyTexts()
+        + ", "
+        + rowHash()
+        + " FROM "
+        + table.quoted()
+        + " t"
+        + where(range)
+        + " ORDER BY "
+        + keyList();
   }
 }

@@ -11,8 +11,7 @@ class ApplyStatementsTest {
 
   @Test
   void upsertQuotesEveryIdentifierAndUpdatesNonKeyColumns() {
-    String sql =
-        ApplyStatements.upsert(ODD, List.of("Id", "select", "a \"b\" c"), List.of("Id"));
+    String sql = ApplyStatements.upsert(ODD, List.of("Id", "select", "a \"b\" c"), List.of("Id"));
 
     assertThat(sql)
         .isEqualTo(
@@ -49,8 +48,7 @@ class ApplyStatementsTest {
   @Test
   void upsertHasOneParameterPerColumn() {
     String sql =
-        ApplyStatements.upsert(
-            TableName.of("s", "t"), List.of("a", "b", "c", "d"), List.of("a"));
+        ApplyStatements.upsert(TableName.of("s", "t"), List.of("a", "b", "c", "d"), List.of("a"));
 
     assertThat(sql.chars().filter(c -> c == '?').count()).isEqualTo(4);
   }
@@ -71,8 +69,7 @@ class ApplyStatementsTest {
         ApplyStatements.delete(TableName.of("my schema", "User"), List.of("group", "x\"y"));
 
     assertThat(sql)
-        .isEqualTo(
-            "DELETE FROM \"my schema\".\"User\" WHERE \"group\" = ? AND \"x\"\"y\" = ?");
+        .isEqualTo("DELETE FROM \"my schema\".\"User\" WHERE \"group\" = ? AND \"x\"\"y\" = ?");
   }
 
   @Test

@@ -39,9 +39,9 @@ import java.util.regex.Pattern;
  * synchronous_commit on), as production would.
  *
  * <p>A full run measures each scenario in {@link #FULL_ROUNDS} rounds that take their turns
- * (Replicador, native, Replicador, ...), and reports medians, with the lowest and highest round
- * in brackets: on a shared machine the speed drifts by a fifth within minutes, and a figure and
- * the one it is compared with are best measured close together, more than once.
+ * (Replicador, native, Replicador, ...), and reports medians, with the lowest and highest round in
+ * brackets: on a shared machine the speed drifts by a fifth within minutes, and a figure and the
+ * one it is compared with are best measured close together, more than once.
  */
 public final class Benchmark {
   /** Rounds of each scenario in a full run; a quick run has one. */
@@ -76,9 +76,10 @@ public final class Benchmark {
     boolean quick = List.of(args).contains("--quick");
     // --only 1,3 runs just those scenarios (for working on one of them)
     int at = List.of(args).indexOf("--only");
-    Set<String> only = at >= 0 && at + 1 < args.length
-        ? Set.of(args[at + 1].split(","))
-        : Set.of("1", "2", "3", "4");
+    Set<String> only =
+        at >= 0 && at + 1 < args.length
+            ? Set.of(args[at + 1].split(","))
+            : Set.of("1", "2", "3", "4");
     Benchmark b = new Benchmark(quick, only);
     int status = 0;
     try {
@@ -129,7 +130,8 @@ public final class Benchmark {
       System.out.printf(
           Locale.ROOT, "Medians of %d rounds, [lowest, highest round] in brackets%n", rounds);
     }
-    System.out.printf(Locale.ROOT, "%-62s %22s %22s %20s%n", "scenario", "Replicador", "native", "ratio");
+    System.out.printf(
+        Locale.ROOT, "%-62s %22s %22s %20s%n", "scenario", "Replicador", "native", "ratio");
     for (String[] r : results) {
       System.out.printf(Locale.ROOT, "%-62s %22s %22s %20s%n", (Object[]) r);
     }
@@ -199,7 +201,10 @@ public final class Benchmark {
         long to = Math.min(rows, from + perTransaction - 1);
         st.execute(
             "INSERT INTO items (id, payload) SELECT g, md5(g::text) FROM generate_series("
-                + from + ", " + to + ") g");
+                + from
+                + ", "
+                + to
+                + ") g");
       }
     }
     long written = System.nanoTime();
@@ -236,9 +241,16 @@ public final class Benchmark {
           rep.over(plain),
           nat.over(plain));
       results.add(
-          new String[] {"  (TPS: no capture " + plain.summary() + ")", rep.summary(), nat.summary(), ""});
+          new String[] {
+            "  (TPS: no capture " + plain.summary() + ")", rep.summary(), nat.summary(), ""
+          });
       results.add(
-          new String[] {"  (capture alone, nothing shipping, vs no capture)", alone.over(plain).summary(), "", ""});
+          new String[] {
+            "  (capture alone, nothing shipping, vs no capture)",
+            alone.over(plain).summary(),
+            "",
+            ""
+          });
     }
     // lag at a fixed rate of 1,000 transactions per second
     double[] repLag;
@@ -369,8 +381,15 @@ public final class Benchmark {
       exec(
           replicas,
           db,
-          "CREATE SUBSCRIPTION bench_" + i + "_" + s.primaryDb + " CONNECTION 'host=127.0.0.1 port="
-              + primary.port() + " dbname=" + s.primaryDb + " user=postgres'"
+          "CREATE SUBSCRIPTION bench_"
+              + i
+              + "_"
+              + s.primaryDb
+              + " CONNECTION 'host=127.0.0.1 port="
+              + primary.port()
+              + " dbname="
+              + s.primaryDb
+              + " user=postgres'"
               + " PUBLICATION bench WITH (copy_data = false)");
       s.replicaDbs.add(db);
       s.subscriptions.add(db);
@@ -386,7 +405,8 @@ public final class Benchmark {
   }
 
   private void waitForQueues(Setup s) throws Exception {
-    com.rabbitmq.client.ConnectionFactory f = BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
+    com.rabbitmq.client.ConnectionFactory f =
+        BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     try (com.rabbitmq.client.Connection c = f.newConnection()) {
       for (String q : s.queues) {
@@ -431,9 +451,21 @@ public final class Benchmark {
         new ArrayList<>(
             List.of(
                 primary.bin().resolve("pgbench").toString(),
-                "-n", "-h", "127.0.0.1", "-p", String.valueOf(primary.port()), "-U", "postgres",
-                "-c", "4", "-j", "2", "-T", String.valueOf(duration.toSeconds()),
-                "-f", script.toString()));
+                "-n",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                String.valueOf(primary.port()),
+                "-U",
+                "postgres",
+                "-c",
+                "4",
+                "-j",
+                "2",
+                "-T",
+                String.valueOf(duration.toSeconds()),
+                "-f",
+                script.toString()));
     if (rate > 0) {
       cmd.addAll(List.of("-R", String.valueOf(rate)));
     }
@@ -444,7 +476,10 @@ public final class Benchmark {
     String out = new String(p.getInputStream().readAllBytes());
     p.waitFor();
     System.out.printf(
-        Locale.ROOT, "    pgbench %s: CPU %s%n", kind, CpuMeter.difference(cpuBefore, cpu.sample()));
+        Locale.ROOT,
+        "    pgbench %s: CPU %s%n",
+        kind,
+        CpuMeter.difference(cpuBefore, cpu.sample()));
     Matcher m = Pattern.compile("tps = ([0-9.]+)").matcher(out);
     if (!m.find()) {
       throw new IllegalStateException("pgbench failed:\n" + out);
@@ -522,7 +557,10 @@ public final class Benchmark {
         c.close();
       }
       for (String db : subscriptions) {
-        exec(replicas, db, "DROP SUBSCRIPTION IF EXISTS bench_" + subscriptions.indexOf(db) + "_" + primaryDb);
+        exec(
+            replicas,
+            db,
+            "DROP SUBSCRIPTION IF EXISTS bench_" + subscriptions.indexOf(db) + "_" + primaryDb);
       }
       if (exchange != null) {
         TestEnvironment.deleteBrokerObjects(exchange, queues.toArray(String[]::new));

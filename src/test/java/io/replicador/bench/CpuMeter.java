@@ -31,33 +31,39 @@ final class CpuMeter {
         "Java",
         ProcessHandle.current().info().totalCpuDuration().map(d -> d.toNanos() / 1e9).orElse(0.0));
     Map<Long, String> postmasters = new LinkedHashMap<>();
-    clusters.forEach((name, c) -> {
-      postmasters.put(c.postmasterPid(), name);
-      out.put(name, 0.0);
-    });
+    clusters.forEach(
+        (name, c) -> {
+          postmasters.put(c.postmasterPid(), name);
+          out.put(name, 0.0);
+        });
     out.put("RabbitMQ", 0.0);
     try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-      procs.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
-          .forEach(p -> {
-            try {
-              String stat = Files.readString(p.resolve("stat"));
-              String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-              long pid = Long.parseLong(p.getFileName().toString());
-              long ppid = Long.parseLong(f[1]);
-              double cpu =
-                  (Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13])
-                          + Long.parseLong(f[14])) / TICKS;
-              String owner = postmasters.getOrDefault(pid, postmasters.get(ppid));
-              if (owner == null && Files.readString(p.resolve("cmdline")).contains("beam")) {
-                owner = "RabbitMQ";
-              }
-              if (owner != null) {
-                out.merge(owner, cpu, Double::sum);
-              }
-            } catch (IOException | RuntimeException gone) {
-              // the process ended meanwhile
-            }
-          });
+      procs
+          .filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
+          .forEach(
+              p -> {
+                try {
+                  String stat = Files.readString(p.resolve("stat"));
+                  String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                  long pid = Long.parseLong(p.getFileName().toString());
+                  long ppid = Long.parseLong(f[1]);
+                  double cpu =
+                      (Long.parseLong(f[11])
+                              + Long.parseLong(f[12])
+                              + Long.parseLong(f[13])
+                              + Long.parseLong(f[14]))
+                          / TICKS;
+                  String owner = postmasters.getOrDefault(pid, postmasters.get(ppid));
+                  if (owner == null && Files.readString(p.resolve("cmdline")).contains("beam")) {
+                    owner = "RabbitMQ";
+                  }
+                  if (owner != null) {
+                    out.merge(owner, cpu, Double::sum);
+                  }
+                } catch (IOException | RuntimeException gone) {
+                  // the process ended meanwhile
+                }
+              });
     } catch (IOException e) {
       return Map.of();
     }
@@ -67,12 +73,15 @@ final class CpuMeter {
   /** What each part used between two samples, e.g. "Java 1.2 s, primary 3.4 s, ...". */
   static String difference(Map<String, Double> before, Map<String, Double> after) {
     StringBuilder sb = new StringBuilder();
-    after.forEach((k, v) -> {
-      if (sb.length() > 0) {
-        sb.append(", ");
-      }
-      sb.append(String.format(java.util.Locale.ROOT, "%s %.1f s", k, v - before.getOrDefault(k, 0.0)));
-    });
+    after.forEach(
+        (k, v) -> {
+          if (sb.length() > 0) {
+            sb.append(", ");
+          }
+          sb.append(
+              String.format(
+                  java.util.Locale.ROOT, "%s %.1f s", k, v - before.getOrDefault(k, 0.0)));
+        });
     return sb.toString();
   }
 }

@@ -134,7 +134,8 @@ class BrokerAddressTest {
             e ->
                 assertThat(Failures.describe(e))
                     .isEqualTo(
-                        "Cannot connect to RabbitMQ at 127.0.0.1:" + closedPort
+                        "Cannot connect to RabbitMQ at 127.0.0.1:"
+                            + closedPort
                             + ": connection refused"));
   }
 

@@ -37,7 +37,9 @@ class PrimarySnapshotTest {
 
   @Test
   void refusesWhatIsNotASnapshot() {
-    assertThatThrownBy(() -> PrimarySnapshot.parse("100:105")).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> PrimarySnapshot.parse("a:b:")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> PrimarySnapshot.parse("100:105"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> PrimarySnapshot.parse("a:b:"))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -120,8 +120,8 @@ class TableNameTest {
 
   @Test
   void parseListSkipsBlankEntries() {
-    assertThat(TableName.parseList(" , a,, b ,")).containsExactly(
-        TableName.of("public", "a"), TableName.of("public", "b"));
+    assertThat(TableName.parseList(" , a,, b ,"))
+        .containsExactly(TableName.of("public", "a"), TableName.of("public", "b"));
     assertThat(TableName.parseList("")).isEmpty();
   }
 

@@ -26,8 +26,11 @@ class ConfigFileTest {
 
     assertThat(run.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(run.err())
-        .startsWith("replicador: Config file " + file + ": unknown key 'batch_rows'"
-            + " (did you mean 'batch-rows'?)")
+        .startsWith(
+            "replicador: Config file "
+                + file
+                + ": unknown key 'batch_rows'"
+                + " (did you mean 'batch-rows'?)")
         .hasLineCount(1);
   }
 
@@ -47,8 +50,18 @@ class ConfigFileTest {
   @Test
   void theKnownKeysAreEveryCommandsLongOptions() {
     assertThat(Main.settingNames(new CommandLine(new Main())))
-        .contains("primary", "replica", "amqp", "jobs", "prefetch", "batch-rows", "queue-type",
-            "notify-channel", "wait-caught-up", "allow-replica-triggers", "seconds")
+        .contains(
+            "primary",
+            "replica",
+            "amqp",
+            "jobs",
+            "prefetch",
+            "batch-rows",
+            "queue-type",
+            "notify-channel",
+            "wait-caught-up",
+            "allow-replica-triggers",
+            "seconds")
         .doesNotContain("--primary", "primary ");
   }
 }

@@ -94,7 +94,9 @@ class ParseErrorsTest {
 
     assertThat(run.err())
         .isEqualTo(
-            "replicador: Config file " + file + ": key 'queue-type' must be a value or a list\n"
+            "replicador: Config file "
+                + file
+                + ": key 'queue-type' must be a value or a list\n"
                 + "see 'replicador listen --help'\n");
   }
 }

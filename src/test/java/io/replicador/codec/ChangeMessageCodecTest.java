@@ -84,8 +84,7 @@ class ChangeMessageCodecTest {
 
   @Test
   void roundTripsUnicodeEmptyStringsAndControlCharacters() throws Exception {
-    Relation r =
-        new Relation(TableName.of("données", "表"), List.of("名前", "v", "w"), List.of("名前"));
+    Relation r = new Relation(TableName.of("données", "表"), List.of("名前", "v", "w"), List.of("名前"));
     String tricky = "line1\nline2\t\"quoted\" \\ back \u0001 😀";
     ChangeMessage m =
         message(new SourceTransaction(9, "9", 0, true, List.of(insert(r, "ключ", "", tricky))));
@@ -101,11 +100,7 @@ class ChangeMessageCodecTest {
     ChangeMessage m =
         message(
             new SourceTransaction(
-                1,
-                "1",
-                0,
-                true,
-                List.of(insert(USERS, "1", "a", "b"), insert(ODD, "k", "s", "v"))),
+                1, "1", 0, true, List.of(insert(USERS, "1", "a", "b"), insert(ODD, "k", "s", "v"))),
             new SourceTransaction(2, "2", 0, true, List.of(insert(USERS, "2", "c", "d"))));
 
     String body = new String(codec.encode(m), StandardCharsets.UTF_8);
@@ -198,9 +193,11 @@ class ChangeMessageCodecTest {
     byte[] body = codec.encode(m);
     assertThat(new String(body, StandardCharsets.UTF_8))
         .contains("\"version\":2", "\"op\":\"value\"", "\"column\":2", "\"chunked\":[2]");
-    assertThat(ChangeMessageCodec.contentType(m)).isEqualTo(ChangeMessageCodec.CONTENT_TYPE_VALUE_PARTS);
+    assertThat(ChangeMessageCodec.contentType(m))
+        .isEqualTo(ChangeMessageCodec.CONTENT_TYPE_VALUE_PARTS);
     assertThat(codec.decode(body)).isEqualTo(m);
-    ChangeMessage plain = message(new SourceTransaction(8, "80", 0, true, List.of(insert(USERS, "2", "b", "c"))));
+    ChangeMessage plain =
+        message(new SourceTransaction(8, "80", 0, true, List.of(insert(USERS, "2", "b", "c"))));
     assertThat(new String(codec.encode(plain), StandardCharsets.UTF_8)).contains("\"version\":1");
     assertThat(ChangeMessageCodec.contentType(plain)).isEqualTo(ChangeMessageCodec.CONTENT_TYPE);
   }
@@ -214,8 +211,10 @@ class ChangeMessageCodecTest {
     assertThatThrownBy(
             () ->
                 codec.decode(
-                    json(head + "{\"op\":\"insert\",\"relation\":0,\"values\":[\"1\",\"x\"],"
-                        + "\"chunked\":[1]}]}]}")))
+                    json(
+                        head
+                            + "{\"op\":\"insert\",\"relation\":0,\"values\":[\"1\",\"x\"],"
+                            + "\"chunked\":[1]}]}]}")))
         .hasMessageContaining("chunked column 1");
     assertThatThrownBy(
             () -> codec.decode(json(head + "{\"op\":\"value\",\"relation\":0,\"data\":\"x\"}]}]}")))
@@ -223,7 +222,9 @@ class ChangeMessageCodecTest {
     assertThatThrownBy(
             () ->
                 codec.decode(
-                    json(head + "{\"op\":\"value\",\"relation\":0,\"column\":5,\"data\":\"x\"}]}]}")))
+                    json(
+                        head
+                            + "{\"op\":\"value\",\"relation\":0,\"column\":5,\"data\":\"x\"}]}]}")))
         .hasMessageContaining("value part");
   }
 
@@ -350,18 +351,14 @@ class ChangeMessageCodecTest {
 
   @Test
   void rejectsUnknownOperation() {
-    assertThatThrownBy(
-            () -> codec.decode(json(oneChange("{\"op\":\"merge\",\"relation\":0}"))))
+    assertThatThrownBy(() -> codec.decode(json(oneChange("{\"op\":\"merge\",\"relation\":0}"))))
         .isInstanceOf(MalformedMessageException.class)
         .hasMessageContaining("merge");
   }
 
   @Test
   void rejectsUnknownRelationIndex() {
-    assertThatThrownBy(
-            () ->
-                codec.decode(
-                    json(oneChange("{\"op\":\"truncate\",\"relation\":1}"))))
+    assertThatThrownBy(() -> codec.decode(json(oneChange("{\"op\":\"truncate\",\"relation\":1}"))))
         .isInstanceOf(MalformedMessageException.class)
         .hasMessageContaining("unknown relation 1");
   }

@@ -94,8 +94,7 @@ class PostgresAddressTest {
 
   @Test
   void jdbcUrlKeepsHostPortAndDatabase() {
-    PostgresAddress a =
-        parse("replica", "jdbc:postgresql://r1:5433/copy?sslmode=verify-full");
+    PostgresAddress a = parse("replica", "jdbc:postgresql://r1:5433/copy?sslmode=verify-full");
 
     assertThat(a.jdbcUrl()).isEqualTo("jdbc:postgresql://r1:5433/copy");
     assertThat(a.database()).isEqualTo("copy");
@@ -161,8 +160,7 @@ class PostgresAddressTest {
         .hasMessageContaining("postgresql://")
         .message()
         .doesNotContain("TopSecret");
-    assertThatThrownBy(
-            () -> parse("replica", "host=h password=TopSecret dbname=db"))
+    assertThatThrownBy(() -> parse("replica", "host=h password=TopSecret dbname=db"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("replica")
         .message()
@@ -255,8 +253,7 @@ class PostgresAddressTest {
         .isEqualTo("jdbc:postgresql://a:9,b:7/db");
     assertThat(parse("primary", "postgresql://[::1]/db", Map.of("PGPORT", "9")).jdbcUrl())
         .isEqualTo("jdbc:postgresql://[::1]:9/db");
-    assertThatThrownBy(
-            () -> parse("primary", "postgresql://a,b,c/db", Map.of("PGPORT", "1,2")))
+    assertThatThrownBy(() -> parse("primary", "postgresql://a,b,c/db", Map.of("PGPORT", "1,2")))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("PGPORT lists 2 ports for the 3 host(s) of the primary address");
   }

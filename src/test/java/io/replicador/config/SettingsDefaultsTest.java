@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 class SettingsDefaultsTest {
   @TempDir Path dir;
@@ -63,8 +63,7 @@ class SettingsDefaultsTest {
   void environmentWinsOverYamlFile() throws Exception {
     Path file = yaml("queue-type: quorum\n");
 
-    Options o =
-        parse(new SettingsDefaults(Map.of("REPLICADOR_QUEUE_TYPE", "classic"), file));
+    Options o = parse(new SettingsDefaults(Map.of("REPLICADOR_QUEUE_TYPE", "classic"), file));
 
     assertThat(o.queueType).isEqualTo("classic");
   }
@@ -113,8 +112,7 @@ class SettingsDefaultsTest {
   void configOptionAndShortOnlyOptionsAreNotLookedUp() throws Exception {
     Path file = yaml("config: elsewhere.yaml\nx: 1\n");
 
-    Options o =
-        parse(new SettingsDefaults(Map.of("REPLICADOR_CONFIG", "other.yaml"), file));
+    Options o = parse(new SettingsDefaults(Map.of("REPLICADOR_CONFIG", "other.yaml"), file));
 
     assertThat(o.config).isNull();
     assertThat(o.shortOnly).isNull();
@@ -168,8 +166,7 @@ class SettingsDefaultsTest {
     SettingsDefaults defaults = new SettingsDefaults(Map.of(), file);
     CommandLine cli = new CommandLine(new Options());
 
-    assertThatThrownBy(
-            () -> defaults.defaultValue(cli.getCommandSpec().findOption("--queue-type")))
+    assertThatThrownBy(() -> defaults.defaultValue(cli.getCommandSpec().findOption("--queue-type")))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("queue-type")
         .hasMessageContaining(file.toString());
@@ -229,7 +226,9 @@ class SettingsDefaultsTest {
     assertThatThrownBy(() -> defaults.checkKeys(Set.of("primary", "queue-type", "tables")))
         .isInstanceOf(ConfigException.class)
         .hasMessage(
-            "Config file " + file + ": unknown keys 'primry' (did you mean 'primary'?),"
+            "Config file "
+                + file
+                + ": unknown keys 'primry' (did you mean 'primary'?),"
                 + " 'colour'; keys are the long option names without dashes (see 'replicador"
                 + " COMMAND --help')");
   }

@@ -44,7 +44,8 @@ class DemoIT {
 
   private static List<Integer> ports(String text) {
     Matcher m =
-        Pattern.compile("primary on port (\\d+), replicas on ports (\\d+) and (\\d+)").matcher(text);
+        Pattern.compile("primary on port (\\d+), replicas on ports (\\d+) and (\\d+)")
+            .matcher(text);
     List<Integer> ports = new ArrayList<>();
     if (m.find()) {
       for (int g = 1; g <= 3; g++) {

@@ -74,7 +74,8 @@ class EmbeddedBrokerIT {
       Channel ch = c.createChannel();
       GetResponse r = ch.basicGet("q1", true);
       assertThat(r).as("acked messages are gone").isNull();
-      assertThatThrownBy(() -> ch.queueDeclarePassive("no-such-queue")).isInstanceOf(IOException.class);
+      assertThatThrownBy(() -> ch.queueDeclarePassive("no-such-queue"))
+          .isInstanceOf(IOException.class);
     } finally {
       c.abort();
     }

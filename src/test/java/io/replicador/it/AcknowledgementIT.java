@@ -54,12 +54,14 @@ class AcknowledgementIT {
       await()
           .atMost(Duration.ofSeconds(60))
           .pollInterval(Duration.ofMillis(20))
-          .until(() -> query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM events").equals("10"));
+          .until(
+              () ->
+                  query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM events").equals("10"));
       listener.close();
-      try (Connection c =
-              BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection();
+      try (Connection c = BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection();
           Channel ch = c.createChannel()) {
-        assertThat(ch.queueDeclarePassive(Topology.queueName(fx.replicaName("r1"))).getMessageCount())
+        assertThat(
+                ch.queueDeclarePassive(Topology.queueName(fx.replicaName("r1"))).getMessageCount())
             .as("messages left in the queue after the listener stopped")
             .isZero();
       }

@@ -27,10 +27,10 @@ import org.junit.jupiter.api.TestInfo;
 import org.slf4j.LoggerFactory;
 
 /**
- * Input the replica cannot take is refused loudly and loses nothing: the listener stops at the
- * bad change (applying nothing after it), logs one line naming replica, table, column and the
- * database's error, retries, and continues by itself once the replica is fixed. Foreign messages
- * go to the dead-letter queue. Values that look like SQL stay data.
+ * Input the replica cannot take is refused loudly and loses nothing: the listener stops at the bad
+ * change (applying nothing after it), logs one line naming replica, table, column and the
+ * database's error, retries, and continues by itself once the replica is fixed. Foreign messages go
+ * to the dead-letter queue. Values that look like SQL stay data.
  */
 class BadInputIT {
   private ReplicationFixture fx;
@@ -61,7 +61,8 @@ class BadInputIT {
   }
 
   private ReplicaListener replicate(String... tables) {
-    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", String.join(",", tables)))
+    assertThat(
+            Main.run("install", "--primary", fx.primaryUri(), "--tables", String.join(",", tables)))
         .isZero();
     ReplicaListener listener = fx.startListener("r1", Set.of());
     fx.startPublisher();
@@ -125,12 +126,16 @@ class BadInputIT {
     primary(
         "CREATE TABLE later (id int PRIMARY KEY)",
         "CREATE TABLE wide (id int PRIMARY KEY, v text, \"Extra Col\" text)");
-    replica("CREATE TABLE later (id int PRIMARY KEY)", "CREATE TABLE wide (id int PRIMARY KEY, v text)");
+    replica(
+        "CREATE TABLE later (id int PRIMARY KEY)",
+        "CREATE TABLE wide (id int PRIMARY KEY, v text)");
     ReplicaListener listener = replicate("later", "wide");
     goodBadGood("INSERT INTO wide VALUES (1, 'v', 'not dropped')");
 
     awaitRetriedError(
-        "Replica " + fx.replicaName("r1"), "\"public\".\"wide\"", "no column \"Extra Col\"",
+        "Replica " + fx.replicaName("r1"),
+        "\"public\".\"wide\"",
+        "no column \"Extra Col\"",
         "ADD COLUMN");
     assertNothingPastTheBadChangeApplied(listener, 1);
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM wide")).isEqualTo("0");
@@ -157,14 +162,20 @@ class BadInputIT {
 
   @Test
   void anIncompatibleTypeNamesTheColumnAndTheDatabaseError() {
-    primary("CREATE TABLE later (id int PRIMARY KEY)", "CREATE TABLE typed (id int PRIMARY KEY, qty text, note text)");
-    replica("CREATE TABLE later (id int PRIMARY KEY)", "CREATE TABLE typed (id int PRIMARY KEY, qty int, note text)");
+    primary(
+        "CREATE TABLE later (id int PRIMARY KEY)",
+        "CREATE TABLE typed (id int PRIMARY KEY, qty text, note text)");
+    replica(
+        "CREATE TABLE later (id int PRIMARY KEY)",
+        "CREATE TABLE typed (id int PRIMARY KEY, qty int, note text)");
     ReplicaListener listener = replicate("later", "typed");
     goodBadGood("INSERT INTO typed VALUES (1, 'twelve', 'n')");
 
     awaitRetriedError(
-        "Replica " + fx.replicaName("r1"), "insert on \"public\".\"typed\" column \"qty\"",
-        "invalid input syntax for type integer", "SQLSTATE 22P02");
+        "Replica " + fx.replicaName("r1"),
+        "insert on \"public\".\"typed\" column \"qty\"",
+        "invalid input syntax for type integer",
+        "SQLSTATE 22P02");
     assertNothingPastTheBadChangeApplied(listener, 1);
 
     replica("ALTER TABLE typed ALTER COLUMN qty TYPE text");
@@ -174,7 +185,9 @@ class BadInputIT {
 
   @Test
   void aConstraintViolationOnTheReplicaNamesTheColumnAndWaitsForTheFix() {
-    primary("CREATE TABLE later (id int PRIMARY KEY)", "CREATE TABLE strict (id int PRIMARY KEY, v text, w text)");
+    primary(
+        "CREATE TABLE later (id int PRIMARY KEY)",
+        "CREATE TABLE strict (id int PRIMARY KEY, v text, w text)");
     replica(
         "CREATE TABLE later (id int PRIMARY KEY)",
         "CREATE TABLE strict (id int PRIMARY KEY, v text NOT NULL, w text CHECK (w <> 'no'))");
@@ -182,8 +195,10 @@ class BadInputIT {
     goodBadGood("INSERT INTO strict VALUES (1, NULL, 'ok')");
 
     awaitRetriedError(
-        "Replica " + fx.replicaName("r1"), "\"public\".\"strict\" column \"v\"",
-        "null value in column \"v\"", "SQLSTATE 23502");
+        "Replica " + fx.replicaName("r1"),
+        "\"public\".\"strict\" column \"v\"",
+        "null value in column \"v\"",
+        "SQLSTATE 23502");
     assertNothingPastTheBadChangeApplied(listener, 1);
 
     replica("ALTER TABLE strict ALTER COLUMN v DROP NOT NULL");
@@ -193,7 +208,8 @@ class BadInputIT {
     logs.list.clear();
     primary("UPDATE strict SET w = 'no'", "INSERT INTO later VALUES (3)");
     String line =
-        awaitRetriedError("Replica " + fx.replicaName("r1"), "\"public\".\"strict\"", "strict_w_check");
+        awaitRetriedError(
+            "Replica " + fx.replicaName("r1"), "\"public\".\"strict\"", "strict_w_check");
     assertThat(line).contains("SQLSTATE 23514");
     replica("ALTER TABLE strict DROP CONSTRAINT strict_w_check");
     awaitSameRows("strict", "r.id");
@@ -228,7 +244,8 @@ class BadInputIT {
     List<String> bodies = new ArrayList<>();
     String dead = Topology.deadLetterQueueName(fx.replicaName("r1"));
     for (Optional<GetResponse> m = fx.take(dead); m.isPresent(); m = fx.take(dead)) {
-      reasons.add(String.valueOf(m.get().getProps().getHeaders().get(ReplicaListener.REASON_HEADER)));
+      reasons.add(
+          String.valueOf(m.get().getProps().getHeaders().get(ReplicaListener.REASON_HEADER)));
       bodies.add(new String(m.get().getBody(), StandardCharsets.UTF_8));
     }
     assertThat(bodies).containsExactly(foreign);
@@ -294,16 +311,22 @@ class BadInputIT {
     String ddl =
         "CREATE TABLE victims (id int PRIMARY KEY);"
             + "CREATE SCHEMA \"x'); DROP TABLE victims; --\";"
-            + "CREATE TABLE " + table + " (\"id; DROP TABLE victims\" int PRIMARY KEY,"
+            + "CREATE TABLE "
+            + table
+            + " (\"id; DROP TABLE victims\" int PRIMARY KEY,"
             + " \"what?\" text, \"$1\" text, \"\"\"\" text)";
     primary(ddl);
     replica(ddl, "INSERT INTO victims VALUES (1)");
     replicate(table);
     primary(
-        "INSERT INTO " + table + " VALUES (1, 'Robert''); DROP TABLE students;--',"
+        "INSERT INTO "
+            + table
+            + " VALUES (1, 'Robert''); DROP TABLE students;--',"
             + " '?, $1, :name, {call x}', E'\\\\'' OR 1=1; --'),"
             + " (2, '; DELETE FROM victims; SELECT ''', '/* comment', '\"; DROP SCHEMA public CASCADE')",
-        "UPDATE " + table + " SET \"what?\" = 'DROP TABLE victims', \"\"\"\" = '?' WHERE \"$1\" LIKE '?%'",
+        "UPDATE "
+            + table
+            + " SET \"what?\" = 'DROP TABLE victims', \"\"\"\" = '?' WHERE \"$1\" LIKE '?%'",
         "DELETE FROM " + table + " WHERE \"id; DROP TABLE victims\" = 2",
         "INSERT INTO " + table + " VALUES (3, 'x'' || (SELECT 1) || ''', ');', NULL)");
     awaitSameRows(table, "r.\"id; DROP TABLE victims\"");

@@ -63,21 +63,30 @@ class CrashIT {
     return track(
         ReplicadorProcess.start(
             "publish",
-            "--primary", fx.primaryUri(),
-            "--amqp", TestEnvironment.amqpUri(),
-            "--exchange", fx.exchange,
-            "--batch-rows", "500"));
+            "--primary",
+            fx.primaryUri(),
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--exchange",
+            fx.exchange,
+            "--batch-rows",
+            "500"));
   }
 
   private ReplicadorProcess listener() {
     return track(
         ReplicadorProcess.start(
             "listen",
-            "--replica", fx.replicaCluster.uri(replicaDb),
-            "--amqp", TestEnvironment.amqpUri(),
-            "--exchange", fx.exchange,
-            "--name", fx.replicaName("r1"),
-            "--prefetch", "50"));
+            "--replica",
+            fx.replicaCluster.uri(replicaDb),
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--exchange",
+            fx.exchange,
+            "--name",
+            fx.replicaName("r1"),
+            "--prefetch",
+            "50"));
   }
 
   private ReplicadorProcess track(ReplicadorProcess p) {
@@ -149,7 +158,11 @@ class CrashIT {
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM apply_log"))
         .as("each row inserted once, never re-applied")
         .isEqualTo(String.valueOf(TRANSACTIONS));
-    assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM apply_log WHERE op <> 'INSERT'"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT count(*) FROM apply_log WHERE op <> 'INSERT'"))
         .isEqualTo("0");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT max(position) FROM replicador.applied"))
         .isEqualTo(

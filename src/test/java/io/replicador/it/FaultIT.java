@@ -34,9 +34,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The primary's or the replica's server crashing, and the broker dropping every connection, in
- * the middle of a stream: the publisher and listener reconnect with backoff and the replica converges, with every
- * row applied once.
+ * The primary's or the replica's server crashing, and the broker dropping every connection, in the
+ * middle of a stream: the publisher and listener reconnect with backoff and the replica converges,
+ * with every row applied once.
  */
 class FaultIT {
   private static final int ROWS = 3_000;
@@ -160,8 +160,7 @@ class FaultIT {
           "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply");
       assertThat(Main.run("install", "--primary", primary.uri(name), "--tables", "events"))
           .isZero();
-      closeAfter.add(
-          () -> TestEnvironment.deleteBrokerObjects(exchange, name));
+      closeAfter.add(() -> TestEnvironment.deleteBrokerObjects(exchange, name));
     }
 
     void start() {
@@ -193,9 +192,9 @@ class FaultIT {
     }
 
     /**
-     * Writes ROWS single-row transactions, retrying a row after a connection failure (its insert
-     * is idempotent, so a commit whose answer was lost is harmless). Rows past the half wait for
-     * the fault.
+     * Writes ROWS single-row transactions, retrying a row after a connection failure (its insert is
+     * idempotent, so a commit whose answer was lost is harmless). Rows past the half wait for the
+     * fault.
      */
     CompletableFuture<Void> write() {
       return CompletableFuture.runAsync(
@@ -234,7 +233,8 @@ class FaultIT {
     void awaitReplicaRows(long rows) {
       await()
           .atMost(Duration.ofMinutes(2))
-          .until(() -> Long.parseLong(query(replicas, name, "SELECT count(*) FROM events")) >= rows);
+          .until(
+              () -> Long.parseLong(query(replicas, name, "SELECT count(*) FROM events")) >= rows);
     }
 
     void assertConverged() {
@@ -246,7 +246,8 @@ class FaultIT {
               () ->
                   assertThat(checksum(replicas, name, "events", "id"))
                       .isEqualTo(checksum(primary, name, "events", "id")));
-      assertThat(query(primary, name, "SELECT count(*) FROM events")).isEqualTo(String.valueOf(ROWS));
+      assertThat(query(primary, name, "SELECT count(*) FROM events"))
+          .isEqualTo(String.valueOf(ROWS));
       assertThat(query(replicas, name, "SELECT count(*) FROM apply_log WHERE op <> 'INSERT'"))
           .as("no row applied twice")
           .isEqualTo("0");

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 
 /**
- * Values far larger than a message, and than the heap of the publisher and listener: a 50 MiB
- * text full of characters the row's text form escapes, a 20 MiB bytea and a 300 MiB text, with a
+ * Values far larger than a message, and than the heap of the publisher and listener: a 50 MiB text
+ * full of characters the row's text form escapes, a 20 MiB bytea and a 300 MiB text, with a
  * publisher and a listener that each run in a JVM of 256 MB. Regression test of issue 17: a 50 MiB
  * value ran the publisher out of memory, and at a larger heap every listener dead-lettered it.
  */
@@ -39,6 +39,7 @@ class LargeValueIT {
   private static final String TABLE =
       "CREATE TABLE public.big (id int PRIMARY KEY, t text, b bytea, note text)";
   private static final String MARKER = "CREATE TABLE public.marker (id int PRIMARY KEY)";
+
   /** What identifies each row's values, without moving them. */
   private static final String FINGERPRINT =
       "SELECT string_agg(concat_ws(' ', id, length(t), md5(t), length(b), md5(b), note), ' | '"
@@ -60,11 +61,23 @@ class LargeValueIT {
     String amqp = TestEnvironment.amqpUri();
     try (ReplicadorProcess listener =
             ReplicadorProcess.start(
-                "listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
-                fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", amqp);
+                "listen",
+                "--replica",
+                fx.replicaCluster.uri(replicaDb),
+                "--name",
+                fx.replicaName("r1"),
+                "--exchange",
+                fx.exchange,
+                "--amqp",
+                amqp);
         ReplicadorProcess publisher =
             ReplicadorProcess.start(
-                "publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+                "publish",
+                "--primary",
+                fx.primaryUri(),
+                "--exchange",
+                fx.exchange,
+                "--amqp",
                 amqp)) {
       primary(
           // quotes, backslashes, commas and two-byte characters: the row's text form escapes
@@ -88,7 +101,8 @@ class LargeValueIT {
                 assertThat(publisher.isAlive()).as(publisher.output()).isTrue();
                 assertThat(listener.isAlive()).as(listener.output()).isTrue();
                 return "1"
-                    .equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.marker"));
+                    .equals(
+                        query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.marker"));
               });
       assertThat(query(fx.replicaCluster, replicaDb, FINGERPRINT))
           .isEqualTo(query(fx.primaryCluster, fx.primaryDb, FINGERPRINT))

@@ -19,9 +19,8 @@ import org.junit.jupiter.api.TestInfo;
 
 /**
  * The edges of a replica's life and of the long-running commands, driven through the real CLI:
- * mistakes that waiting cannot heal end the command at once with one line and exit 2; a stop
- * says so in the log; nothing waiting is dropped without being asked. Regression tests of issue
- * 20.
+ * mistakes that waiting cannot heal end the command at once with one line and exit 2; a stop says
+ * so in the log; nothing waiting is dropped without being asked. Regression tests of issue 20.
  */
 class LifecycleIT {
   private ReplicationFixture fx;
@@ -31,7 +30,10 @@ class LifecycleIT {
   void setUp(TestInfo info) {
     fx = new ReplicationFixture(info.getTestMethod().orElseThrow().getName());
     replicaDb = fx.replicaDb("r1");
-    exec(fx.primaryCluster, fx.primaryDb, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
     exec(fx.replicaCluster, replicaDb, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
   }
 
@@ -80,7 +82,13 @@ class LifecycleIT {
   @Test
   void publishStopsAtOnceWhenCaptureIsNotInstalled() {
     Run r =
-        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+        run(
+            "publish",
+            "--primary",
+            fx.primaryUri(),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
             TestEnvironment.amqpUri());
     assertThat(r.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(r.err()).contains("not installed").contains("replicador install").hasLineCount(1);
@@ -90,13 +98,27 @@ class LifecycleIT {
   void publishAndListenStopAtOnceOnAWrongBrokerPassword() {
     install();
     Run p =
-        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+        run(
+            "publish",
+            "--primary",
+            fx.primaryUri(),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
             wrongBrokerPassword());
     assertThat(p.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(p.err()).doesNotContain("not-the-password").hasLineCount(1);
     Run l =
-        run("listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
-            fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", wrongBrokerPassword());
+        run(
+            "listen",
+            "--replica",
+            fx.replicaCluster.uri(replicaDb),
+            "--name",
+            fx.replicaName("r1"),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            wrongBrokerPassword());
     assertThat(l.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(l.err()).doesNotContain("not-the-password").hasLineCount(1);
   }
@@ -106,7 +128,13 @@ class LifecycleIT {
     install();
     fx.startPublisher(); // the active one
     Run standby =
-        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+        run(
+            "publish",
+            "--primary",
+            fx.primaryUri(),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
             wrongBrokerPassword());
     assertThat(standby.status()).isEqualTo(Main.EXIT_ERROR);
   }
@@ -116,14 +144,31 @@ class LifecycleIT {
     // short: PostgreSQL cuts names at 63 bytes, and the test database name is long
     String nowhere = fx.replicaCluster.uri("nosuch_" + Long.toHexString(System.nanoTime()));
     Run db =
-        run("listen", "--replica", nowhere, "--name", fx.replicaName("r1"), "--exchange",
-            fx.exchange, "--amqp", TestEnvironment.amqpUri());
+        run(
+            "listen",
+            "--replica",
+            nowhere,
+            "--name",
+            fx.replicaName("r1"),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            TestEnvironment.amqpUri());
     assertThat(db.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(db.err()).contains("does not exist").contains("3D000").hasLineCount(1);
     Run table =
-        run("listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
-            fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri(),
-            "--tables", "public.users,public.nosuch");
+        run(
+            "listen",
+            "--replica",
+            fx.replicaCluster.uri(replicaDb),
+            "--name",
+            fx.replicaName("r1"),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--tables",
+            "public.users,public.nosuch");
     assertThat(table.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(table.err())
         .contains("\"public\".\"nosuch\"")
@@ -148,8 +193,16 @@ class LifecycleIT {
     install();
     String down = "amqp://guest:guest@127.0.0.1:" + closedPort() + "/";
     Run p =
-        run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp", down,
-            "--connect-timeout", "2");
+        run(
+            "publish",
+            "--primary",
+            fx.primaryUri(),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            down,
+            "--connect-timeout",
+            "2");
     assertThat(p.status()).isEqualTo(Main.EXIT_ERROR);
     // waiting says so in the log; giving up is the one line of the error
     assertThat(p.err()).contains("cannot start yet").contains("waiting for the servers");
@@ -157,9 +210,18 @@ class LifecycleIT {
         .startsWith("replicador: Could not start within --connect-timeout 2 s")
         .contains("Cannot connect to RabbitMQ at 127.0.0.1:");
     Run l =
-        run("listen", "--replica", "postgresql://postgres@127.0.0.1:" + closedPort() + "/x",
-            "--name", fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp",
-            TestEnvironment.amqpUri(), "--connect-timeout", "2");
+        run(
+            "listen",
+            "--replica",
+            "postgresql://postgres@127.0.0.1:" + closedPort() + "/x",
+            "--name",
+            fx.replicaName("r1"),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--connect-timeout",
+            "2");
     assertThat(l.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(lastLine(l.err()))
         .startsWith("replicador: Could not start within --connect-timeout 2 s");
@@ -173,8 +235,15 @@ class LifecycleIT {
     String other = fx.replicaDb("other");
     exec(fx.replicaCluster, other, "CREATE TABLE public.users (id int PRIMARY KEY, name text)");
     String[] listenOther = {
-      "listen", "--replica", fx.replicaCluster.uri(other), "--name", fx.replicaName("r1"),
-      "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri()
+      "listen",
+      "--replica",
+      fx.replicaCluster.uri(other),
+      "--name",
+      fx.replicaName("r1"),
+      "--exchange",
+      fx.exchange,
+      "--amqp",
+      TestEnvironment.amqpUri()
     };
     Run refused = run(listenOther);
     assertThat(refused.status()).isEqualTo(Main.EXIT_ERROR);
@@ -185,13 +254,30 @@ class LifecycleIT {
         .contains("--name of its own");
     // a snapshot under that name moves it; then the first database is the one refused
     assertThat(
-            Main.run("snapshot", "--primary", fx.primaryUri(), "--replica",
-                fx.replicaCluster.uri(other), "--name", fx.replicaName("r1"), "--exchange",
-                fx.exchange, "--amqp", TestEnvironment.amqpUri()))
+            Main.run(
+                "snapshot",
+                "--primary",
+                fx.primaryUri(),
+                "--replica",
+                fx.replicaCluster.uri(other),
+                "--name",
+                fx.replicaName("r1"),
+                "--exchange",
+                fx.exchange,
+                "--amqp",
+                TestEnvironment.amqpUri()))
         .isZero();
     Run first =
-        run("listen", "--replica", fx.replicaCluster.uri(replicaDb), "--name",
-            fx.replicaName("r1"), "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri());
+        run(
+            "listen",
+            "--replica",
+            fx.replicaCluster.uri(replicaDb),
+            "--name",
+            fx.replicaName("r1"),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            TestEnvironment.amqpUri());
     assertThat(first.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(lastLine(first.err())).contains("/other_").contains(", not to this one (");
   }
@@ -200,8 +286,13 @@ class LifecycleIT {
   void removeReplicaDropsItsQueuesAndPositionsOnceItsListenerIsStopped() throws Exception {
     replicateOneRow();
     String[] remove = {
-      "remove-replica", "--name", fx.replicaName("r1"), "--amqp", TestEnvironment.amqpUri(),
-      "--replica", fx.replicaCluster.uri(replicaDb)
+      "remove-replica",
+      "--name",
+      fx.replicaName("r1"),
+      "--amqp",
+      TestEnvironment.amqpUri(),
+      "--replica",
+      fx.replicaCluster.uri(replicaDb)
     };
     Run busy = run(remove);
     assertThat(busy.status()).isEqualTo(Main.EXIT_ERROR);
@@ -209,9 +300,12 @@ class LifecycleIT {
     fx.stopServices();
     assertThat(Main.run(remove)).isZero();
     assertThat(
-            query(fx.replicaCluster, replicaDb,
+            query(
+                fx.replicaCluster,
+                replicaDb,
                 "SELECT count(*) FROM replicador.applied WHERE consumer = '"
-                    + fx.replicaName("r1") + "'"))
+                    + fx.replicaName("r1")
+                    + "'"))
         .isEqualTo("0");
     try (io.replicador.broker.QueueInspector q =
         new io.replicador.broker.QueueInspector(
@@ -246,11 +340,23 @@ class LifecycleIT {
         fx.exchange, fx.replicaName("r2"), io.replicador.broker.QueueType.QUORUM);
     ReplicadorProcess listener =
         ReplicadorProcess.start(
-            "listen", "--replica", fx.replicaCluster.uri(r2), "--name", fx.replicaName("r2"),
-            "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri());
+            "listen",
+            "--replica",
+            fx.replicaCluster.uri(r2),
+            "--name",
+            fx.replicaName("r2"),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
+            TestEnvironment.amqpUri());
     ReplicadorProcess publisher =
         ReplicadorProcess.start(
-            "publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange, "--amqp",
+            "publish",
+            "--primary",
+            fx.primaryUri(),
+            "--exchange",
+            fx.exchange,
+            "--amqp",
             TestEnvironment.amqpUri());
     try {
       exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (1, 'a')");

@@ -110,10 +110,14 @@ class OriginNotifyIT {
     ReplicadorProcess p =
         ReplicadorProcess.start(
             "publish",
-            "--primary", fx.primaryUri(),
-            "--amqp", TestEnvironment.amqpUri(),
-            "--exchange", fx.exchange,
-            "--notify-channel", "users_changed");
+            "--primary",
+            fx.primaryUri(),
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--exchange",
+            fx.exchange,
+            "--notify-channel",
+            "users_changed");
     processes.add(p);
     await()
         .atMost(Duration.ofSeconds(90))
@@ -223,15 +227,18 @@ class OriginNotifyIT {
         "BEGIN;"
             + "SELECT pg_notify('users_changed', '{\"table\":\"users\",\"operation\":\"INSERT\","
             + "\"new_record\":{\"id\":\"eight\",\"name\":\"x\"},\"old_record\":null}');"
-            + "SELECT pg_notify('users_changed', '" + good + "');"
+            + "SELECT pg_notify('users_changed', '"
+            + good
+            + "');"
             + "COMMIT");
     primary("INSERT INTO users (id, name) VALUES (9, 'after the bad ones')");
     awaitOnReplica("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "7,9");
     assertThat(publisher.isAlive()).isTrue();
     assertThat(publisher.output())
         .contains("Skipped a notification on channel 'users_changed': payload is not JSON")
-        .contains("Skipped a notification on channel 'users_changed': payload has no"
-            + " \"new_record\" key")
+        .contains(
+            "Skipped a notification on channel 'users_changed': payload has no"
+                + " \"new_record\" key")
         .contains("table \"accounts\" does not exist on the primary")
         .contains("unknown operation \"MERGE\"")
         .contains("could not read its record as a row of \"public\".\"users\"");
@@ -254,8 +261,7 @@ class OriginNotifyIT {
     awaitOnReplica("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "1,3");
     // The limit of this mode, documented: the notifications sent while down are gone for good.
     assertThat(replica("SELECT name FROM users WHERE id = 1")).isEqualTo("before the restart");
-    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM users"))
-        .isEqualTo("3");
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM users")).isEqualTo("3");
   }
 
   @Test
@@ -281,11 +287,9 @@ class OriginNotifyIT {
   void aRowOverTheNotifyPayloadLimitAbortsTheWriteOnThePrimary() {
     originTrigger(ORIGIN_TRIGGER);
     assertThatThrownBy(
-            () ->
-                primary("INSERT INTO users (id, name, bio) VALUES (1, 'big', repeat('x', 9000))"))
+            () -> primary("INSERT INTO users (id, name, bio) VALUES (1, 'big', repeat('x', 9000))"))
         .hasMessageContaining("payload string too long");
-    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM users"))
-        .isEqualTo("0");
+    assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM users")).isEqualTo("0");
   }
 
   @Test
@@ -334,9 +338,12 @@ class OriginNotifyIT {
       status =
           Main.run(
               "install",
-              "--primary", fx.primaryUri(),
-              "--tables", "public.users",
-              "--replace-trigger", "users_changed");
+              "--primary",
+              fx.primaryUri(),
+              "--tables",
+              "public.users",
+              "--replace-trigger",
+              "users_changed");
     } finally {
       switched.countDown();
     }
@@ -355,17 +362,17 @@ class OriginNotifyIT {
                 fx.primaryDb,
                 "SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger"
                     + " WHERE tgrelid = 'users'::regclass"))
-        .isEqualTo(
-            "replicador_capture,replicador_capture_insert,replicador_truncate");
+        .isEqualTo("replicador_capture,replicador_capture_insert,replicador_truncate");
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
             () ->
-                "0".equals(
-                    query(
-                        fx.primaryCluster,
-                        fx.primaryDb,
-                        "SELECT count(*) FROM replicador.changelog")));
+                "0"
+                    .equals(
+                        query(
+                            fx.primaryCluster,
+                            fx.primaryDb,
+                            "SELECT count(*) FROM replicador.changelog")));
   }
 
   @Test
@@ -374,9 +381,12 @@ class OriginNotifyIT {
     assertThat(
             Main.run(
                 "install",
-                "--primary", fx.primaryUri(),
-                "--tables", "public.users",
-                "--replace-trigger", "accounts_changed"))
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                "public.users",
+                "--replace-trigger",
+                "accounts_changed"))
         .isEqualTo(Main.EXIT_ERROR);
     assertThat(
             query(

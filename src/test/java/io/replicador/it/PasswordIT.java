@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Passwords the libpq way against a server that asks for one (scram-sha-256 for user
- * {@code app}): PGPASSWORD and a password file found through $HOME log in, and a refused login
- * says where the password goes.
+ * Passwords the libpq way against a server that asks for one (scram-sha-256 for user {@code app}):
+ * PGPASSWORD and a password file found through $HOME log in, and a refused login says where the
+ * password goes.
  */
 class PasswordIT {
   private static final String PASSWORD = "S3cret-pw";
@@ -130,8 +130,9 @@ class PasswordIT {
     String first = err.toString(StandardCharsets.UTF_8).lines().findFirst().orElse("");
     assertThat(first)
         .startsWith("replicador: FATAL: password authentication failed for user \"app\"")
-        .endsWith("give the user's password in PGPASSWORD, in ~/.pgpass, or in the address in"
-            + " the --config file");
+        .endsWith(
+            "give the user's password in PGPASSWORD, in ~/.pgpass, or in the address in"
+                + " the --config file");
     assertThat(err.toString(StandardCharsets.UTF_8)).doesNotContain("WrongPw1");
   }
 }

@@ -51,7 +51,9 @@ class PipelineIT {
   private static final String DDL =
       "CREATE TABLE public.users (id int PRIMARY KEY, name text NOT NULL, bio text);"
           + "CREATE SCHEMA \"Sales Data\";"
-          + "CREATE TABLE " + ODD + " (k1 int, \"Key Two\" text, amount numeric,"
+          + "CREATE TABLE "
+          + ODD
+          + " (k1 int, \"Key Two\" text, amount numeric,"
           + " PRIMARY KEY (k1, \"Key Two\"));"
           + "CREATE TABLE public.blobs (id int PRIMARY KEY, body text, data bytea);";
 
@@ -66,9 +68,17 @@ class PipelineIT {
     r1 = fx.replicaDb("r1");
     r2 = fx.replicaDb("r2");
     exec(fx.replicaCluster, r1, DDL);
-    exec(fx.replicaCluster, r2, "CREATE TABLE public.users (id int PRIMARY KEY, name text, bio text)");
+    exec(
+        fx.replicaCluster,
+        r2,
+        "CREATE TABLE public.users (id int PRIMARY KEY, name text, bio text)");
     assertThat(
-            Main.run("install", "--primary", fx.primaryUri(), "--tables", USERS + "," + ODD + "," + BLOBS))
+            Main.run(
+                "install",
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                USERS + "," + ODD + "," + BLOBS))
         .isZero();
   }
 
@@ -162,11 +172,12 @@ class PipelineIT {
         .atMost(Duration.ofSeconds(30))
         .until(
             () ->
-                "0".equals(
-                    query(
-                        fx.primaryCluster,
-                        fx.primaryDb,
-                        "SELECT count(*) FROM replicador.changelog")));
+                "0"
+                    .equals(
+                        query(
+                            fx.primaryCluster,
+                            fx.primaryDb,
+                            "SELECT count(*) FROM replicador.changelog")));
   }
 
   @Test
@@ -263,7 +274,8 @@ class PipelineIT {
     assertThat(query(fx.replicaCluster, r1, "SELECT octet_length(body) FROM blobs"))
         .isEqualTo(query(fx.primaryCluster, fx.primaryDb, "SELECT octet_length(body) FROM blobs"))
         .isNotEqualTo("0");
-    assertThat(query(fx.replicaCluster, r1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM users"))
+    assertThat(
+            query(fx.replicaCluster, r1, "SELECT string_agg(id::text, ',' ORDER BY id) FROM users"))
         .isEqualTo("2,10");
   }
 
@@ -281,7 +293,8 @@ class PipelineIT {
             + " FROM generate_series(1, 30000) g");
     awaitEqual(r1, USERS, "id");
     awaitEqual(r2, USERS, "id");
-    assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM replicador.staged")).isEqualTo("0");
+    assertThat(query(fx.replicaCluster, r1, "SELECT count(*) FROM replicador.staged"))
+        .isEqualTo("0");
   }
 
   @Test
@@ -305,7 +318,9 @@ class PipelineIT {
     // the parts so far are staged, and applied in a replica transaction left open for the rest
     await()
         .atMost(Duration.ofSeconds(60))
-        .until(() -> query(fx.replicaCluster, r2, "SELECT count(*) FROM replicador.staged"), "3"::equals);
+        .until(
+            () -> query(fx.replicaCluster, r2, "SELECT count(*) FROM replicador.staged"),
+            "3"::equals);
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
@@ -342,14 +357,16 @@ class PipelineIT {
    */
   private void publishParts(String source, long position, int lastPart, int... parts)
       throws Exception {
-    Relation users = new Relation(TableName.parse(USERS), List.of("id", "name", "bio"), List.of("id"));
+    Relation users =
+        new Relation(TableName.parse(USERS), List.of("id", "name", "bio"), List.of("id"));
     ChangeMessageCodec codec = new ChangeMessageCodec();
     int base = source.hashCode() % 1000 * 1000;
     for (int part : parts) {
       List<Change> changes = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
         int id = base + part * 100 + i;
-        changes.add(new Change(Operation.INSERT, users, List.of("" + id, "n" + id, "b"), List.of()));
+        changes.add(
+            new Change(Operation.INSERT, users, List.of("" + id, "n" + id, "b"), List.of()));
       }
       SourceTransaction tx =
           new SourceTransaction(position, "" + (100 + position), part, part == lastPart, changes);
@@ -363,7 +380,9 @@ class PipelineIT {
     await()
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(
-            () -> assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM users")).isEqualTo(count));
+            () ->
+                assertThat(query(fx.replicaCluster, replica, "SELECT count(*) FROM users"))
+                    .isEqualTo(count));
   }
 
   @Test
@@ -405,8 +424,14 @@ class PipelineIT {
     try {
       // the publisher stops at once with the fix rather than retry what waiting cannot heal
       assertThat(
-              Main.run("publish", "--primary", fx.primaryUri(), "--exchange", fx.exchange,
-                  "--amqp", TestEnvironment.amqpUri()))
+              Main.run(
+                  "publish",
+                  "--primary",
+                  fx.primaryUri(),
+                  "--exchange",
+                  fx.exchange,
+                  "--amqp",
+                  TestEnvironment.amqpUri()))
           .isEqualTo(Main.EXIT_ERROR);
     } finally {
       System.setErr(saved);
@@ -651,8 +676,7 @@ class PipelineIT {
             + " WHERE tgrelid = 'users'::regclass";
     assertThat(query(fx.primaryCluster, fx.primaryDb, triggers))
         .as("name:1 for a row trigger, name:0 for a statement trigger")
-        .isEqualTo(
-            "replicador_capture:1,replicador_capture_insert:0,replicador_truncate:0");
+        .isEqualTo("replicador_capture:1,replicador_capture_insert:0,replicador_truncate:0");
     exec(
         fx.primaryCluster,
         fx.primaryDb,

@@ -22,9 +22,9 @@ import org.junit.jupiter.api.TestInfo;
 
 /**
  * A change has on a replica the effect it had on the primary, whatever foreign keys and triggers
- * the replica has, also when the listener is not a superuser (so the replica's foreign-key
- * actions and triggers fire for what it applies). Regression tests of issue 17: a key-changing
- * UPDATE was applied as DELETE plus INSERT and cascaded on the replica.
+ * the replica has, also when the listener is not a superuser (so the replica's foreign-key actions
+ * and triggers fire for what it applies). Regression tests of issue 17: a key-changing UPDATE was
+ * applied as DELETE plus INSERT and cascaded on the replica.
  */
 class ReplicaEffectsIT {
   private ReplicationFixture fx;
@@ -73,8 +73,14 @@ class ReplicaEffectsIT {
         "SET ROLE " + role,
         "CREATE TABLE public.audit (id int, what text)",
         "CREATE FUNCTION public.audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            + " INSERT INTO audit VALUES (" + row + ".id, TG_OP); RETURN " + row + "; END $$",
-        "CREATE TRIGGER audit AFTER " + event + " ON public.users"
+            + " INSERT INTO audit VALUES ("
+            + row
+            + ".id, TG_OP); RETURN "
+            + row
+            + "; END $$",
+        "CREATE TRIGGER audit AFTER "
+            + event
+            + " ON public.users"
             + " FOR EACH ROW EXECUTE FUNCTION public.audit()");
   }
 
@@ -94,9 +100,18 @@ class ReplicaEffectsIT {
 
   private void snapshot() {
     assertThat(
-            Main.run("snapshot", "--primary", fx.primaryUri(), "--replica", listenerUri(),
-                "--name", fx.replicaName("r1"), "--exchange", fx.exchange,
-                "--amqp", TestEnvironment.amqpUri()))
+            Main.run(
+                "snapshot",
+                "--primary",
+                fx.primaryUri(),
+                "--replica",
+                listenerUri(),
+                "--name",
+                fx.replicaName("r1"),
+                "--exchange",
+                fx.exchange,
+                "--amqp",
+                TestEnvironment.amqpUri()))
         .isZero();
   }
 
@@ -112,7 +127,11 @@ class ReplicaEffectsIT {
     await()
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(100))
-        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.marker")));
+        .until(
+            () ->
+                "1"
+                    .equals(
+                        query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.marker")));
     for (String table : tables) {
       assertThat(rowsText(fx.replicaCluster, replicaDb, table, "1"))
           .as(table)
@@ -131,8 +150,8 @@ class ReplicaEffectsIT {
             + " code text REFERENCES public.parent (code) ON DELETE SET NULL, v text)",
         "CREATE TABLE public.c_default (id int PRIMARY KEY,"
             + " code text DEFAULT 'Z' REFERENCES public.parent (code) ON DELETE SET DEFAULT)");
-    replicate("public.marker", "public.parent", "public.c_cascade", "public.c_null",
-        "public.c_default");
+    replicate(
+        "public.marker", "public.parent", "public.c_cascade", "public.c_null", "public.c_default");
     primary(
         "INSERT INTO public.parent VALUES (1, 'A'), (2, 'Z')",
         "INSERT INTO public.c_cascade VALUES (100, 'A', 'x'), (101, 'A', 'y')",
@@ -146,8 +165,11 @@ class ReplicaEffectsIT {
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.c_cascade"))
         .isEqualTo("2");
     // a real delete still has its effect: the primary cascaded, and so does the replica
-    primary("DELETE FROM public.c_null", "DELETE FROM public.c_default",
-        "DELETE FROM public.parent WHERE code = 'A'", "DELETE FROM public.marker");
+    primary(
+        "DELETE FROM public.c_null",
+        "DELETE FROM public.c_default",
+        "DELETE FROM public.parent WHERE code = 'A'",
+        "DELETE FROM public.marker");
     assertSameRowsOnceCaughtUp("public.parent", "public.c_cascade");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.c_cascade"))
         .isEqualTo("0");
@@ -166,8 +188,11 @@ class ReplicaEffectsIT {
         "INSERT INTO public.child VALUES (10, 1), (11, 1), (20, 2)",
         "UPDATE public.parent SET id = 9, v = 'nine' WHERE id = 1");
     assertSameRowsOnceCaughtUp("public.parent", "public.child");
-    assertThat(query(fx.replicaCluster, replicaDb,
-            "SELECT string_agg(parent_id::text, ',' ORDER BY id) FROM public.child"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT string_agg(parent_id::text, ',' ORDER BY id) FROM public.child"))
         .isEqualTo("9,9,2");
   }
 
@@ -181,8 +206,11 @@ class ReplicaEffectsIT {
         "UPDATE public.users SET id = id + 100 WHERE id >= 2",
         "DELETE FROM public.users WHERE id = 103");
     assertSameRowsOnceCaughtUp("public.users");
-    assertThat(query(fx.replicaCluster, replicaDb,
-            "SELECT string_agg(id || ' ' || what, ',') FROM public.audit"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT string_agg(id || ' ' || what, ',') FROM public.audit"))
         .isEqualTo("103 DELETE");
   }
 
@@ -204,8 +232,14 @@ class ReplicaEffectsIT {
     primary("UPDATE public.parent SET id = 9 WHERE id = 1");
     await()
         .atMost(Duration.ofSeconds(60))
-        .until(() -> "0".equals(query(fx.primaryCluster, fx.primaryDb,
-            "SELECT count(*) FROM replicador.changelog")));
+        .until(
+            () ->
+                "0"
+                    .equals(
+                        query(
+                            fx.primaryCluster,
+                            fx.primaryDb,
+                            "SELECT count(*) FROM replicador.changelog")));
     snapshot();
     fx.startListener("r1", Set.of(), ListenerSettings.DEFAULT_PREFETCH, listenerUri());
     assertSameRowsOnceCaughtUp("public.parent", "public.child");
@@ -223,8 +257,11 @@ class ReplicaEffectsIT {
     fx.startPublisher();
     primary("INSERT INTO public.users VALUES (3, 'c')");
     assertSameRowsOnceCaughtUp("public.users");
-    assertThat(query(fx.replicaCluster, replicaDb,
-            "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.audit"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.audit"))
         .isEqualTo("1,2,3");
   }
 
@@ -240,8 +277,16 @@ class ReplicaEffectsIT {
     System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
     try {
       status =
-          Main.run("listen", "--replica", listenerUri(), "--name", fx.replicaName("r1"),
-              "--exchange", fx.exchange, "--amqp", TestEnvironment.amqpUri());
+          Main.run(
+              "listen",
+              "--replica",
+              listenerUri(),
+              "--name",
+              fx.replicaName("r1"),
+              "--exchange",
+              fx.exchange,
+              "--amqp",
+              TestEnvironment.amqpUri());
     } finally {
       System.setErr(saved);
     }
@@ -253,15 +298,21 @@ class ReplicaEffectsIT {
         .contains("--allow-replica-triggers");
     // allowed, it starts (and applies)
     exec(fx.primaryCluster, fx.primaryDb, "CREATE TABLE public.marker (id int PRIMARY KEY)");
-    exec(fx.replicaCluster, replicaDb, "CREATE TABLE public.marker (id int PRIMARY KEY)",
+    exec(
+        fx.replicaCluster,
+        replicaDb,
+        "CREATE TABLE public.marker (id int PRIMARY KEY)",
         "GRANT ALL ON public.marker TO " + role);
     install("public.marker");
     fx.startPublisher();
-    fx.startListener(
-        "r1", Set.of(), ListenerSettings.DEFAULT_PREFETCH, listenerUri(), true);
+    fx.startListener("r1", Set.of(), ListenerSettings.DEFAULT_PREFETCH, listenerUri(), true);
     primary("INSERT INTO public.marker VALUES (1)");
     await()
         .atMost(Duration.ofSeconds(60))
-        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.marker")));
+        .until(
+            () ->
+                "1"
+                    .equals(
+                        query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.marker")));
   }
 }

@@ -137,7 +137,10 @@ final class ReplicationFixture implements AutoCloseable {
       try (ResultSet rs =
           st.executeQuery(
               "SELECT count(*) || E'\\n' || coalesce(string_agg(ROW(r.*)::text, E'\\n' ORDER BY "
-                  + orderBy + "), '') FROM " + table + " r")) {
+                  + orderBy
+                  + "), '') FROM "
+                  + table
+                  + " r")) {
         rs.next();
         return rs.getString(1);
       }

@@ -15,10 +15,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 
 /**
- * Table shapes that need care on the replica: awkward identifiers, generated and identity
- * columns, composite keys and key changes, partitioned tables, statements that change many rows
- * or one key twice. Each test compares the rows' text forms of primary and replica after inserts,
- * updates and deletes.
+ * Table shapes that need care on the replica: awkward identifiers, generated and identity columns,
+ * composite keys and key changes, partitioned tables, statements that change many rows or one key
+ * twice. Each test compares the rows' text forms of primary and replica after inserts, updates and
+ * deletes.
  */
 class SchemaShapesIT {
   private ReplicationFixture fx;
@@ -45,7 +45,8 @@ class SchemaShapesIT {
   }
 
   private void replicate(String... tables) {
-    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", String.join(",", tables)))
+    assertThat(
+            Main.run("install", "--primary", fx.primaryUri(), "--tables", String.join(",", tables)))
         .isZero();
     fx.startListener("r1", Set.of());
     fx.startPublisher();
@@ -66,14 +67,20 @@ class SchemaShapesIT {
     String table = "\"My \"\"Odd\"\" Schema\".\"Select\"";
     both(
         "CREATE SCHEMA \"My \"\"Odd\"\" Schema\"",
-        "CREATE TABLE " + table + " (\"Order\" int, \"from\" text, \"Key With Space\" text,"
+        "CREATE TABLE "
+            + table
+            + " (\"Order\" int, \"from\" text, \"Key With Space\" text,"
             + " r int, \"user\" text, \"a,b\" text, \"x\"\"y\" text, \"Ünï\" text,"
             + " PRIMARY KEY (\"Order\", \"Key With Space\"))");
     replicate(table);
     primary(
-        "INSERT INTO " + table + " VALUES (1, 'a', 'k 1', 10, 'u', 'c', 'q', 'ü'),"
+        "INSERT INTO "
+            + table
+            + " VALUES (1, 'a', 'k 1', 10, 'u', 'c', 'q', 'ü'),"
             + " (2, 'b', 'k \"2\"', 20, NULL, NULL, NULL, NULL), (3, 'c', 'k''3', 30, '', '', '', '')",
-        "UPDATE " + table + " SET \"from\" = \"from\" || '!', r = r + 1, \"x\"\"y\" = 'changed'"
+        "UPDATE "
+            + table
+            + " SET \"from\" = \"from\" || '!', r = r + 1, \"x\"\"y\" = 'changed'"
             + " WHERE \"Order\" < 3",
         "UPDATE " + table + " SET \"Key With Space\" = 'new key' WHERE \"Order\" = 2",
         "DELETE FROM " + table + " WHERE \"Order\" = 3");
@@ -95,7 +102,11 @@ class SchemaShapesIT {
         "UPDATE items SET id = 30 WHERE id = 3",
         "DELETE FROM items WHERE id = 2");
     awaitSameRows("public.items", "r.id");
-    assertThat(query(fx.replicaCluster, replicaDb, "SELECT total || ' ' || label FROM items WHERE id = 1"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT total || ' ' || label FROM items WHERE id = 1"))
         .isEqualTo("100.00 item 1");
   }
 
@@ -133,11 +144,17 @@ class SchemaShapesIT {
         "INSERT INTO default_id (v) VALUES ('replica-side')",
         "INSERT INTO serial_id (v) VALUES ('replica-side')",
         "INSERT INTO always_nonkey (k, v) VALUES ('z', 'replica-side')");
-    assertThat(query(fx.replicaCluster, replicaDb, "SELECT id FROM always_id WHERE v = 'replica-side'"))
+    assertThat(
+            query(
+                fx.replicaCluster, replicaDb, "SELECT id FROM always_id WHERE v = 'replica-side'"))
         .isEqualTo("22");
-    assertThat(query(fx.replicaCluster, replicaDb, "SELECT id FROM default_id WHERE v = 'replica-side'"))
+    assertThat(
+            query(
+                fx.replicaCluster, replicaDb, "SELECT id FROM default_id WHERE v = 'replica-side'"))
         .isEqualTo("1001");
-    assertThat(query(fx.replicaCluster, replicaDb, "SELECT id FROM serial_id WHERE v = 'replica-side'"))
+    assertThat(
+            query(
+                fx.replicaCluster, replicaDb, "SELECT id FROM serial_id WHERE v = 'replica-side'"))
         .isEqualTo("21");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT n FROM always_nonkey WHERE k = 'z'"))
         .isEqualTo("103");
@@ -145,8 +162,7 @@ class SchemaShapesIT {
 
   @Test
   void compositeKeysAndUpdatesThatChangeTheKeyReplicate() {
-    both(
-        "CREATE TABLE pairs (a int, b text, v text, PRIMARY KEY (b, a))");
+    both("CREATE TABLE pairs (a int, b text, v text, PRIMARY KEY (b, a))");
     replicate("pairs");
     primary(
         "INSERT INTO pairs SELECT g % 5, 'b' || (g / 5), 'v' || g FROM generate_series(0, 29) g",

@@ -43,7 +43,9 @@ class SnapshotIT {
           + " doubled bigint GENERATED ALWAYS AS (id * 2) STORED);"
           + "CREATE SCHEMA \"Odd Schema\";"
           + "CREATE SEQUENCE public.line_seq;"
-          + "CREATE TABLE " + LINES + " (\"Order\" int, line int DEFAULT nextval('public.line_seq'),"
+          + "CREATE TABLE "
+          + LINES
+          + " (\"Order\" int, line int DEFAULT nextval('public.line_seq'),"
           + " qty int NOT NULL, \"t\" text, PRIMARY KEY (\"Order\", line));";
   private static final String SEED =
       "INSERT INTO public.accounts (owner, balance, mood, moods, home, tags, opened)"
@@ -51,7 +53,9 @@ class SnapshotIT {
           + " ARRAY['ok','happy']::public.mood[], ROW('street ' || g, g)::public.address,"
           + " ARRAY['a', 'b \"q\"'], timestamptz '2024-01-01 12:00+02' + g * interval '1 min'"
           + " FROM generate_series(1, 20000) g;"
-          + "INSERT INTO " + LINES + " SELECT g / 10, g % 10, g, 'line\ttab\nnewline ' || g"
+          + "INSERT INTO "
+          + LINES
+          + " SELECT g / 10, g % 10, g, 'line\ttab\nnewline ' || g"
           + " FROM generate_series(1, 20000) g";
 
   private ReplicationFixture fx;
@@ -62,7 +66,8 @@ class SnapshotIT {
     fx = new ReplicationFixture(info.getTestMethod().orElseThrow().getName());
     exec(fx.primaryCluster, fx.primaryDb, DDL, SEED);
     replicaDb = fx.replicaDb("r1");
-    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", ACCOUNTS + "," + LINES))
+    assertThat(
+            Main.run("install", "--primary", fx.primaryUri(), "--tables", ACCOUNTS + "," + LINES))
         .isZero();
   }
 
@@ -73,8 +78,17 @@ class SnapshotIT {
 
   private String[] snapshotArgs(String... more) {
     String[] base = {
-      "snapshot", "--primary", fx.primaryUri(), "--replica", fx.replicaCluster.uri(replicaDb),
-      "--amqp", TestEnvironment.amqpUri(), "--exchange", fx.exchange, "--name", fx.replicaName("r1")
+      "snapshot",
+      "--primary",
+      fx.primaryUri(),
+      "--replica",
+      fx.replicaCluster.uri(replicaDb),
+      "--amqp",
+      TestEnvironment.amqpUri(),
+      "--exchange",
+      fx.exchange,
+      "--name",
+      fx.replicaName("r1")
     };
     String[] all = new String[base.length + more.length];
     System.arraycopy(base, 0, all, 0, base.length);
@@ -108,14 +122,23 @@ class SnapshotIT {
           switch (random.nextInt(5)) {
             case 0 -> st.execute("INSERT INTO public.accounts (owner, balance) VALUES ('new', 1)");
             case 1 ->
-                st.execute("UPDATE public.accounts SET balance = balance + 1, mood = 'happy'"
-                    + " WHERE id = " + id);
+                st.execute(
+                    "UPDATE public.accounts SET balance = balance + 1, mood = 'happy'"
+                        + " WHERE id = "
+                        + id);
             case 2 -> st.execute("DELETE FROM public.accounts WHERE id = " + id);
             case 3 ->
-                st.execute("INSERT INTO " + LINES + " VALUES (" + id + ", 100 + " + random.nextInt(50)
-                    + ", 1, 'w') ON CONFLICT DO NOTHING");
-            default -> st.execute("UPDATE " + LINES + " SET qty = qty + 1 WHERE \"Order\" = "
-                + (id % 2000));
+                st.execute(
+                    "INSERT INTO "
+                        + LINES
+                        + " VALUES ("
+                        + id
+                        + ", 100 + "
+                        + random.nextInt(50)
+                        + ", 1, 'w') ON CONFLICT DO NOTHING");
+            default ->
+                st.execute(
+                    "UPDATE " + LINES + " SET qty = qty + 1 WHERE \"Order\" = " + (id % 2000));
           }
           transactions.incrementAndGet();
         }
@@ -137,8 +160,9 @@ class SnapshotIT {
       longTx.setAutoCommit(false);
       try (Statement st = longTx.createStatement()) {
         st.execute("UPDATE public.accounts SET owner = 'changed during snapshot' WHERE id <= 10");
-        st.execute("INSERT INTO public.accounts (id, owner) OVERRIDING SYSTEM VALUE"
-            + " VALUES (900001, 'inserted during snapshot')");
+        st.execute(
+            "INSERT INTO public.accounts (id, owner) OVERRIDING SYSTEM VALUE"
+                + " VALUES (900001, 'inserted during snapshot')");
       }
       long before = writer.transactions.get();
       assertThat(Main.run(snapshotArgs("--jobs", "2"))).isZero();
@@ -153,8 +177,11 @@ class SnapshotIT {
 
     awaitEqual(ACCOUNTS, "id");
     awaitEqual(LINES, "\"Order\", line");
-    assertThat(query(fx.replicaCluster, replicaDb,
-            "SELECT owner FROM public.accounts WHERE id = 900001"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT owner FROM public.accounts WHERE id = 900001"))
         .isEqualTo("inserted during snapshot");
     // Created from the primary's definitions: same types, defaults, identity, generated column.
     String columns =
@@ -165,15 +192,21 @@ class SnapshotIT {
     assertThat(query(fx.replicaCluster, replicaDb, columns))
         .isEqualTo(query(fx.primaryCluster, fx.primaryDb, columns));
     // nextval() refers to a sequence the replica does not have: that default is left out.
-    assertThat(query(fx.replicaCluster, replicaDb,
-            "SELECT column_default FROM information_schema.columns WHERE column_name = 'line'"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT column_default FROM information_schema.columns WHERE column_name = 'line'"))
         .isNull();
   }
 
   @Test
   void rerunAfterAnInterruptionEndsInTheSameState() throws Exception {
     // The replica has the tables already, one with stale rows the snapshot must replace.
-    exec(fx.replicaCluster, replicaDb, DDL,
+    exec(
+        fx.replicaCluster,
+        replicaDb,
+        DDL,
         "INSERT INTO public.accounts (id, owner) VALUES (424242, 'stale')");
     // Hold a lock that stops the copy of the second table (jobs 1: largest table first).
     try (Connection blocker = fx.replicaCluster.connect(replicaDb)) {
@@ -188,18 +221,23 @@ class SnapshotIT {
             .atMost(Duration.ofSeconds(120))
             .until(
                 () ->
-                    "1".equals(query(fx.replicaCluster, replicaDb,
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                            + " AND application_name = 'replicador-snapshot-copy'")));
-        assertThat(query(fx.replicaCluster, replicaDb,
-                "SELECT count(*) FROM replicador.snapshot"))
+                    "1"
+                        .equals(
+                            query(
+                                fx.replicaCluster,
+                                replicaDb,
+                                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                    + " AND application_name = 'replicador-snapshot-copy'")));
+        assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM replicador.snapshot"))
             .isEqualTo("1");
         first.kill();
       }
       blocker.rollback();
     }
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM " + LINES)).isEqualTo("0");
-    exec(fx.primaryCluster, fx.primaryDb,
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
         "UPDATE public.accounts SET owner = 'between runs' WHERE id % 100 = 0",
         "DELETE FROM " + LINES + " WHERE line = 3");
 
@@ -216,8 +254,11 @@ class SnapshotIT {
     fx.startListener("r1", Set.of());
     awaitEqual(ACCOUNTS, "id");
     awaitEqual(LINES, "\"Order\", line");
-    assertThat(query(fx.replicaCluster, replicaDb,
-            "SELECT count(*) FROM public.accounts WHERE id = 424242"))
+    assertThat(
+            query(
+                fx.replicaCluster,
+                replicaDb,
+                "SELECT count(*) FROM public.accounts WHERE id = 424242"))
         .isEqualTo("0");
   }
 
@@ -248,7 +289,9 @@ class SnapshotIT {
     List<String> args = shellWords(command);
     assertThat(args.get(0)).isEqualTo("replicador");
 
-    exec(fx.primaryCluster, fx.primaryDb,
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
         "UPDATE public.accounts SET owner = 'after the snapshot' WHERE id % 7 = 0",
         "DELETE FROM " + LINES + " WHERE line = 3");
     try (ReplicadorProcess listener =
@@ -297,7 +340,9 @@ class SnapshotIT {
 
   @Test
   void incompatibleExistingTableIsAClearErrorBeforeAnyDataMoves() {
-    exec(fx.replicaCluster, replicaDb,
+    exec(
+        fx.replicaCluster,
+        replicaDb,
         "CREATE TABLE public.accounts (id bigint PRIMARY KEY, owner varchar(5))");
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream old = System.err;
@@ -310,8 +355,9 @@ class SnapshotIT {
     }
     assertThat(status).isEqualTo(Main.EXIT_ERROR);
     assertThat(err.toString(StandardCharsets.UTF_8))
-        .contains("column \"owner\" of replica table \"public\".\"accounts\" is character varying(5)"
-            + " but text on the primary")
+        .contains(
+            "column \"owner\" of replica table \"public\".\"accounts\" is character varying(5)"
+                + " but text on the primary")
         .contains("has no column \"balance\"");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.accounts"))
         .isEqualTo("0");

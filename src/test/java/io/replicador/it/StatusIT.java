@@ -52,16 +52,31 @@ class StatusIT {
   private JsonNode status() throws Exception {
     return new ObjectMapper()
         .readTree(
-            run("status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri(),
-                "--replica", fx.replicaName("r1") + "=" + fx.replicaCluster.uri(replicaDb),
+            run(
+                "status",
+                "--primary",
+                fx.primaryUri(),
+                "--amqp",
+                TestEnvironment.amqpUri(),
+                "--replica",
+                fx.replicaName("r1") + "=" + fx.replicaCluster.uri(replicaDb),
                 "--json"));
   }
 
   @Test
   void showsBacklogQueueAndLagBeforeAndAfterTheListenerCatchesUp() throws Exception {
-    run("snapshot", "--primary", fx.primaryUri(), "--replica", fx.replicaCluster.uri(replicaDb),
-        "--amqp", TestEnvironment.amqpUri(), "--exchange", fx.exchange,
-        "--name", fx.replicaName("r1"));
+    run(
+        "snapshot",
+        "--primary",
+        fx.primaryUri(),
+        "--replica",
+        fx.replicaCluster.uri(replicaDb),
+        "--amqp",
+        TestEnvironment.amqpUri(),
+        "--exchange",
+        fx.exchange,
+        "--name",
+        fx.replicaName("r1"));
     for (int i = 1; i <= 40; i++) {
       exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.t VALUES (" + i + ", 'x')");
     }
@@ -103,8 +118,14 @@ class StatusIT {
               assertThat(s.at("/lagSeconds").asDouble()).isZero();
             });
     String text =
-        run("status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri(),
-            "--replica", fx.replicaName("r1") + "=" + fx.replicaCluster.uri(replicaDb));
+        run(
+            "status",
+            "--primary",
+            fx.primaryUri(),
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--replica",
+            fx.replicaName("r1") + "=" + fx.replicaCluster.uri(replicaDb));
     assertThat(text)
         .contains("backlog: 0 change(s)")
         .contains("publisher: active")
@@ -114,7 +135,8 @@ class StatusIT {
   @Test
   void listsThePublishersWaitingAsStandby() throws Exception {
     fx.startPublisher();
-    await().atMost(Duration.ofSeconds(60))
+    await()
+        .atMost(Duration.ofSeconds(60))
         .until(() -> status().at("/primary/publisher/pid").asInt() > 0);
     assertThat(status().at("/primary/standbys").size()).isZero();
     fx.startPublisher(); // a second one on the same primary waits
@@ -128,8 +150,7 @@ class StatusIT {
                   .isPositive()
                   .isNotEqualTo(status().at("/primary/publisher/pid").asInt());
             });
-    String text =
-        run("status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri());
+    String text = run("status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri());
     assertThat(text).contains("publisher: active").contains("publisher: standby (pid ");
   }
 
@@ -141,13 +162,20 @@ class StatusIT {
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.t VALUES (1, 'x')");
     await()
         .atMost(Duration.ofSeconds(60))
-        .until(() -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.t")));
+        .until(
+            () -> "1".equals(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.t")));
     fx.stopServices();
     fx.startPublisher(); // ships on; nobody consumes r1's queue now
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.t VALUES (2, 'y')");
     String[] unnamed = {
-      "status", "--primary", fx.primaryUri(), "--amqp", TestEnvironment.amqpUri(), "--exchange",
-      fx.exchange, "--json"
+      "status",
+      "--primary",
+      fx.primaryUri(),
+      "--amqp",
+      TestEnvironment.amqpUri(),
+      "--exchange",
+      fx.exchange,
+      "--json"
     };
     await()
         .atMost(Duration.ofSeconds(60))
@@ -162,8 +190,14 @@ class StatusIT {
             });
     fx.stopServices();
     assertThat(
-            Main.run("remove-replica", "--name", fx.replicaName("r1"), "--exchange", fx.exchange,
-                "--amqp", TestEnvironment.amqpUri()))
+            Main.run(
+                "remove-replica",
+                "--name",
+                fx.replicaName("r1"),
+                "--exchange",
+                fx.exchange,
+                "--amqp",
+                TestEnvironment.amqpUri()))
         .isZero();
     assertThat(new ObjectMapper().readTree(run(unnamed)).at("/replicas").size()).isZero();
   }

@@ -18,14 +18,14 @@ import org.junit.jupiter.api.TestInfo;
 
 /**
  * Every kind of value comes out of the replica exactly as it went into the primary, on insert,
- * update and delete: the rows' text forms are compared, not checksums, so a failure shows the
- * value that changed. The primary's writer and the replica's database use unusual session
- * settings, so the test also proves that neither side's defaults leak into the values.
+ * update and delete: the rows' text forms are compared, not checksums, so a failure shows the value
+ * that changed. The primary's writer and the replica's database use unusual session settings, so
+ * the test also proves that neither side's defaults leak into the values.
  */
 class ValueFidelityIT {
   /**
-   * Writer settings that change how values print; capture must not depend on them. SET LOCAL
-   * in one multi-statement string, so the JDBC driver never sees DateStyle leave ISO.
+   * Writer settings that change how values print; capture must not depend on them. SET LOCAL in one
+   * multi-statement string, so the JDBC driver never sees DateStyle leave ISO.
    */
   private static final String[] ODD_WRITER_SETTINGS = {
     "SET LOCAL datestyle = 'SQL, DMY'",
@@ -85,14 +85,11 @@ class ValueFidelityIT {
   /**
    * Creates {@code vals.TABLE (id int PRIMARY KEY, columns...)} on both sides, replicates it, and
    * compares text forms after inserting the rows (plus one of all NULLs), after rotating every
-   * row's values to the next row's (an update of every column), and after deleting every other
-   * row.
+   * row's values to the next row's (an update of every column), and after deleting every other row.
    */
   private void roundTrip(String table, List<String> columns, List<String> rows) {
     String qualified = "vals." + table;
-    both(
-        "CREATE TABLE " + qualified + " (id int PRIMARY KEY, " + String.join(", ", columns)
-            + ")");
+    both("CREATE TABLE " + qualified + " (id int PRIMARY KEY, " + String.join(", ", columns) + ")");
     assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", qualified)).isZero();
     fx.startListener("r1", Set.of());
     fx.startPublisher();
@@ -110,9 +107,15 @@ class ValueFidelityIT {
 
     int n = rows.size() + 1;
     onPrimary(
-        "UPDATE " + qualified + " t SET "
+        "UPDATE "
+            + qualified
+            + " t SET "
             + names.stream().map(c -> c + " = s." + c).collect(Collectors.joining(", "))
-            + " FROM " + qualified + " s WHERE s.id = t.id % " + n + " + 1");
+            + " FROM "
+            + qualified
+            + " s WHERE s.id = t.id % "
+            + n
+            + " + 1");
     assertThat(rowsText(fx.primaryCluster, fx.primaryDb, qualified, "r.id"))
         .as("the update changed the values")
         .isNotEqualTo(inserted);
@@ -130,12 +133,22 @@ class ValueFidelityIT {
     roundTrip(
         "numbers",
         List.of(
-            "s smallint", "i integer", "b bigint", "n numeric", "nd numeric(12, 4)",
-            "r real", "d double precision", "m money"),
+            "s smallint",
+            "i integer",
+            "b bigint",
+            "n numeric",
+            "nd numeric(12, 4)",
+            "r real",
+            "d double precision",
+            "m money"),
         List.of(
-            "-32768, -2147483648, -9223372036854775808, '" + bigNumeric + "', 0.0001,"
+            "-32768, -2147483648, -9223372036854775808, '"
+                + bigNumeric
+                + "', 0.0001,"
                 + " '1.4e-45', '4.9e-324', '-92233720368547758.08'",
-            "32767, 2147483647, 9223372036854775807, '-" + bigNumeric + "', -99999999.9999,"
+            "32767, 2147483647, 9223372036854775807, '-"
+                + bigNumeric
+                + "', -99999999.9999,"
                 + " 'NaN', 'NaN', '92233720368547758.07'",
             "0, 0, 0, 'NaN', 'NaN', 'Infinity', 'Infinity', 0",
             "1, 1, 1, 'Infinity', 'NaN', '-Infinity', '-Infinity', 0.01",
@@ -159,8 +172,7 @@ class ValueFidelityIT {
         "texts",
         List.of("t text", "v varchar(40)", "c char(12)", "by bytea", "ok boolean"),
         List.of(
-            "'emoji 😀👍🏽 and flags 🇩🇪', 'é combining é', 'مرحبا', " + everyByte
-                + ", true",
+            "'emoji 😀👍🏽 and flags 🇩🇪', 'é combining é', 'مرحبا', " + everyByte + ", true",
             "E'quotes '' \" and backslash \\\\ tab\\t nl\\n cr\\r end', 'a\\b', 'x\"y''z', '\\x',"
                 + " false",
             "'', '', '', '\\x00', true",
@@ -174,9 +186,7 @@ class ValueFidelityIT {
   void datesTimesAndIntervalsRoundTripExactly() {
     roundTrip(
         "times",
-        List.of(
-            "d date", "t time", "ttz timetz", "ts timestamp", "tstz timestamptz",
-            "i interval"),
+        List.of("d date", "t time", "ttz timetz", "ts timestamp", "tstz timestamptz", "i interval"),
         List.of(
             "'2024-02-29', '23:59:59.999999', '12:34:56.789+05:45', '2024-02-29 23:59:59.999999',"
                 + " '2024-02-29 23:59:59.999999+13:45', '1 year -2 mons 3 days -04:05:06.789'",
@@ -218,10 +228,27 @@ class ValueFidelityIT {
     roundTrip(
         "misc",
         List.of(
-            "ip inet", "net cidr", "mac macaddr", "mac8 macaddr8", "b bit(8)", "vb varbit",
-            "tv tsvector", "tq tsquery", "pt point", "ln line", "seg lseg", "bx box",
-            "pa path", "pg polygon", "ci circle", "ir int4range", "nr numrange",
-            "tr tstzrange", "dr daterange", "mr int8multirange", "lsn pg_lsn"),
+            "ip inet",
+            "net cidr",
+            "mac macaddr",
+            "mac8 macaddr8",
+            "b bit(8)",
+            "vb varbit",
+            "tv tsvector",
+            "tq tsquery",
+            "pt point",
+            "ln line",
+            "seg lseg",
+            "bx box",
+            "pa path",
+            "pg polygon",
+            "ci circle",
+            "ir int4range",
+            "nr numrange",
+            "tr tstzrange",
+            "dr daterange",
+            "mr int8multirange",
+            "lsn pg_lsn"),
         List.of(
             "'192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',"
                 + " B'10100101', B'', 'a fat:1A cat:2B,3 ''it''''s'' \\\\x', 'fat & (rat | !cat) <-> sat:*',"
@@ -251,9 +278,17 @@ class ValueFidelityIT {
     roundTrip(
         "shapes",
         List.of(
-            "ia int[]", "ta text[]", "m2 integer[][]", "mood vals.mood", "moods vals.mood[]",
-            "p vals.posint", "e vals.email", "pr vals.pair", "prs vals.pair[]",
-            "ja jsonb[]", "ba bytea[]"),
+            "ia int[]",
+            "ta text[]",
+            "m2 integer[][]",
+            "mood vals.mood",
+            "moods vals.mood[]",
+            "p vals.posint",
+            "e vals.email",
+            "pr vals.pair",
+            "prs vals.pair[]",
+            "ja jsonb[]",
+            "ba bytea[]"),
         List.of(
             "'{1,NULL,3}', ARRAY['a,b', 'NULL', NULL, '', 'quo\"te', 'back\\slash', '{}'],"
                 + " '{{1,2},{3,4}}', 'happy 😀', '{sad,NULL,\"happy 😀\"}', 7, 'a@b',"

@@ -18,21 +18,30 @@ import org.junit.jupiter.api.TestInfo;
 class VerifyIT {
   private static final String ITEMS = "public.items";
   private static final String ODD = "\"Odd\".\"t\"";
+
   /** Enough rows for several ranges, each bisected before rows are compared. */
   private static final String PRIMARY_DDL =
       "CREATE TABLE public.items (id int PRIMARY KEY, name text, price numeric, seen timestamptz);"
           + "CREATE SCHEMA \"Odd\";"
-          + "CREATE TABLE " + ODD + " (a int, \"B\" text, t text, PRIMARY KEY (a, \"B\"));";
+          + "CREATE TABLE "
+          + ODD
+          + " (a int, \"B\" text, t text, PRIMARY KEY (a, \"B\"));";
+
   /** The replica's columns in another order, as a hand-made replica may have them. */
   private static final String REPLICA_DDL =
       "CREATE TABLE public.items (name text, id int PRIMARY KEY, seen timestamptz, price numeric);"
           + "CREATE SCHEMA \"Odd\";"
-          + "CREATE TABLE " + ODD + " (t text, \"B\" text, a int, PRIMARY KEY (a, \"B\"));";
+          + "CREATE TABLE "
+          + ODD
+          + " (t text, \"B\" text, a int, PRIMARY KEY (a, \"B\"));";
+
   private static final String ITEMS_DATA =
       "INSERT INTO public.items (id, name, price, seen) SELECT g, 'item ' || g, g / 7.0,"
           + " timestamptz '2024-03-01 00:00+01' + g * interval '1 s' FROM generate_series(1, 30000) g";
   private static final String ODD_DATA =
-      "INSERT INTO " + ODD + " (a, \"B\", t) SELECT g / 3, 'k ' || (g % 3), 'v' || g"
+      "INSERT INTO "
+          + ODD
+          + " (a, \"B\", t) SELECT g / 3, 'k ' || (g % 3), 'v' || g"
           + " FROM generate_series(1, 6000) g";
 
   private ReplicationFixture fx;
@@ -86,7 +95,9 @@ class VerifyIT {
 
   @Test
   void namesChangedMissingAndExtraRowsOnSingleAndCompositeKeys() {
-    exec(fx.replicaCluster, replicaDb,
+    exec(
+        fx.replicaCluster,
+        replicaDb,
         "UPDATE public.items SET price = price + 0.001 WHERE id = 12345",
         "DELETE FROM public.items WHERE id = 20000",
         "INSERT INTO public.items (id, name) VALUES (40000, 'only here')",
@@ -96,7 +107,8 @@ class VerifyIT {
         "INSERT INTO " + ODD + " VALUES ('x', 'k 9', 7)");
     assertThat(verify("--tables", ITEMS + "," + ODD)).as(out + err).isEqualTo(1);
     assertThat(out)
-        .contains("\"public\".\"items\": DIFFERENT (30000 rows on the primary, 30000 on the replica)")
+        .contains(
+            "\"public\".\"items\": DIFFERENT (30000 rows on the primary, 30000 on the replica)")
         .contains("changed  (\"id\")=(3)")
         .contains("changed  (\"id\")=(12345)")
         .contains("missing  (\"id\")=(20000)")
@@ -108,8 +120,14 @@ class VerifyIT {
     assertThat(out.lines().filter(l -> l.startsWith("  ")).count()).isEqualTo(7);
 
     assertThat(verify("--tables", ITEMS, "--max-rows", "2")).isEqualTo(1);
-    assertThat(out.lines().filter(l -> l.startsWith("  changed") || l.startsWith("  missing")
-            || l.startsWith("  extra")).count())
+    assertThat(
+            out.lines()
+                .filter(
+                    l ->
+                        l.startsWith("  changed")
+                            || l.startsWith("  missing")
+                            || l.startsWith("  extra"))
+                .count())
         .isEqualTo(2);
     assertThat(out).contains("more differences; raise --max-rows");
   }
@@ -126,8 +144,9 @@ class VerifyIT {
     exec(fx.replicaCluster, replicaDb, "ALTER TABLE public.items DROP COLUMN price");
     assertThat(verify("--tables", ITEMS)).isEqualTo(2);
     assertThat(err.strip())
-        .isEqualTo("replicador: Replica table \"public\".\"items\" has no column \"price\"; add it"
-            + " (or run snapshot) so the tables can be compared");
+        .isEqualTo(
+            "replicador: Replica table \"public\".\"items\" has no column \"price\"; add it"
+                + " (or run snapshot) so the tables can be compared");
     assertThat(verify("--tables", "public.nope")).isEqualTo(2);
     assertThat(err.strip().lines().count()).isEqualTo(1);
   }
@@ -138,7 +157,9 @@ class VerifyIT {
     fx.startListener("r1", Set.of());
     fx.startPublisher();
     // Without waiting, the writes below may not have arrived; with it, verify sees them.
-    exec(fx.primaryCluster, fx.primaryDb,
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
         "UPDATE public.items SET name = 'renamed' WHERE id % 10 = 0",
         "DELETE FROM public.items WHERE id > 29000",
         "INSERT INTO public.items (id, name) SELECT g, 'new' FROM generate_series(50001, 50500) g");

@@ -56,7 +56,8 @@ class MessageAssemblerTest {
     ChangeMessage m = sent.get(0);
     assertThat(m.source()).isEqualTo("src");
     assertThat(m.transactions()).extracting(SourceTransaction::xid).containsExactly("a", "b", "c");
-    assertThat(m.transactions()).extracting(SourceTransaction::position)
+    assertThat(m.transactions())
+        .extracting(SourceTransaction::position)
         .containsExactly(100L, 101L, 102L);
     assertThat(m.transactions()).allMatch(SourceTransaction::whole);
     assertThat(ids(m.transactions().get(2))).containsExactly("c-0", "c-1", "c-2");
@@ -72,10 +73,13 @@ class MessageAssemblerTest {
     addTx(a, "d", 2);
     a.finish();
 
-    assertThat(sent).allSatisfy(
-        m -> assertThat(m.transactions().stream().mapToInt(t -> t.changes().size()).sum())
-            .isLessThanOrEqualTo(4));
-    assertThat(allTransactions()).extracting(SourceTransaction::xid)
+    assertThat(sent)
+        .allSatisfy(
+            m ->
+                assertThat(m.transactions().stream().mapToInt(t -> t.changes().size()).sum())
+                    .isLessThanOrEqualTo(4));
+    assertThat(allTransactions())
+        .extracting(SourceTransaction::xid)
         .containsExactly("a", "b", "c", "d");
     assertThat(allTransactions()).allMatch(SourceTransaction::whole);
   }
@@ -104,9 +108,11 @@ class MessageAssemblerTest {
         assertThat(m.transactions()).hasSize(1);
       }
     }
-    assertThat(allTransactions()).extracting(SourceTransaction::xid)
+    assertThat(allTransactions())
+        .extracting(SourceTransaction::xid)
         .containsExactly("small", "big", "big", "big", "after");
-    assertThat(allTransactions()).extracting(SourceTransaction::position)
+    assertThat(allTransactions())
+        .extracting(SourceTransaction::position)
         .containsExactly(10L, 11L, 11L, 11L, 12L);
     assertThat(last).isEqualTo(12);
   }

@@ -25,12 +25,20 @@ class OriginPayloadTranslatorTest {
       new OriginPayloadTranslator(name -> Optional.ofNullable(CATALOG.get(name)));
 
   private static String payload(String table, String op, String newRecord, String oldRecord) {
-    return "{\"table\" : \"" + table + "\", \"operation\" : \"" + op + "\", \"new_record\" : "
-        + newRecord + ", \"old_record\" : " + oldRecord + "}";
+    return "{\"table\" : \""
+        + table
+        + "\", \"operation\" : \""
+        + op
+        + "\", \"new_record\" : "
+        + newRecord
+        + ", \"old_record\" : "
+        + oldRecord
+        + "}";
   }
 
   private String reason(String payload) {
-    Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> translator.translate(payload));
+    Throwable t =
+        org.assertj.core.api.Assertions.catchThrowable(() -> translator.translate(payload));
     assertThat(t).isInstanceOf(OriginPayloadException.class);
     assertThat(t.getMessage()).doesNotContain("\n");
     return t.getMessage();
@@ -99,7 +107,8 @@ class OriginPayloadTranslatorTest {
         .startsWith("table \"public\".\"nokey\" has no primary key");
     assertThat(reason(payload("user_view", "INSERT", "{\"a\":1}", "null")))
         .contains("which is not a table (relkind 'v')");
-    assertThat(reason("{\"table\":42,\"operation\":\"INSERT\",\"new_record\":{},\"old_record\":null}"))
+    assertThat(
+            reason("{\"table\":42,\"operation\":\"INSERT\",\"new_record\":{},\"old_record\":null}"))
         .isEqualTo("\"table\" is not a non-empty string");
   }
 

@@ -40,8 +40,17 @@ class RecordTextReaderTest {
   void readsWhatRecordTextReads() throws Exception {
     for (String text :
         List.of(
-            "(1,abc,2.5)", "(1,,3)", "(,)", "(1,)", "(\"\",x)", "(x,\"\")", "(\"x\"\"y\")",
-            "(\"\"\"\")", "(\"a\\\\b\",\"c\\\"d\")", "(\"a,b\",\"(x)\")", "(\"\"\"\",\"\")")) {
+            "(1,abc,2.5)",
+            "(1,,3)",
+            "(,)",
+            "(1,)",
+            "(\"\",x)",
+            "(x,\"\")",
+            "(\"x\"\"y\")",
+            "(\"\"\"\")",
+            "(\"a\\\\b\",\"c\\\"d\")",
+            "(\"a,b\",\"(x)\")",
+            "(\"\"\"\",\"\")")) {
       for (int buffer : new int[] {1, 2, 3, 64}) {
         assertThat(read(text, buffer)).as(text + " by " + buffer).isEqualTo(RecordText.parse(text));
       }

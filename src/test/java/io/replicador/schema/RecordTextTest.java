@@ -79,8 +79,7 @@ class RecordTextTest {
     assertThat(
             RecordText.parse(
                 "(7,\"{1,2,3}\",\"{\"\"k\"\": \"\"v\"\"}\",\"2024-01-02 03:04:05+00\",t,)"))
-        .containsExactly(
-            "7", "{1,2,3}", "{\"k\": \"v\"}", "2024-01-02 03:04:05+00", "t", null);
+        .containsExactly("7", "{1,2,3}", "{\"k\": \"v\"}", "2024-01-02 03:04:05+00", "t", null);
   }
 
   @Test
@@ -88,10 +87,8 @@ class RecordTextTest {
     assertThatThrownBy(() -> RecordText.parse("1,2"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("Not a row literal");
-    assertThatThrownBy(() -> RecordText.parse("("))
-        .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> RecordText.parse(""))
-        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> RecordText.parse("(")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> RecordText.parse("")).isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

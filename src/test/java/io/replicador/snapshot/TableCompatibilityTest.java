@@ -21,19 +21,30 @@ class TableCompatibilityTest {
 
   @Test
   void sameColumnsInAnotherOrderFit() {
-    TableDefinition primary = table(List.of("id"), col("id", "integer", true), col("v", "text", false));
-    TableDefinition replica = table(List.of("id"), col("v", "text", false), col("id", "integer", true),
-        col("extra", "text", false));
+    TableDefinition primary =
+        table(List.of("id"), col("id", "integer", true), col("v", "text", false));
+    TableDefinition replica =
+        table(
+            List.of("id"),
+            col("v", "text", false),
+            col("id", "integer", true),
+            col("extra", "text", false));
     assertThat(TableCompatibility.problems(primary, replica)).isEmpty();
   }
 
   @Test
   void namesEveryMismatch() {
     TableDefinition primary =
-        table(List.of("id"), col("id", "integer", true), col("v", "text", false),
+        table(
+            List.of("id"),
+            col("id", "integer", true),
+            col("v", "text", false),
             col("w", "bigint", false));
     TableDefinition replica =
-        table(List.of("v"), col("id", "bigint", true), col("v", "text", true),
+        table(
+            List.of("v"),
+            col("id", "bigint", true),
+            col("v", "text", true),
             col("own", "text", true));
     assertThat(TableCompatibility.problems(primary, replica))
         .containsExactly(

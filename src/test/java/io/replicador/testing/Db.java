@@ -32,14 +32,17 @@ public final class Db {
   }
 
   /**
-   * A checksum of a table's content: the md5 of every row's text form in key order. Equal
-   * checksums mean equal rows, value for value.
+   * A checksum of a table's content: the md5 of every row's text form in key order. Equal checksums
+   * mean equal rows, value for value.
    */
   public static String checksum(PgCluster cluster, String database, String table, String orderBy) {
     return query(
         cluster,
         database,
         "SELECT count(*) || ':' || coalesce(md5(string_agg(ROW(t.*)::text, E'\\n' ORDER BY "
-            + orderBy + ")), '') FROM " + table + " t");
+            + orderBy
+            + ")), '') FROM "
+            + table
+            + " t");
   }
 }

@@ -13,8 +13,7 @@ import java.util.Map;
  * A throw-away PostgreSQL cluster for tests (see {@link LocalPostgres}): initdb in a temporary
  * directory, started on a free port, so a test can stop, kill and restart it. It uses an installed
  * PostgreSQL where there is one and the binaries bundled with Replicador otherwise;
- * REPLICADOR_PG_BIN=embedded forces the bundled ones. Under root the server runs as {@code
- * nobody}.
+ * REPLICADOR_PG_BIN=embedded forces the bundled ones. Under root the server runs as {@code nobody}.
  */
 public final class PgCluster implements AutoCloseable {
   private final LocalPostgres server;
@@ -62,8 +61,8 @@ public final class PgCluster implements AutoCloseable {
   }
 
   /**
-   * The directory of the server binaries (initdb, pg_ctl; pgbench only in an installed
-   * PostgreSQL, not in the bundled one).
+   * The directory of the server binaries (initdb, pg_ctl; pgbench only in an installed PostgreSQL,
+   * not in the bundled one).
    */
   public Path bin() {
     return server.binaries();

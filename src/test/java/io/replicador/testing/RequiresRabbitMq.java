@@ -10,9 +10,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * Marks a test (or class) that needs a RabbitMQ feature the embedded broker lacks; the value
- * names the feature. Such tests are skipped, with a message saying why, when the tests run
- * against the embedded broker (no RabbitMQ on 127.0.0.1:5672 and no REPLICADOR_TEST_AMQP).
+ * Marks a test (or class) that needs a RabbitMQ feature the embedded broker lacks; the value names
+ * the feature. Such tests are skipped, with a message saying why, when the tests run against the
+ * embedded broker (no RabbitMQ on 127.0.0.1:5672 and no REPLICADOR_TEST_AMQP).
  */
 @Target({ElementType.TYPE, ElementType.METHOD})
 @Retention(RetentionPolicy.RUNTIME)
@@ -26,10 +26,7 @@ public @interface RequiresRabbitMq {
     @Override
     public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
       RequiresRabbitMq need =
-          context
-              .getElement()
-              .map(e -> e.getAnnotation(RequiresRabbitMq.class))
-              .orElse(null);
+          context.getElement().map(e -> e.getAnnotation(RequiresRabbitMq.class)).orElse(null);
       if (need == null) {
         return ConditionEvaluationResult.enabled("no RabbitMQ-only feature");
       }
@@ -37,7 +34,9 @@ public @interface RequiresRabbitMq {
         return ConditionEvaluationResult.enabled("RabbitMQ at " + redacted());
       }
       return ConditionEvaluationResult.disabled(
-          "needs RabbitMQ (" + need.value() + "), but the tests run against the embedded AMQP"
+          "needs RabbitMQ ("
+              + need.value()
+              + "), but the tests run against the embedded AMQP"
               + " broker because no RabbitMQ answered on 127.0.0.1:5672; start RabbitMQ or set"
               + " REPLICADOR_TEST_AMQP to run it");
     }

@@ -67,7 +67,8 @@ public final class TestEnvironment {
   /** Whether the test broker is RabbitMQ (it says so when a client connects). */
   public static synchronized boolean brokerIsRabbitMq() {
     if (rabbitMq == null) {
-      try (Connection c = BrokerAddress.parse(amqpUri()).factory().newConnection("replicador-test");
+      try (Connection c =
+              BrokerAddress.parse(amqpUri()).factory().newConnection("replicador-test");
           Channel ch = c.createChannel()) {
         rabbitMq = Topology.isRabbitMq(ch);
       } catch (Exception e) {

@@ -9,7 +9,9 @@ import org.junit.jupiter.api.Test;
 class VerifyQueriesTest {
   private final VerifyQueries composite =
       new VerifyQueries(
-          TableName.of("Odd", "t"), List.of("a", "Key \"B\"", "t"), List.of("a", "Key \"B\""),
+          TableName.of("Odd", "t"),
+          List.of("a", "Key \"B\"", "t"),
+          List.of("a", "Key \"B\""),
           List.of("integer", "public.code"));
 
   @Test
@@ -36,8 +38,8 @@ class VerifyQueriesTest {
   @Test
   void singleKeyComparesTheColumnItself() {
     VerifyQueries single =
-        new VerifyQueries(TableName.of("public", "u"), List.of("id", "v"), List.of("id"),
-            List.of("bigint"));
+        new VerifyQueries(
+            TableName.of("public", "u"), List.of("id", "v"), List.of("id"), List.of("bigint"));
     assertThat(single.where(new KeyRange(List.of("7"), null)))
         .isEqualTo(" WHERE t.\"id\" >= CAST(? AS bigint)");
     assertThat(single.boundaries())
