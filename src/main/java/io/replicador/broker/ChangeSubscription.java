@@ -2,6 +2,7 @@ package io.replicador.broker;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -13,8 +14,17 @@ import java.util.concurrent.TimeoutException;
  * @param <T> what a delivery's body is decoded into
  */
 public interface ChangeSubscription<T> extends AutoCloseable {
-  /** A delivery: its tag (increasing), message id, body and what it decoded into. */
-  record Delivery<T>(long tag, String messageId, byte[] body, T decoded) {}
+  /**
+   * A delivery: its tag (increasing), message id, content type and headers (kept for
+   * dead-lettering), body and what it decoded into.
+   */
+  record Delivery<T>(
+      long tag,
+      String messageId,
+      String contentType,
+      Map<String, Object> headers,
+      byte[] body,
+      T decoded) {}
 
   /** What is consumed, for log lines. */
   String name();

@@ -33,11 +33,7 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
   private final String queue;
   private final String deadQueue;
   private final boolean singleActiveConsumer;
-  private final BlockingQueue<Entry<T>> deliveries = new LinkedBlockingQueue<>();
-
-  private record Entry<T>(Delivery<T> delivery, AMQP.BasicProperties props) {}
-
-  private final Map<Long, AMQP.BasicProperties> properties = new HashMap<>();
+  private final BlockingQueue<Delivery<T>> deliveries = new LinkedBlockingQueue<>();
 
   private QueueSubscription(
       Connection connection,
@@ -104,10 +100,14 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
             public void handleDelivery(
                 String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
               // decoded here, on the client's dispatch thread, while the listener applies
-              Delivery<T> d =
+              s.deliveries.add(
                   new Delivery<>(
-                      envelope.getDeliveryTag(), props.getMessageId(), body, decode.apply(body));
-              s.deliveries.add(new Entry<>(d, props));
+                      envelope.getDeliveryTag(),
+                      props.getMessageId(),
+                      props.getContentType(),
+                      props.getHeaders() == null ? Map.of() : props.getHeaders(),
+                      body,
+                      decode.apply(body)));
             }
           });
       return s;
@@ -129,18 +129,15 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
 
   @Override
   public Delivery<T> poll(Duration timeout) throws IOException, InterruptedException {
-    Entry<T> e = deliveries.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    if (e == null) {
+    Delivery<T> d = deliveries.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    if (d == null) {
       if (!channel.isOpen()) {
         ShutdownSignalException reason = channel.getCloseReason();
         throw new IOException(reason == null ? "the channel closed" : describe(reason), reason);
       }
       return null;
     }
-    synchronized (properties) {
-      properties.put(e.delivery().tag(), e.props());
-    }
-    return e.delivery();
+    return d;
   }
 
   @Override
@@ -150,25 +147,17 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
     } catch (ShutdownSignalException e) {
       throw new IOException(describe(e), e);
     }
-    synchronized (properties) {
-      properties.keySet().removeIf(t -> t <= tag);
-    }
   }
 
   @Override
   public void deadLetter(Delivery<T> delivery, String reason)
       throws IOException, InterruptedException, TimeoutException {
-    AMQP.BasicProperties props;
-    synchronized (properties) {
-      props = properties.get(delivery.tag());
-    }
-    Map<String, Object> headers = new HashMap<>();
-    if (props != null && props.getHeaders() != null) {
-      headers.putAll(props.getHeaders());
-    }
+    Map<String, Object> headers = new HashMap<>(delivery.headers());
     headers.put(REASON_HEADER, reason);
     AMQP.BasicProperties dead =
-        (props == null ? new AMQP.BasicProperties.Builder() : props.builder())
+        new AMQP.BasicProperties.Builder()
+            .messageId(delivery.messageId())
+            .contentType(delivery.contentType())
             .headers(headers)
             .deliveryMode(2)
             .build();

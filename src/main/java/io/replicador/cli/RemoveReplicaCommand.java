@@ -43,15 +43,19 @@ final class RemoveReplicaCommand implements Callable<Integer> {
     String queue = Topology.queueName(checked);
     try (QueueInspector broker =
         new QueueInspector(amqp.address(), "replicador-remove-" + checked)) {
-      int consumers = broker.inspect(queue).map(QueueInspector.QueueCounts::consumers).orElse(0);
-      if (consumers > 0) {
+      QueueInspector.QueueCounts counts =
+          broker.inspect(queue).orElse(new QueueInspector.QueueCounts(0, 0));
+      if (counts.consumers() > 0) {
         throw new ConfigException(
             "Replica " + checked + ": a listener is consuming queue " + queue + "; stop it first");
       }
-      long waiting = broker.inspect(queue).map(QueueInspector.QueueCounts::messages).orElse(0L);
       broker.removeReplica(exchange, checked);
       System.out.println(
-          "Removed queues of replica " + checked + " (" + waiting + " message(s) were waiting)");
+          "Removed queues of replica "
+              + checked
+              + " ("
+              + counts.messages()
+              + " message(s) were waiting)");
     }
     if (replica != null) {
       try (Connection c = PostgresAddress.parse("replica", replica).connect("replicador-remove")) {
