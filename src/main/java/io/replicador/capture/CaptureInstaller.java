@@ -6,14 +6,17 @@ import io.replicador.schema.TableCatalog;
 import io.replicador.schema.TableCatalog.TableRef;
 import io.replicador.store.PrimaryStore;
 import io.replicador.store.PublisherFence;
+import io.replicador.store.WalCaptureStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +64,18 @@ public final class CaptureInstaller {
     return inTransaction(
         () -> {
           lock();
-          List<TableName> checked = validate(tables);
+          WalCaptureStore wal = new WalCaptureStore(connection);
+          // tables captured from the WAL move back to triggers, all of them: one source at a time
+          boolean fromWal = store.installed() && wal.find().isPresent() && !wal.ending();
+          List<TableName> checked;
+          if (fromWal) {
+            Set<TableName> all = new LinkedHashSet<>(capturedTables());
+            all.addAll(tables);
+            checked = validate(new ArrayList<>(all));
+            lockAgainstWrites(checked);
+          } else {
+            checked = validate(tables);
+          }
           if (replacedTrigger != null) {
             checkReplacedTrigger(checked, replacedTrigger);
             lockAgainstWrites(checked);
@@ -83,6 +97,16 @@ public final class CaptureInstaller {
           for (TableName t : checked) {
             store.capture(t);
             log.info("Capturing changes of {}", t);
+          }
+          if (fromWal) {
+            // Writers were locked out since before the triggers came: every change committed
+            // before this transaction is in the WAL only, every later one in the changelog too.
+            // The publisher ships the slot up to this transaction's message, then the changelog.
+            wal.announceEnd();
+            log.info(
+                "Moved {} from the slot to triggers; the publisher ships the slot up to this point,"
+                    + " then drops it",
+                checked);
           }
           return checked;
         });
@@ -138,6 +162,15 @@ public final class CaptureInstaller {
         });
   }
 
+  /**
+   * The source capture uses on this primary now: {@code wal} when the tables are captured from a
+   * slot (and not moving back to triggers), else {@code trigger}.
+   */
+  public static String currentCapture(Connection connection) throws SQLException {
+    WalCaptureStore wal = new WalCaptureStore(connection);
+    return wal.find().isPresent() && !wal.ending() ? "wal" : "trigger";
+  }
+
   /** The tables capture is installed for; empty when the schema is absent. */
   public List<TableName> capturedTables() throws SQLException {
     return store.capturedTables();
@@ -147,7 +180,7 @@ public final class CaptureInstaller {
     return store.installed();
   }
 
-  private List<TableName> validate(List<TableName> tables) throws SQLException {
+  List<TableName> validate(List<TableName> tables) throws SQLException {
     TableCatalog catalog = new TableCatalog(connection);
     List<String> problems = new ArrayList<>();
     List<TableName> ok = new ArrayList<>();
@@ -217,7 +250,7 @@ public final class CaptureInstaller {
     }
   }
 
-  private void lock() throws SQLException {
+  void lock() throws SQLException {
     try (PreparedStatement ps = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
       ps.setLong(1, LOCK_KEY);
       ps.execute();

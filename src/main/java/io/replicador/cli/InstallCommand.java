@@ -1,6 +1,7 @@
 package io.replicador.cli;
 
 import io.replicador.capture.CaptureInstaller;
+import io.replicador.capture.WalCaptureInstaller;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
@@ -17,7 +18,9 @@ import picocli.CommandLine.Option;
 
 @Command(
     name = "install",
-    description = "Install change capture (changelog, triggers) for tables on the primary.")
+    description =
+        "Install change capture for tables on the primary: triggers and a changelog, or a"
+            + " logical replication slot (--capture wal).")
 final class InstallCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
@@ -31,6 +34,16 @@ final class InstallCommand implements Callable<Integer> {
               + " transaction that installs capture; see docs/origin-notify-mode.md.")
   String replaceTrigger;
 
+  @Option(
+      names = "--capture",
+      paramLabel = "SOURCE",
+      description =
+          "Where changes are captured: 'trigger' (a changelog written by triggers; works"
+              + " everywhere) or 'wal' (a logical replication slot; needs wal_level=logical and the"
+              + " REPLICATION attribute, costs the writers least). Default: what the primary uses"
+              + " now, else trigger. Naming the other one moves every captured table over.")
+  String capture;
+
   @ArgGroup(exclusive = false, multiplicity = "0..1")
   TableSelection selection = new TableSelection();
 
@@ -40,10 +53,21 @@ final class InstallCommand implements Callable<Integer> {
     if (selection.isEmpty()) {
       throw new ConfigException("Name the tables to capture with --tables S.T,... or --schema S");
     }
+    if (capture != null && !capture.equals("trigger") && !capture.equals("wal")) {
+      throw new ConfigException("--capture must be 'trigger' or 'wal', not '" + capture + "'");
+    }
+    if ("wal".equals(capture) && replaceTrigger != null) {
+      throw new ConfigException(
+          "--replace-trigger moves the origin design to trigger capture; install with --capture"
+              + " trigger first, then move to the slot with --capture wal");
+    }
     try (Connection c = address.connect("replicador-install")) {
       List<TableName> tables = selection.resolve(c);
       List<TableName> installed;
-      if (replaceTrigger == null) {
+      String source = capture != null ? capture : CaptureInstaller.currentCapture(c);
+      if (source.equals("wal")) {
+        installed = new WalCaptureInstaller(c).install(tables);
+      } else if (replaceTrigger == null) {
         installed = new CaptureInstaller(c).install(tables);
       } else {
         // the fence needs a second connection: this one holds the lock while it waits
@@ -57,7 +81,9 @@ final class InstallCommand implements Callable<Integer> {
         }
       }
       System.out.println(
-          "Capture installed on "
+          "Capture ("
+              + source
+              + ") installed on "
               + address
               + " for "
               + installed.size()

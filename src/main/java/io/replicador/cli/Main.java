@@ -69,7 +69,12 @@ public final class Main implements Runnable {
     cli.setParameterExceptionHandler(new ParseErrors());
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
-          System.err.println("replicador: " + Failures.describe(e));
+          if (e instanceof CaptureException) {
+            // one line per problem, each with its fix
+            e.getMessage().lines().forEach(line -> System.err.println("replicador: " + line));
+          } else {
+            System.err.println("replicador: " + Failures.describe(e));
+          }
           if (verbose) {
             e.printStackTrace();
           } else if (!(e instanceof ConfigException || e instanceof CaptureException)) {

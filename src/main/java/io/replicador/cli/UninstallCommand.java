@@ -1,8 +1,10 @@
 package io.replicador.cli;
 
 import io.replicador.capture.CaptureInstaller;
+import io.replicador.capture.WalCaptureInstaller;
 import io.replicador.change.TableName;
 import io.replicador.config.PostgresAddress;
+import io.replicador.store.WalCaptureStore;
 import java.sql.Connection;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -36,7 +38,10 @@ final class UninstallCommand implements Callable<Integer> {
       CaptureInstaller installer = new CaptureInstaller(c);
       List<TableName> tables =
           selection.isEmpty() ? installer.capturedTables() : selection.resolve(c);
-      boolean dropped = installer.uninstall(tables, discardBacklog);
+      boolean dropped =
+          new WalCaptureStore(c).find().isPresent()
+              ? new WalCaptureInstaller(c).uninstall(tables)
+              : installer.uninstall(tables, discardBacklog);
       System.out.println(
           "Capture removed from "
               + tables.size()

@@ -268,6 +268,19 @@ public final class PostgresAddress {
     return DriverManager.getConnection(jdbcUrl, connectionProperties(applicationName));
   }
 
+  /**
+   * Opens a logical replication connection to the database (a walsender that reads a slot), for
+   * pgjdbc's replication API: the role needs the REPLICATION attribute.
+   */
+  public Connection connectForReplication(String applicationName) throws SQLException {
+    Properties p = connectionProperties(applicationName);
+    p.setProperty("replication", "database");
+    // a walsender answers the simple query protocol only
+    p.setProperty("preferQueryMode", "simple");
+    p.setProperty("assumeMinServerVersion", "10");
+    return DriverManager.getConnection(jdbcUrl, p);
+  }
+
   /** What {@link #connect} gives pgjdbc, password included: never to be shown. */
   Properties connectionProperties(String applicationName) {
     Properties p = new Properties();

@@ -98,8 +98,8 @@ public final class LocalPostgres implements AutoCloseable {
                   "max_connections = 100",
                   "shared_buffers = 64MB",
                   "wal_level = logical",
-                  "max_wal_senders = 10",
-                  "max_replication_slots = 10",
+                  "max_wal_senders = 40",
+                  "max_replication_slots = 64",
                   "")
               + "\n"
               + settings.entrySet().stream()

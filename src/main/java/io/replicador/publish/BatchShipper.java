@@ -1,8 +1,6 @@
 package io.replicador.publish;
 
 import io.replicador.broker.ChangePublication;
-import io.replicador.change.ChangeMessage;
-import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.schema.TableCatalog;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.ClaimedBatch;
@@ -28,10 +26,9 @@ final class BatchShipper {
   private final PublisherSettings settings;
   private final RelationCache relations;
   private final LargeRowReader largeRows;
-  private final ChangeMessageCodec codec = new ChangeMessageCodec();
+  private final MessageSender sender;
   private final Map<ClaimedBatch, Long> lastSequence = new IdentityHashMap<>();
   private final Map<ClaimedBatch, Long> changes = new IdentityHashMap<>();
-  private long lastPublished = -1;
 
   BatchShipper(
       ChangePublication publication,
@@ -41,6 +38,7 @@ final class BatchShipper {
       PublisherSettings settings,
       Clock clock) {
     this.publication = publication;
+    this.sender = new MessageSender(publication, source);
     this.source = source;
     this.reader = reader;
     this.settings = settings;
@@ -57,7 +55,7 @@ final class BatchShipper {
             batch.firstPosition(),
             settings.messageChanges(),
             settings.messageBytes(),
-            this::publish);
+            sender::send);
     reader.read(
         batch,
         row -> {
@@ -80,7 +78,7 @@ final class BatchShipper {
               + batch.lastPosition()
               + "; the changelog was changed by something other than the publisher");
     }
-    lastSequence.put(batch, lastPublished);
+    lastSequence.put(batch, sender.lastSequence());
     changes.put(batch, count.get());
   }
 
@@ -119,16 +117,5 @@ final class BatchShipper {
     for (ClaimedBatch b : inFlight) {
       publish(b);
     }
-  }
-
-  private void publish(ChangeMessage message) throws IOException {
-    long first = message.transactions().get(0).position();
-    lastPublished =
-        publication.publish(
-            new ChangePublication.Outgoing(
-                source + ":" + first + ":" + message.transactions().get(0).part(),
-                ChangeMessageCodec.contentType(message),
-                Map.of("replicador-source", source, "replicador-position", first),
-                codec.encode(message)));
   }
 }

@@ -3,25 +3,32 @@ package io.replicador.publish;
 import io.replicador.RetryingService;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
+import io.replicador.config.ConfigException;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.PrimaryStore;
+import io.replicador.store.WalCaptureStore;
+import io.replicador.store.WalCaptureStore.WalCapture;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Ships committed changes from the primary's changelog to the exchange.
+ * Ships committed changes from the primary to the exchange: from the trigger changelog ({@link
+ * TriggerSource}) or, where capture was installed with {@code --capture wal}, from the logical
+ * replication slot ({@link WalSource}).
  *
- * <p>One PostgreSQL connection serves LISTEN and reading. A batch is claimed (positions recorded on
- * the primary), published with confirms, and only then deleted. A second publisher waits on the
- * advisory lock as a hot standby. {@link #run} blocks until {@link #close} is called; connection
- * failures are retried with backoff. Thread-safe for {@code close} from another thread.
+ * <p>In trigger mode one PostgreSQL connection serves LISTEN and reading. A batch is claimed
+ * (positions recorded on the primary), published with confirms, and only then deleted. A second
+ * publisher waits on the advisory lock as a hot standby. {@link #run} blocks until {@link #close}
+ * is called; connection failures are retried with backoff. Thread-safe for {@code close} from
+ * another thread.
  *
  * <p>With {@link PublisherSettings#notifyChannels()} set, the active publisher also LISTENs on
  * those channels for the origin design's row payloads and writes each one into the changelog
@@ -103,15 +110,53 @@ public final class ChangePublisher extends RetryingService {
         }
         store.requireCurrent(); // an install may have run while this one waited
         String source = store.sourceId();
-        TriggerSource changes =
-            new TriggerSource(pg, reader, settings, clock, stats, this::pause, this::running);
-        changes.listen();
+        WalCaptureStore walStore = new WalCaptureStore(pg);
+        Optional<WalCapture> wal = walStore.find();
+        if (wal.isEmpty()) {
+          // left by a publisher that died between forgetting WAL capture and dropping its slot
+          walStore.dropSlot(WalCaptureStore.slotName(source));
+        }
+        pg.commit();
+        if (wal.isPresent() && !settings.notifyChannels().isEmpty()) {
+          throw new ConfigException(
+              "--notify-channel works with trigger capture only, and "
+                  + settings.primary()
+                  + " captures from the WAL; leave out --notify-channel");
+        }
+        // tables that moved from triggers to the slot: the changelog's rest ships first
+        boolean changelogLeft =
+            wal.isPresent()
+                && (store.backlog().changes() > 0 || store.publisherState().pendingFrom() != null);
+        pg.commit();
+        ChangeSource changes;
+        if (wal.isPresent() && !changelogLeft) {
+          changes =
+              new WalSource(
+                  pg, wal.get(), publication, source, settings, stats, this::pause, this::running);
+        } else {
+          TriggerSource triggers =
+              new TriggerSource(
+                  pg,
+                  reader,
+                  settings,
+                  clock,
+                  stats,
+                  this::pause,
+                  this::running,
+                  new BatchShipper(publication, source, reader, pg, settings, clock),
+                  changelogLeft);
+          triggers.listen();
+          changes = triggers;
+        }
         active.set(true);
         log.info(
-            "Publisher {} active on {}: shipping source {} to exchange '{}' at {}",
+            "Publisher {} active on {}: shipping source {} ({}) to exchange '{}' at {}",
             identity,
             settings.primary(),
             source,
+            wal.isPresent() && !changelogLeft
+                ? "from slot " + wal.get().slot()
+                : "from the trigger changelog",
             settings.exchange(),
             settings.broker());
         if (!settings.notifyChannels().isEmpty()) {
@@ -120,7 +165,7 @@ public final class ChangePublisher extends RetryingService {
                   + " while no publisher listens are lost (see docs/origin-notify-mode.md)",
               settings.notifyChannels());
         }
-        changes.ship(new BatchShipper(publication, source, reader, pg, settings, clock));
+        changes.ship();
       } finally {
         active.set(false);
       }

@@ -57,6 +57,13 @@ final class TriggerSource implements ChangeSource {
   private final Stats stats;
   private final Pauser pauser;
   private final BooleanSupplier running;
+  private final BatchShipper shipper;
+
+  /**
+   * Whether to stop once the changelog is empty: the tables moved to the slot, and what the
+   * triggers captured before must ship first.
+   */
+  private boolean draining;
 
   TriggerSource(
       Connection pg,
@@ -65,7 +72,9 @@ final class TriggerSource implements ChangeSource {
       Clock clock,
       Stats stats,
       Pauser pauser,
-      BooleanSupplier running) {
+      BooleanSupplier running,
+      BatchShipper shipper,
+      boolean draining) {
     this.pg = pg;
     this.reader = reader;
     this.settings = settings;
@@ -73,6 +82,8 @@ final class TriggerSource implements ChangeSource {
     this.stats = stats;
     this.pauser = pauser;
     this.running = running;
+    this.shipper = shipper;
+    this.draining = draining;
   }
 
   /** Listens for the doorbell and the origin channels; commits. */
@@ -98,7 +109,7 @@ final class TriggerSource implements ChangeSource {
    * docs/performance.md.)
    */
   @Override
-  public void ship(BatchShipper shipper) throws Exception {
+  public void ship() throws Exception {
     List<ClaimedBatch> inFlight = new ArrayList<>();
     Optional<ClaimedBatch> pending = reader.pending();
     if (pending.isPresent()) {
@@ -154,6 +165,10 @@ final class TriggerSource implements ChangeSource {
       if (claiming) {
         pacer.claimed(System.nanoTime(), batch.map(b -> b.txids().size()).orElse(0));
         stats.claims.incrementAndGet();
+        if (draining && batch.isEmpty() && inFlight.isEmpty()) {
+          log.info("Shipped the trigger changelog's last changes; the slot takes over");
+          break;
+        }
       }
       if (batch.isPresent()) {
         if (armed && pacer.lively()) {
@@ -257,7 +272,10 @@ final class TriggerSource implements ChangeSource {
     List<String> fences = new ArrayList<>();
     for (PGNotification n : received) {
       if (n.getName().equals(PrimaryStore.DOORBELL_CHANNEL)) {
-        if (n.getParameter().startsWith(PublisherFence.REQUEST_PREFIX)) {
+        if (n.getParameter().equals(PrimaryStore.CAPTURE_CHANGED)) {
+          // the triggers are gone (install --capture wal): the changelog gets no more rows
+          draining = true;
+        } else if (n.getParameter().startsWith(PublisherFence.REQUEST_PREFIX)) {
           fences.add(n.getParameter().substring(PublisherFence.REQUEST_PREFIX.length()));
         }
       } else if (settings.notifyChannels().contains(n.getName())) {

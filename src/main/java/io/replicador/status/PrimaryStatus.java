@@ -17,6 +17,7 @@ import java.util.List;
  * @param publisher the session holding the publisher lock, or null when no publisher is active
  * @param activeBy the publisher's own name for itself, as it last recorded it
  * @param standbys the sessions of publishers waiting as hot standby
+ * @param slot the logical replication slot, where capture is from the WAL; else null
  */
 public record PrimaryStatus(
     String address,
@@ -30,10 +31,30 @@ public record PrimaryStatus(
     PublisherSession publisher,
     String activeBy,
     String activeSince,
-    List<PublisherSession> standbys) {
+    List<PublisherSession> standbys,
+    SlotStatus slot) {
   public PrimaryStatus {
     standbys = List.copyOf(standbys);
   }
+
+  /**
+   * The slot of capture from the WAL.
+   *
+   * @param walStatus the server's word: reserved, extended, unreserved, or lost (invalidated)
+   * @param retainedBytes WAL the server keeps for the slot
+   * @param unconfirmedBytes WAL written since the publisher last confirmed a position
+   * @param lastShippedSecondsAgo since the publisher last shipped a batch from it; null before
+   * @param reading whether a publisher reads it now
+   * @param warning what needs attention, or null
+   */
+  public record SlotStatus(
+      String name,
+      String walStatus,
+      long retainedBytes,
+      long unconfirmedBytes,
+      Double lastShippedSecondsAgo,
+      boolean reading,
+      String warning) {}
 
   /** The database session of the active publisher. */
   public record PublisherSession(

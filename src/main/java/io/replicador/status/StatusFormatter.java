@@ -20,6 +20,19 @@ public final class StatusFormatter {
     }
   }
 
+  private static String bytes(long n) {
+    if (n < 1024) {
+      return n + " B";
+    }
+    if (n < 1024 * 1024) {
+      return String.format(Locale.ROOT, "%.1f kB", n / 1024.0);
+    }
+    if (n < 1024L * 1024 * 1024) {
+      return String.format(Locale.ROOT, "%.1f MB", n / (1024.0 * 1024));
+    }
+    return String.format(Locale.ROOT, "%.2f GB", n / (1024.0 * 1024 * 1024));
+  }
+
   public static String text(Status status) {
     StringBuilder sb = new StringBuilder();
     PrimaryStatus p = status.primary();
@@ -68,6 +81,27 @@ public final class StatusFormatter {
           .append(", since ")
           .append(s.backendStart())
           .append(")\n");
+    }
+    if (p.slot() != null) {
+      PrimaryStatus.SlotStatus s = p.slot();
+      sb.append("  capture: from the WAL, slot ")
+          .append(s.name())
+          .append(" (")
+          .append(s.walStatus())
+          .append(s.reading() ? ", read by the publisher" : ", nobody reads it")
+          .append(")\n");
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "  retained WAL: %s, unconfirmed %s, last shipped %s\n",
+              bytes(s.retainedBytes()),
+              bytes(s.unconfirmedBytes()),
+              s.lastShippedSecondsAgo() == null
+                  ? "never"
+                  : String.format(Locale.ROOT, "%.1f s ago", s.lastShippedSecondsAgo())));
+      if (s.warning() != null) {
+        sb.append("  WARNING: ").append(s.warning()).append('\n');
+      }
     }
     for (ReplicaStatus r : status.replicas()) {
       sb.append("Replica ").append(r.name()).append(" (queue ").append(r.queue()).append(")\n");

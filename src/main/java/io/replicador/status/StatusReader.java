@@ -7,6 +7,7 @@ import io.replicador.broker.Topology;
 import io.replicador.config.PostgresAddress;
 import io.replicador.store.PrimaryStore;
 import io.replicador.store.ReplicaStore;
+import io.replicador.store.WalCaptureStore;
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -94,7 +95,59 @@ public final class StatusReader {
                 h ->
                     new PrimaryStatus.PublisherSession(
                         h.pid(), h.application(), h.clientAddress(), h.since()))
-            .toList());
+            .toList(),
+        slotStatus(c));
+  }
+
+  /** Retained WAL past which status warns: a slot nobody reads fills the primary's disk. */
+  static final long RETAINED_WARNING_BYTES = 1L << 30;
+
+  private PrimaryStatus.SlotStatus slotStatus(Connection c) throws SQLException {
+    WalCaptureStore wal = new WalCaptureStore(c);
+    Optional<WalCaptureStore.WalCapture> capture = wal.find();
+    if (capture.isEmpty()) {
+      return null;
+    }
+    Optional<WalCaptureStore.Slot> slot = wal.slot(capture.get().slot());
+    Double shippedAgo = wal.shippedSecondsAgo();
+    if (slot.isEmpty()) {
+      return new PrimaryStatus.SlotStatus(
+          capture.get().slot(),
+          "missing",
+          0,
+          0,
+          shippedAgo,
+          false,
+          "the slot is gone (dropped by hand?): changes since are not captured; install"
+              + " --capture wal again and snapshot the replicas");
+    }
+    WalCaptureStore.Slot s = slot.get();
+    String warning = null;
+    if (s.lost()) {
+      warning =
+          "the server invalidated the slot (max_slot_wal_keep_size): changes were lost to it;"
+              + " uninstall, install --capture wal again and snapshot the replicas";
+    } else if ("unreserved".equals(s.walStatus())) {
+      warning =
+          "the slot is about to lose WAL it needs (max_slot_wal_keep_size): start the publisher";
+    } else if (s.retainedBytes() > RETAINED_WARNING_BYTES) {
+      warning =
+          "the slot holds "
+              + (s.retainedBytes() >> 20)
+              + " MiB of WAL on the primary"
+              + (s.activePid() == null
+                  ? "; no publisher reads it: start 'replicador publish'"
+                  : "; the publisher is behind")
+              + " (bound it with max_slot_wal_keep_size, see the README)";
+    }
+    return new PrimaryStatus.SlotStatus(
+        s.name(),
+        s.walStatus(),
+        s.retainedBytes(),
+        s.unconfirmedBytes(),
+        shippedAgo,
+        s.activePid() != null,
+        warning);
   }
 
   private ReplicaStatus replicaStatus(

@@ -53,7 +53,7 @@ record Migrations(String side, String folder, List<String> files, String marker)
     return exists(c, marker);
   }
 
-  private static boolean exists(Connection c, String table) throws SQLException {
+  static boolean exists(Connection c, String table) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
       ps.setString(1, table);
       try (ResultSet rs = ps.executeQuery()) {

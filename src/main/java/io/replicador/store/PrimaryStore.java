@@ -23,7 +23,7 @@ public final class PrimaryStore {
       new Migrations(
           "primary",
           "/io/replicador/store/primary",
-          List.of("V1__capture.sql"),
+          List.of("V1__capture.sql", "V2__wal_capture.sql"),
           "replicador.source");
 
   /**
@@ -138,6 +138,18 @@ public final class PrimaryStore {
 
   private void call(String sql, TableName table) throws SQLException {
     Statements.list(connection, sql, rs -> null, table.schema(), table.name());
+  }
+
+  /** The doorbell's payload that tells the publisher the tables moved to another source. */
+  public static final String CAPTURE_CHANGED = "capture-changed";
+
+  /**
+   * Tells the active publisher, once the caller commits, that tables moved between the triggers and
+   * the slot, so it finishes with the source it reads and starts over with the current one.
+   */
+  public void announceCaptureChange() throws SQLException {
+    Statements.first(
+        connection, "SELECT pg_notify(?, ?)", rs -> true, DOORBELL_CHANNEL, CAPTURE_CHANGED);
   }
 
   /** Drops the whole schema, changelog included. */

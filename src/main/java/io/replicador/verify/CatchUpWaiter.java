@@ -2,6 +2,7 @@ package io.replicador.verify;
 
 import io.replicador.store.PrimaryStore;
 import io.replicador.store.ReplicaStore;
+import io.replicador.store.WalCaptureStore;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -42,14 +43,27 @@ final class CatchUpWaiter {
   void await(Duration timeout) throws SQLException, InterruptedException, VerifyException {
     Instant deadline = clock.instant().plus(timeout);
     PrimaryStore store = new PrimaryStore(primary, "the primary");
-    PrimaryStore.Horizon horizon = store.horizon();
-    String source = horizon.source();
-    while (store.unshipped(horizon)) {
-      pause(
-          deadline,
-          timeout,
-          "the publisher has not shipped the changes committed on the"
-              + " primary before verify started; is 'replicador publish' running?");
+    String why =
+        "the publisher has not shipped the changes committed on the primary before verify"
+            + " started; is 'replicador publish' running?";
+    WalCaptureStore wal = new WalCaptureStore(primary);
+    Optional<WalCaptureStore.WalCapture> slot = wal.find();
+    String source;
+    if (slot.isPresent()) {
+      // capture from the WAL: the publisher confirms a position to the slot once everything
+      // before it is shipped
+      source = store.sourceId();
+      long since = wal.mark();
+      while (wal.slot(slot.get().slot()).map(WalCaptureStore.Slot::confirmedLsn).orElse(0L)
+          < since) {
+        pause(deadline, timeout, why);
+      }
+    } else {
+      PrimaryStore.Horizon horizon = store.horizon();
+      source = horizon.source();
+      while (store.unshipped(horizon)) {
+        pause(deadline, timeout, why);
+      }
     }
     long target = store.lastPosition();
     while (true) {

@@ -75,11 +75,18 @@ class PipelineIT {
     assertThat(
             Main.run(
                 "install",
+                "--capture",
+                capture(),
                 "--primary",
                 fx.primaryUri(),
                 "--tables",
                 USERS + "," + ODD + "," + BLOBS))
         .isZero();
+  }
+
+  /** The capture source under test; {@link WalPipelineIT} runs these tests with the slot. */
+  String capture() {
+    return "trigger";
   }
 
   @AfterEach

@@ -203,5 +203,31 @@ final class ReplicationFixture implements AutoCloseable {
   public void close() throws Exception {
     stopServices();
     TestEnvironment.deleteBrokerObjects(exchange, replicaNames.toArray(String[]::new));
+    dropSlots();
+  }
+
+  /**
+   * Drops the replication slots of this test's primary database (install --capture wal made them),
+   * so that they hold no WAL for the rest of the run; waits briefly for their readers to go.
+   */
+  private void dropSlots() throws Exception {
+    try (java.sql.Connection c = primaryCluster.connect(primaryDb);
+        Statement st = c.createStatement()) {
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      while (true) {
+        st.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                + " WHERE database = current_database() AND active_pid IS NULL");
+        try (ResultSet rs =
+            st.executeQuery(
+                "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()")) {
+          rs.next();
+          if (rs.getInt(1) == 0 || System.nanoTime() > deadline) {
+            return;
+          }
+        }
+        Thread.onSpinWait();
+      }
+    }
   }
 }
