@@ -26,6 +26,11 @@ import org.junit.jupiter.api.TestInfo;
  * afterwards the replica equals the primary, with nothing lost and nothing applied twice.
  */
 class CrashIT {
+  /** The capture source under test; the Wal subclass runs these tests with the slot. */
+  String capture() {
+    return "trigger";
+  }
+
   private static final int TRANSACTIONS = 10_000;
   private static final String REPLICA_AUDIT =
       "CREATE TABLE apply_log (id bigint, op text);"
@@ -48,7 +53,16 @@ class CrashIT {
     exec(fx.primaryCluster, fx.primaryDb, ddl);
     replicaDb = fx.replicaDb("r1");
     exec(fx.replicaCluster, replicaDb, ddl, REPLICA_AUDIT);
-    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", "events")).isZero();
+    assertThat(
+            Main.run(
+                "install",
+                "--capture",
+                capture(),
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                "events"))
+        .isZero();
   }
 
   @AfterEach

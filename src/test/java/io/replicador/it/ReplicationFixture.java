@@ -65,6 +65,15 @@ final class ReplicationFixture implements AutoCloseable {
     return startPublisher(defaultPublisherSettings());
   }
 
+  /** A publisher that connects to the primary with {@code primaryUri} (another role). */
+  ChangePublisher startPublisher(String primaryUri) {
+    return startPublisher(
+        PublisherSettings.defaults(
+            PostgresAddress.parse("primary", primaryUri),
+            BrokerAddress.parse(TestEnvironment.amqpUri()),
+            exchange));
+  }
+
   private PublisherSettings defaultPublisherSettings() {
     return PublisherSettings.defaults(
         PostgresAddress.parse("primary", primaryUri()),

@@ -21,6 +21,11 @@ import org.junit.jupiter.api.TestInfo;
  * deletes.
  */
 class SchemaShapesIT {
+  /** The capture source under test; the Wal subclass runs these tests with the slot. */
+  String capture() {
+    return "trigger";
+  }
+
   private ReplicationFixture fx;
   private String replicaDb;
 
@@ -46,7 +51,14 @@ class SchemaShapesIT {
 
   private void replicate(String... tables) {
     assertThat(
-            Main.run("install", "--primary", fx.primaryUri(), "--tables", String.join(",", tables)))
+            Main.run(
+                "install",
+                "--capture",
+                capture(),
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                String.join(",", tables)))
         .isZero();
     fx.startListener("r1", Set.of());
     fx.startPublisher();
@@ -181,18 +193,29 @@ class SchemaShapesIT {
   void bulkStatementsUpsertsAndWritableCtesReplicateInTheirOrder() {
     // r is the capture function's row alias, tg_relid one of PL/pgSQL's trigger variables
     both("CREATE TABLE stmts (id int PRIMARY KEY, r int, v text, tg_relid int)");
-    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", "stmts")).isZero();
+    assertThat(
+            Main.run(
+                "install",
+                "--capture",
+                capture(),
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                "stmts"))
+        .isZero();
     primary(
         "INSERT INTO stmts (id, r, v)"
             + " VALUES (5, 50, 'e'), (3, 30, 'c'), (1, 10, 'a'), (4, 40, 'd'), (2, 20, 'b')");
-    // the statement's rows are one changelog row, in the statement's order
-    assertThat(
-            query(
-                fx.primaryCluster,
-                fx.primaryDb,
-                "SELECT string_agg(op::text || ' ' || array_to_string(new_rows, ' '), ',')"
-                    + " FROM replicador.changelog"))
-        .isEqualTo("B (5,50,e,) (3,30,c,) (1,10,a,) (4,40,d,) (2,20,b,)");
+    if (capture().equals("trigger")) {
+      // the statement's rows are one changelog row, in the statement's order
+      assertThat(
+              query(
+                  fx.primaryCluster,
+                  fx.primaryDb,
+                  "SELECT string_agg(op::text || ' ' || array_to_string(new_rows, ' '), ',')"
+                      + " FROM replicador.changelog"))
+          .isEqualTo("B (5,50,e,) (3,30,c,) (1,10,a,) (4,40,d,) (2,20,b,)");
+    }
     primary(
         "INSERT INTO stmts (id, r, v)"
             + " SELECT g, g * 10, 'bulk ' || g FROM generate_series(6, 2000) g",
@@ -270,14 +293,16 @@ class SchemaShapesIT {
         "INSERT INTO events_us (id, region, payload)"
             + " SELECT g, 'us', 'bulk into the partition' FROM generate_series(23, 30) g",
         "DELETE FROM events_us WHERE id = 23");
-    assertThat(
-            query(
-                fx.primaryCluster,
-                fx.primaryDb,
-                "SELECT string_agg(tgname || ':' || (tgtype & 1), ',' ORDER BY tgname)"
-                    + " FROM pg_trigger WHERE tgrelid = 'events'::regclass"))
-        .as("a partitioned table keeps its row trigger, which partitions inherit")
-        .isEqualTo("replicador_capture:1,replicador_truncate:0");
+    if (capture().equals("trigger")) {
+      assertThat(
+              query(
+                  fx.primaryCluster,
+                  fx.primaryDb,
+                  "SELECT string_agg(tgname || ':' || (tgtype & 1), ',' ORDER BY tgname)"
+                      + " FROM pg_trigger WHERE tgrelid = 'events'::regclass"))
+          .as("a partitioned table keeps its row trigger, which partitions inherit")
+          .isEqualTo("replicador_capture:1,replicador_truncate:0");
+    }
     awaitSameRows("events", "r.id, r.region");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM events_high"))
         .isEqualTo("1");

@@ -31,6 +31,11 @@ import org.junit.jupiter.api.TestInfo;
 
 /** Snapshot of a new replica while the primary takes writes, then streaming from there. */
 class SnapshotIT {
+  /** The capture source under test; the Wal subclass runs these tests with the slot. */
+  String capture() {
+    return "trigger";
+  }
+
   private static final String ACCOUNTS = "public.accounts";
   private static final String LINES = "\"Odd Schema\".\"Line Items\"";
   private static final String DDL =
@@ -67,7 +72,14 @@ class SnapshotIT {
     exec(fx.primaryCluster, fx.primaryDb, DDL, SEED);
     replicaDb = fx.replicaDb("r1");
     assertThat(
-            Main.run("install", "--primary", fx.primaryUri(), "--tables", ACCOUNTS + "," + LINES))
+            Main.run(
+                "install",
+                "--capture",
+                capture(),
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                ACCOUNTS + "," + LINES))
         .isZero();
   }
 

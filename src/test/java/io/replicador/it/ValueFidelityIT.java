@@ -23,6 +23,11 @@ import org.junit.jupiter.api.TestInfo;
  * the test also proves that neither side's defaults leak into the values.
  */
 class ValueFidelityIT {
+  /** The capture source under test; the Wal subclass runs these tests with the slot. */
+  String capture() {
+    return "trigger";
+  }
+
   /**
    * Writer settings that change how values print; capture must not depend on them. SET LOCAL in one
    * multi-statement string, so the JDBC driver never sees DateStyle leave ISO.
@@ -90,7 +95,16 @@ class ValueFidelityIT {
   private void roundTrip(String table, List<String> columns, List<String> rows) {
     String qualified = "vals." + table;
     both("CREATE TABLE " + qualified + " (id int PRIMARY KEY, " + String.join(", ", columns) + ")");
-    assertThat(Main.run("install", "--primary", fx.primaryUri(), "--tables", qualified)).isZero();
+    assertThat(
+            Main.run(
+                "install",
+                "--capture",
+                capture(),
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                qualified))
+        .isZero();
     fx.startListener("r1", Set.of());
     fx.startPublisher();
 
