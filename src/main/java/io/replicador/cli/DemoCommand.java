@@ -45,6 +45,15 @@ final class DemoCommand implements Callable<Integer> {
   boolean keepRunning;
 
   @Option(
+      names = "--capture",
+      paramLabel = "SOURCE",
+      defaultValue = "trigger",
+      description =
+          "Capture with 'trigger' (default) or from the WAL with 'wal' (a logical replication"
+              + " slot).")
+  String capture;
+
+  @Option(
       names = "--amqp",
       paramLabel = "URI",
       description = "Use this broker instead of the local RabbitMQ or the embedded one.")
@@ -63,6 +72,9 @@ final class DemoCommand implements Callable<Integer> {
     if (rate < 1 || rate > 10_000) {
       throw new ConfigException("--rate must be between 1 and 10000, got " + rate);
     }
+    if (!capture.equals("trigger") && !capture.equals("wal")) {
+      throw new ConfigException("--capture must be 'trigger' or 'wal', not '" + capture + "'");
+    }
     if (embeddedBroker && amqp != null) {
       throw new ConfigException("Give either --amqp or --embedded-broker, not both");
     }
@@ -79,7 +91,8 @@ final class DemoCommand implements Callable<Integer> {
             keepRunning,
             amqp,
             embeddedBroker,
-            System.console() != null);
+            System.console() != null,
+            capture.equals("wal"));
     try {
       return new Demo(settings, System.out).run();
     } finally {

@@ -7,6 +7,7 @@ import io.replicador.broker.QueueType;
 import io.replicador.broker.ReplicaRegistry;
 import io.replicador.broker.Topology;
 import io.replicador.capture.CaptureInstaller;
+import io.replicador.capture.WalCaptureInstaller;
 import io.replicador.change.TableName;
 import io.replicador.config.PostgresAddress;
 import io.replicador.embedded.LocalPostgres;
@@ -114,11 +115,20 @@ public final class Demo {
           try (Statement st = c.createStatement()) {
             st.execute(TOUCH);
           }
-          new CaptureInstaller(c).install(List.of(USERS));
+          if (settings.walCapture()) {
+            new WalCaptureInstaller(c).install(List.of(USERS));
+          } else {
+            new CaptureInstaller(c).install(List.of(USERS));
+          }
         }
       }
     }
-    out.println("Created table " + USERS + " on all three; installed capture on the primary.");
+    out.println(
+        "Created table "
+            + USERS
+            + " on all three; installed capture on the primary ("
+            + (settings.walCapture() ? "a logical replication slot" : "triggers")
+            + ").");
 
     String exchange = "replicador-demo-" + runId;
     List<String> names = List.of("replica1", "replica2");
@@ -148,7 +158,9 @@ public final class Demo {
         new DemoWriter(
             primary.connect(DATABASE), settings.writeFor(), settings.transactionsPerSecond());
     ProgressProbe probe =
-        own(new ProgressProbe(primary.connect(DATABASE), watched, writer::committed));
+        own(
+            new ProgressProbe(
+                primary.connect(DATABASE), watched, writer::committed, settings.walCapture()));
     out.printf(
         Locale.ROOT,
         "Publisher and two listeners running. Writing about %d transactions a second for %d s"
@@ -157,7 +169,7 @@ public final class Demo {
         settings.writeFor().toSeconds());
     startThread(writer, "replicador-demo-writer");
 
-    LiveView view = new LiveView(out, settings.live());
+    LiveView view = new LiveView(out, settings.live(), settings.walCapture());
     view.header();
     while (!writer.isDone()) {
       view.show(probe.sample());

@@ -11,6 +11,7 @@ import java.time.Duration;
  * @param amqp a broker to use (AMQP URI), or null to use the local RabbitMQ or an embedded broker
  * @param embeddedBroker use the embedded broker even when a RabbitMQ answers
  * @param live redraw one status line (a terminal) instead of printing plain lines
+ * @param walCapture capture from a logical replication slot instead of triggers
  */
 public record DemoSettings(
     Duration writeFor,
@@ -18,4 +19,5 @@ public record DemoSettings(
     boolean keepRunning,
     String amqp,
     boolean embeddedBroker,
-    boolean live) {}
+    boolean live,
+    boolean walCapture) {}

@@ -17,14 +17,19 @@ final class LiveView {
   private String last = "";
   private boolean open;
 
-  LiveView(PrintStream out, boolean redraw) {
+  private final boolean walCapture;
+
+  LiveView(PrintStream out, boolean redraw, boolean walCapture) {
     this.out = out;
     this.redraw = redraw;
+    this.walCapture = walCapture;
   }
 
   void header() {
     out.println(
-        "Transactions written on the primary, captured by the triggers, shipped to the broker,"
+        "Transactions written on the primary, captured "
+            + (walCapture ? "in the WAL" : "by the triggers")
+            + ", shipped to the broker,"
             + " and applied on each replica (lag: how far its newest row is behind the primary's):");
   }
 

@@ -33,12 +33,18 @@ final class ProgressProbe implements AutoCloseable {
   private final Connection primary;
   private final List<Replica> replicas;
   private final LongSupplier written;
+  private final boolean walCapture;
   private final long startNanos = System.nanoTime();
 
-  ProgressProbe(Connection primary, List<Replica> replicas, LongSupplier written) {
+  /**
+   * @param walCapture whether capture is from the WAL, where a committed transaction is captured
+   */
+  ProgressProbe(
+      Connection primary, List<Replica> replicas, LongSupplier written, boolean walCapture) {
     this.primary = primary;
     this.replicas = List.copyOf(replicas);
     this.written = written;
+    this.walCapture = walCapture;
   }
 
   /**
@@ -55,9 +61,9 @@ final class ProgressProbe implements AutoCloseable {
     }
     PrimaryStore.Progress progress = new PrimaryStore(primary, "the demo's primary").progress();
     long shipped = progress.shipped();
-    long captured = progress.captured();
     long primaryNewest = DemoWriter.newestStamp(primary);
     long written = this.written.getAsLong();
+    long captured = walCapture ? Math.max(written, shipped) : progress.captured();
     List<ReplicaState> states = new ArrayList<>();
     for (int i = 0; i < replicas.size(); i++) {
       // no row on the replica yet: no lag to speak of until the first one arrives

@@ -200,7 +200,7 @@ final class WalSource implements ChangeSource {
     Outcome run() throws Exception {
       long quietSince = System.nanoTime();
       while (running.getAsBoolean()) {
-        ByteBuffer buffer = stream.readPending();
+        ByteBuffer buffer = read();
         if (buffer != null) {
           quietSince = System.nanoTime();
           handle(PgOutput.decode(buffer));
@@ -233,6 +233,25 @@ final class WalSource implements ChangeSource {
         flush();
       }
       return Outcome.STOPPED;
+    }
+
+    /**
+     * The next message, if one is there. pgoutput sends a row in one message, its values whole: a
+     * row larger than the heap can hold is a setting to change, not a failure to retry.
+     */
+    private ByteBuffer read() throws SQLException {
+      try {
+        return stream.readPending();
+      } catch (OutOfMemoryError e) {
+        throw new ConfigException(
+            "A row in slot "
+                + capture.slot()
+                + " is too large for this publisher's heap ("
+                + (Runtime.getRuntime().maxMemory() >> 20)
+                + " MB): the slot sends each row whole. Give the publisher more heap"
+                + " (REPLICADOR_JAVA_OPTS=-Xmx...), or capture the table with triggers (install"
+                + " --capture trigger), which ship values of any size in pieces");
+      }
     }
 
     private void handle(PgOutput.Message m) throws Exception {

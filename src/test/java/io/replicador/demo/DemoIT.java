@@ -19,12 +19,22 @@ import org.junit.jupiter.api.Test;
 class DemoIT {
   @Test
   void demoReplicatesToBothReplicasSaysSoAndStopsItsServers() {
+    demo("trigger");
+  }
+
+  @Test
+  void demoWithCaptureFromTheWalReplicatesToo() {
+    assertThat(demo("wal"))
+        .contains("installed capture on the primary (a logical replication slot)");
+  }
+
+  private static String demo(String capture) {
     PrintStream oldOut = System.out;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int status;
     System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
     try {
-      status = Main.run("demo", "--seconds", "5", "--rate", "50");
+      status = Main.run("demo", "--seconds", "5", "--rate", "50", "--capture", capture);
     } finally {
       System.setOut(oldOut);
     }
@@ -40,6 +50,7 @@ class DemoIT {
     for (int port : ports) {
       assertThat(accepts(port)).as("server on port %d stopped", port).isFalse();
     }
+    return text;
   }
 
   private static List<Integer> ports(String text) {

@@ -34,7 +34,8 @@ class LiveViewTest {
   @Test
   void plainOutputPrintsALineOnlyWhenSomethingChanged() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    LiveView view = new LiveView(new PrintStream(bytes, true, StandardCharsets.UTF_8), false);
+    LiveView view =
+        new LiveView(new PrintStream(bytes, true, StandardCharsets.UTF_8), false, false);
     view.show(sample(1, 0));
     view.show(sample(2, 0));
     view.show(sample(3, 5));
@@ -46,7 +47,7 @@ class LiveViewTest {
   @Test
   void terminalOutputRedrawsOneLine() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    LiveView view = new LiveView(new PrintStream(bytes, true, StandardCharsets.UTF_8), true);
+    LiveView view = new LiveView(new PrintStream(bytes, true, StandardCharsets.UTF_8), true, false);
     view.show(sample(1, 0));
     view.show(sample(2, 0));
     view.endLine();

@@ -39,6 +39,11 @@ import org.junit.jupiter.api.Test;
  * with every row applied once.
  */
 class FaultIT {
+  /** The capture source under test; {@link WalFaultIT} runs the primary's faults with the slot. */
+  String capture() {
+    return "trigger";
+  }
+
   private static final int ROWS = 3_000;
   private final List<AutoCloseable> closeAfter = new ArrayList<>();
   private final CountDownLatch faulted = new CountDownLatch(1);
@@ -158,7 +163,15 @@ class FaultIT {
           "CREATE TRIGGER log_apply AFTER INSERT OR UPDATE ON events"
               + " FOR EACH ROW EXECUTE FUNCTION log_apply()",
           "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply");
-      assertThat(Main.run("install", "--primary", primary.uri(name), "--tables", "events"))
+      assertThat(
+              Main.run(
+                  "install",
+                  "--capture",
+                  capture(),
+                  "--primary",
+                  primary.uri(name),
+                  "--tables",
+                  "events"))
           .isZero();
       closeAfter.add(() -> TestEnvironment.deleteBrokerObjects(exchange, name));
     }
