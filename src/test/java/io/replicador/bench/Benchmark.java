@@ -8,6 +8,7 @@ import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
 import io.replicador.capture.CaptureInstaller;
+import io.replicador.capture.WalCaptureInstaller;
 import io.replicador.change.TableName;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
@@ -34,9 +35,9 @@ import java.util.regex.Pattern;
 
 /**
  * Replicador beside PostgreSQL's native logical replication, on the same clusters in one run.
- * Prints one table: scenario, Replicador figure, native figure, ratio. Run with {@code bench/run}
- * ({@code --quick} for a short run). Clusters run with durable commits (fsync and
- * synchronous_commit on), as production would.
+ * Prints one table: scenario, Replicador with triggers, Replicador from the WAL, native, and the
+ * WAL figure over the native one. Run with {@code bench/run} ({@code --quick} for a short run).
+ * Clusters run with durable commits (fsync and synchronous_commit on), as production would.
  *
  * <p>A full run measures each scenario in {@link #FULL_ROUNDS} rounds that take their turns
  * (Replicador, native, Replicador, ...), and reports medians, with the lowest and highest round in
@@ -130,10 +131,17 @@ public final class Benchmark {
       System.out.printf(
           Locale.ROOT, "Medians of %d rounds, [lowest, highest round] in brackets%n", rounds);
     }
+    String row = "%-66s %22s %22s %22s %20s%n";
     System.out.printf(
-        Locale.ROOT, "%-62s %22s %22s %20s%n", "scenario", "Replicador", "native", "ratio");
+        Locale.ROOT,
+        row,
+        "scenario",
+        "Replicador triggers",
+        "Replicador WAL",
+        "native",
+        "WAL/native");
     for (String[] r : results) {
-      System.out.printf(Locale.ROOT, "%-62s %22s %22s %20s%n", (Object[]) r);
+      System.out.printf(Locale.ROOT, row, (Object[]) r);
     }
   }
 
@@ -146,8 +154,10 @@ public final class Benchmark {
    */
   private void warmUp() throws Exception {
     System.out.println("  warming up (not measured)");
-    try (Setup s = replicador(1, false)) {
-      timedBulkLoad(s, 50_000, 5_000);
+    for (String capture : List.of("trigger", "wal")) {
+      try (Setup s = replicador(capture, 1, false)) {
+        timedBulkLoad(s, 50_000, 5_000);
+      }
     }
     // Small transactions take other paths through the same code; the compiler keeps reworking it
     // for a minute or more on two busy cores. Load on until a round compiles next to nothing (a
@@ -157,8 +167,10 @@ public final class Benchmark {
     for (String kind : List.of("insert", "update")) {
       for (int round = 1; round <= rounds; round++) {
         long before = jit.getTotalCompilationTime();
-        try (Setup s = replicador(1, false)) {
-          pgbench(s, kind, Duration.ofSeconds(5), 0);
+        for (String capture : List.of("trigger", "wal")) {
+          try (Setup s = replicador(capture, 1, false)) {
+            pgbench(s, kind, Duration.ofSeconds(5), 0);
+          }
         }
         long compiling = jit.getTotalCompilationTime() - before;
         System.out.printf(
@@ -172,17 +184,21 @@ public final class Benchmark {
 
   private void bulk(String title, long rows, long perTransaction) throws Exception {
     Rounds rep = new Rounds();
+    Rounds wal = new Rounds();
     Rounds nat = new Rounds();
     for (int round = 1; round <= rounds; round++) {
       announce(round);
-      try (Setup s = replicador(1, false)) {
+      try (Setup s = replicador("trigger", 1, false)) {
         rep.add(timedBulkLoad(s, rows, perTransaction));
+      }
+      try (Setup s = replicador("wal", 1, false)) {
+        wal.add(timedBulkLoad(s, rows, perTransaction));
       }
       try (Setup s = nativeReplication(1, false)) {
         nat.add(timedBulkLoad(s, rows, perTransaction));
       }
     }
-    record(title, rep, nat);
+    record(title, rep, wal, nat);
   }
 
   private void announce(int round) {
@@ -223,14 +239,22 @@ public final class Benchmark {
     for (String kind : List.of("insert", "update")) {
       Rounds plain = new Rounds();
       Rounds alone = new Rounds();
+      Rounds walAlone = new Rounds();
       Rounds rep = new Rounds();
+      Rounds wal = new Rounds();
       Rounds nat = new Rounds();
       for (int round = 1; round <= rounds; round++) {
         announce(round);
         plain.add(pgbench(plain(), kind, load, 0).tps);
         alone.add(pgbench(captureAlone(), kind, load, 0).tps);
-        try (Setup s = replicador(1, true)) {
+        try (Setup s = walAlone()) {
+          walAlone.add(pgbench(s, kind, load, 0).tps);
+        }
+        try (Setup s = replicador("trigger", 1, true)) {
           rep.add(pgbench(s, kind, load, 0).tps);
+        }
+        try (Setup s = replicador("wal", 1, true)) {
+          wal.add(pgbench(s, kind, load, 0).tps);
         }
         try (Setup s = nativeReplication(1, true)) {
           nat.add(pgbench(s, kind, load, 0).tps);
@@ -239,24 +263,35 @@ public final class Benchmark {
       record(
           "3 primary TPS, 4 clients single-row " + kind + "s, vs no capture",
           rep.over(plain),
+          wal.over(plain),
           nat.over(plain));
       results.add(
           new String[] {
-            "  (TPS: no capture " + plain.summary() + ")", rep.summary(), nat.summary(), ""
+            "  (TPS: no capture " + plain.summary() + ")",
+            rep.summary(),
+            wal.summary(),
+            nat.summary(),
+            ""
           });
       results.add(
           new String[] {
-            "  (capture alone, nothing shipping, vs no capture)",
+            "  (capture alone vs no capture: triggers; slot read by publisher)",
             alone.over(plain).summary(),
+            walAlone.over(plain).summary(),
             "",
             ""
           });
     }
     // lag at a fixed rate of 1,000 transactions per second
     double[] repLag;
-    try (Setup s = replicador(1, true)) {
+    try (Setup s = replicador("trigger", 1, true)) {
       pgbench(s, "insert", lagLoad, 1000);
       repLag = lag(s);
+    }
+    double[] walLag;
+    try (Setup s = replicador("wal", 1, true)) {
+      pgbench(s, "insert", lagLoad, 1000);
+      walLag = lag(s);
     }
     double[] natLag;
     try (Setup s = nativeReplication(1, true)) {
@@ -269,21 +304,26 @@ public final class Benchmark {
           new String[] {
             "3 lag " + names[i] + " at 1,000 inserts/s (ms)",
             fmt(repLag[i]),
+            fmt(walLag[i]),
             fmt(natLag[i]),
-            ratio(repLag[i], natLag[i])
+            ratio(walLag[i], natLag[i])
           });
     }
   }
 
   private void fanOut(Duration load) throws Exception {
     Rounds[] rep = {new Rounds(), new Rounds()};
+    Rounds[] wal = {new Rounds(), new Rounds()};
     Rounds[] nat = {new Rounds(), new Rounds()};
     int[] counts = {1, 4};
     for (int round = 1; round <= rounds; round++) {
       announce(round);
       for (int i = 0; i < 2; i++) {
-        try (Setup s = replicador(counts[i], false)) {
+        try (Setup s = replicador("trigger", counts[i], false)) {
           rep[i].add(pgbench(s, "insert", load, 0).tps);
+        }
+        try (Setup s = replicador("wal", counts[i], false)) {
+          wal[i].add(pgbench(s, "insert", load, 0).tps);
         }
         try (Setup s = nativeReplication(counts[i], false)) {
           nat[i].add(pgbench(s, "insert", load, 0).tps);
@@ -291,9 +331,13 @@ public final class Benchmark {
       }
     }
     for (int i = 0; i < 2; i++) {
-      record("4 primary TPS with " + counts[i] + " replica(s)", rep[i], nat[i]);
+      record("4 primary TPS with " + counts[i] + " replica(s)", rep[i], wal[i], nat[i]);
     }
-    record("4 TPS with 4 replicas / with 1", rep[1].over(rep[0]), nat[1].over(nat[0]));
+    record(
+        "4 TPS with 4 replicas / with 1",
+        rep[1].over(rep[0]),
+        wal[1].over(wal[0]),
+        nat[1].over(nat[0]));
   }
 
   // ---------------------------------------------------------------- setups
@@ -330,7 +374,29 @@ public final class Benchmark {
     return s;
   }
 
-  private Setup replicador(int replicaCount, boolean lag) throws Exception {
+  /**
+   * Capture from a slot that the publisher reads and ships, with a queue bound that nobody
+   * consumes: what the WAL source alone costs the primary.
+   */
+  private Setup walAlone() throws Exception {
+    Setup s = plain();
+    try (Connection c = primary.connect(s.primaryDb)) {
+      new WalCaptureInstaller(c).install(List.of(TableName.parse("items")));
+    }
+    s.slot = true;
+    s.exchange = "replicador-bench." + s.primaryDb + "." + System.nanoTime();
+    s.queues.add(s.primaryDb + "_unread");
+    TestEnvironment.declareReplicaQueue(s.exchange, s.primaryDb + "_unread", QueueType.QUORUM);
+    s.start(
+        new ChangePublisher(
+            PublisherSettings.defaults(
+                PostgresAddress.parse("primary", primary.uri(s.primaryDb)),
+                BrokerAddress.parse(TestEnvironment.amqpUri()),
+                s.exchange)));
+    return s;
+  }
+
+  private Setup replicador(String capture, int replicaCount, boolean lag) throws Exception {
     Setup s = plain();
     for (int i = 0; i < replicaCount; i++) {
       String db = replicas.createDatabase(s.primaryDb + "_r" + i);
@@ -341,7 +407,12 @@ public final class Benchmark {
       s.replicaDbs.add(db);
     }
     try (Connection c = primary.connect(s.primaryDb)) {
-      new CaptureInstaller(c).install(List.of(TableName.parse("items")));
+      if (capture.equals("wal")) {
+        new WalCaptureInstaller(c).install(List.of(TableName.parse("items")));
+        s.slot = true;
+      } else {
+        new CaptureInstaller(c).install(List.of(TableName.parse("items")));
+      }
     }
     String exchange = "replicador-bench." + s.primaryDb + "." + System.nanoTime();
     s.exchange = exchange;
@@ -538,6 +609,7 @@ public final class Benchmark {
   private final class Setup implements AutoCloseable {
     String primaryDb;
     String exchange;
+    boolean slot;
     final List<String> replicaDbs = new ArrayList<>();
     final List<String> queues = new ArrayList<>();
     final List<String> subscriptions = new ArrayList<>();
@@ -565,13 +637,31 @@ public final class Benchmark {
       if (exchange != null) {
         TestEnvironment.deleteBrokerObjects(exchange, queues.toArray(String[]::new));
       }
+      if (slot) {
+        // a slot left behind would hold WAL through the rounds that follow
+        awaitTrue(
+            primary,
+            primaryDb,
+            "SELECT count(*) = 0 FROM (SELECT pg_drop_replication_slot(slot_name)"
+                + " FROM pg_replication_slots WHERE database = current_database()"
+                + " AND active_pid IS NULL) d",
+            Duration.ofSeconds(60));
+      }
     }
   }
 
-  private void record(String title, Rounds rep, Rounds nat) {
-    results.add(new String[] {title, rep.summary(), nat.summary(), rep.over(nat).summaryAsRatio()});
+  private void record(String title, Rounds rep, Rounds wal, Rounds nat) {
+    results.add(
+        new String[] {
+          title, rep.summary(), wal.summary(), nat.summary(), wal.over(nat).summaryAsRatio()
+        });
     System.out.printf(
-        Locale.ROOT, "  %s: Replicador %s, native %s%n", title, rep.summary(), nat.summary());
+        Locale.ROOT,
+        "  %s: triggers %s, WAL %s, native %s%n",
+        title,
+        rep.summary(),
+        wal.summary(),
+        nat.summary());
   }
 
   /**
