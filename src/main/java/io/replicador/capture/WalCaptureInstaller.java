@@ -171,8 +171,11 @@ public final class WalCaptureInstaller {
                 + user.replace("\"", "\"\"")
                 + "\" REPLICATION (as a superuser), or install with --capture trigger");
       }
-      if (rs.getInt(4) < 100000) {
-        problems.add("Capture from the WAL needs PostgreSQL 10 or newer; use --capture trigger");
+      if (rs.getInt(4) < 140000) {
+        problems.add(
+            "Capture from the WAL needs PostgreSQL 14 or newer (the server is "
+                + rs.getInt(4) / 10000
+                + "); use --capture trigger");
       }
       if (!rs.getBoolean(2) && !rs.getBoolean(5) && !wal.publicationExists()) {
         problems.add(

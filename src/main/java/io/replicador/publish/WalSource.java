@@ -128,7 +128,6 @@ final class WalSource implements ChangeSource {
     long nextPosition = new PrimaryStore(pg, primary.toString()).lastPosition() + 1;
     pg.commit();
     try (Connection replication = primary.connectForReplication("replicador-publish-wal")) {
-      boolean messages = serverVersion(replication) >= 140000;
       try (Statement st = replication.createStatement()) {
         // Values are printed by the walsender under these settings: the capture functions' own,
         // so both sources give the same text, and the listener reads it back exactly.
@@ -138,7 +137,9 @@ final class WalSource implements ChangeSource {
         st.execute("SET bytea_output = 'hex'");
         st.execute("SET lc_monetary = 'C'");
       }
-      var builder =
+      // verify's marks (pg_logical_emit_message) come through, so that it can tell when the
+      // publisher has read past a point
+      try (PGReplicationStream stream =
           replication
               .unwrap(PGConnection.class)
               .getReplicationAPI()
@@ -148,13 +149,9 @@ final class WalSource implements ChangeSource {
               .withStartPosition(LogSequenceNumber.valueOf(Math.max(shippedLsn, 0)))
               .withSlotOption("proto_version", 1)
               .withSlotOption("publication_names", capture.publication())
-              .withStatusInterval(10, TimeUnit.SECONDS);
-      if (messages) {
-        // verify's marks (pg_logical_emit_message) come through, so it can tell when the
-        // publisher has read past a point
-        builder = builder.withSlotOption("messages", true);
-      }
-      try (PGReplicationStream stream = builder.start()) {
+              .withSlotOption("messages", true)
+              .withStatusInterval(10, TimeUnit.SECONDS)
+              .start()) {
         log.info(
             "Reading slot {} (publication {}) from {}, next position {}",
             slot.name(),
@@ -441,13 +438,5 @@ final class WalSource implements ChangeSource {
       pg.commit();
     }
     return slot;
-  }
-
-  private static int serverVersion(Connection c) throws SQLException {
-    try (Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SHOW server_version_num")) {
-      rs.next();
-      return Integer.parseInt(rs.getString(1).trim());
-    }
   }
 }
