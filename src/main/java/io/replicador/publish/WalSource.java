@@ -360,21 +360,24 @@ final class WalSource implements ChangeSource {
     }
   }
 
-  /**
-   * The transaction's 64-bit id (what {@code pg_current_xact_id()} gives and snapshots list) from
-   * pgoutput's 32-bit one: the epoch of the newest id, or the one before when the 32-bit id is
-   * higher than the newest's (it was given out before the wrap).
-   */
+  /** The transaction's 64-bit id, asking the server for the newest id when it must. */
   private long fullXid(long xid) throws SQLException {
-    long candidate = (nextFullXid & ~0xffffffffL) | xid;
-    if (candidate >= nextFullXid) {
+    long full = fullXid(xid, nextFullXid);
+    if (full < 0 || full >= nextFullXid) {
       nextFullXid = nextXid();
-      candidate = (nextFullXid & ~0xffffffffL) | xid;
-      if (candidate >= nextFullXid) {
-        candidate -= 1L << 32;
-      }
+      full = fullXid(xid, nextFullXid);
     }
-    return candidate;
+    return full;
+  }
+
+  /**
+   * The 64-bit id (what {@code pg_current_xact_id()} gives and snapshots list) of a 32-bit one
+   * given out before {@code next}, the server's next 64-bit id: in next's epoch, or the one before
+   * when the 32-bit id is at or above next's (it was given out before the wrap).
+   */
+  static long fullXid(long xid, long next) {
+    long candidate = (next & ~0xffffffffL) | xid;
+    return candidate >= next ? candidate - (1L << 32) : candidate;
   }
 
   private long nextXid() throws SQLException {

@@ -33,10 +33,8 @@ public final class StatusFormatter {
     return String.format(Locale.ROOT, "%.2f GB", n / (1024.0 * 1024 * 1024));
   }
 
-  public static String text(Status status) {
-    StringBuilder sb = new StringBuilder();
-    PrimaryStatus p = status.primary();
-    sb.append("Primary ").append(p.address()).append(" (source ").append(p.source()).append(")\n");
+  /** The changelog's backlog (with capture from the WAL, only while the changelog drains). */
+  private static void backlog(StringBuilder sb, PrimaryStatus p) {
     sb.append("  backlog: ")
         .append(p.backlogChanges())
         .append(" change(s) in ")
@@ -50,6 +48,15 @@ public final class StatusFormatter {
       sb.append(p.oldestAgeTransactions()).append(" transaction(s) old");
     }
     sb.append('\n');
+  }
+
+  public static String text(Status status) {
+    StringBuilder sb = new StringBuilder();
+    PrimaryStatus p = status.primary();
+    sb.append("Primary ").append(p.address()).append(" (source ").append(p.source()).append(")\n");
+    if (p.slot() == null || p.backlogChanges() > 0) {
+      backlog(sb, p);
+    }
     sb.append("  last position handed out: ").append(p.lastPosition());
     if (p.pendingFrom() != null) {
       sb.append(" (batch from ").append(p.pendingFrom()).append(" awaiting broker confirm)");
