@@ -8,6 +8,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.replicador.cli.Main;
 import io.replicador.testing.PgCluster;
+import io.replicador.testing.ReplicadorProcess;
 import io.replicador.testing.TestEnvironment;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -389,5 +390,77 @@ class WalCaptureIT {
         .atMost(Duration.ofSeconds(30))
         .until(() -> run("uninstall", "--primary", fx.primaryUri()).status() == 0);
     assertThat(nothingInstalled(fx.primaryCluster, fx.primaryDb)).isEqualTo("0,0,0");
+  }
+
+  @Test
+  void aPublisherKilledInTheMiddleOfALargeTransactionLeavesItWholeAndOnce() throws Exception {
+    primary(EVENTS);
+    exec(
+        fx.replicaCluster,
+        replicaDb,
+        EVENTS,
+        "CREATE TABLE apply_log (id bigint, op text)",
+        "CREATE FUNCTION log_apply() RETURNS trigger LANGUAGE plpgsql AS"
+            + " $$ BEGIN INSERT INTO apply_log VALUES (NEW.id, TG_OP); RETURN NULL; END $$",
+        "CREATE TRIGGER log_apply AFTER INSERT OR UPDATE ON events"
+            + " FOR EACH ROW EXECUTE FUNCTION log_apply()",
+        "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply");
+    assertThat(
+            run("install", "--capture", "wal", "--primary", fx.primaryUri(), "--tables", "events")
+                .status())
+        .isZero();
+    // takes 8 messages at a time: the transaction's parts are staged on the replica as they come
+    fx.startListener("r1", Set.of(), 8);
+    String[] publish = {
+      "publish",
+      "--primary",
+      fx.primaryUri(),
+      "--amqp",
+      TestEnvironment.amqpUri(),
+      "--exchange",
+      fx.exchange
+    };
+    try (ReplicadorProcess first = ReplicadorProcess.start(publish)) {
+      primary("INSERT INTO events SELECT g, 'bulk ' || g FROM generate_series(1, 150000) g");
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .pollInterval(Duration.ofMillis(20))
+          .until(
+              () ->
+                  Integer.parseInt(
+                          query(
+                              fx.replicaCluster,
+                              replicaDb,
+                              "SELECT count(*) FROM replicador.staged"))
+                      >= 1);
+      first.kill();
+    }
+    assertThat(
+            query(
+                fx.primaryCluster, fx.primaryDb, "SELECT next_position FROM replicador.publisher"))
+        .as("killed before it had shipped the whole transaction")
+        .isEqualTo("1");
+    assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM events"))
+        .as("nothing of the transaction is visible before its last part")
+        .isEqualTo("0");
+    primary("INSERT INTO events VALUES (0, 'after')");
+    try (ReplicadorProcess second = ReplicadorProcess.start(publish)) {
+      await()
+          .atMost(Duration.ofSeconds(180))
+          .pollInterval(Duration.ofMillis(200))
+          .failFast("the publisher died: " + second.output(), () -> !second.isAlive())
+          .until(
+              () ->
+                  "1"
+                      .equals(
+                          query(
+                              fx.replicaCluster,
+                              replicaDb,
+                              "SELECT count(*) FROM events WHERE id = 0")));
+      awaitEqual("events");
+    }
+    assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM apply_log"))
+        .as("each row applied once")
+        .isEqualTo("150001");
   }
 }
