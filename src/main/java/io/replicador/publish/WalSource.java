@@ -29,14 +29,14 @@ import org.slf4j.LoggerFactory;
  * slot with pgoutput through a replication connection of its own and ships each committed
  * transaction as the trigger source would, with the same gap-free positions.
  *
- * <p>Transactions are shipped in batches. Once the broker confirmed a batch, the end of its last
- * commit and its last position are committed to {@code replicador.wal_capture} and {@code
- * replicador.publisher}, and only then is the slot told to let go of that WAL. A publisher that
- * dies anywhere in between gets the same transactions again from the slot: it skips those that end
- * at or before the recorded end, and numbers the rest from the recorded position on, so a replayed
- * transaction gets the positions it had and replicas recognise it. A large transaction goes out in
- * parts as it is decoded (pgoutput sends a transaction once it committed; the server spills it to
- * disk meanwhile), so the publisher holds none of it whole.
+ * <p>Transactions are shipped in batches. Once the broker confirmed them, the end of the last
+ * commit and its position are committed to {@code replicador.wal_capture} and {@code
+ * replicador.publisher} (now and then while busy), and only then is the slot told to let go of that
+ * WAL. A publisher that dies anywhere in between gets the same transactions again from the slot: it
+ * skips those that end at or before the recorded end, and numbers the rest from the recorded
+ * position on, so a replayed transaction gets the positions it had and replicas recognise it. A
+ * large transaction goes out in parts as it is decoded (pgoutput sends a transaction once it
+ * committed; the server spills it to disk meanwhile), so the publisher holds none of it whole.
  *
  * <p>Runs on the publisher's thread, with the publisher's connection (which holds the publisher
  * lock) for bookkeeping.
@@ -44,6 +44,9 @@ import org.slf4j.LoggerFactory;
 final class WalSource implements ChangeSource {
   private static final Logger log = LoggerFactory.getLogger(WalSource.class);
   private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(60);
+
+  /** How often at most the publisher records its progress on the primary while busy. */
+  private static final Duration RECORD_EVERY = Duration.ofMillis(100);
 
   /** Transactions per batch at most; a batch also ends when the slot has nothing more for now. */
   private static final int BATCH_TRANSACTIONS = 10_000;
@@ -187,6 +190,8 @@ final class WalSource implements ChangeSource {
     private long mark;
     private boolean endSeen;
     private boolean ended;
+    private boolean unrecorded;
+    private long recordedAt = System.nanoTime();
 
     Reader(PGReplicationStream stream, long shippedLsn, long nextPosition) {
       this.stream = stream;
@@ -202,18 +207,22 @@ final class WalSource implements ChangeSource {
           quietSince = System.nanoTime();
           handle(PgOutput.decode(buffer));
           if (ended) {
-            return assembler != null && flush() ? Outcome.RETURNED : Outcome.ENDED;
+            boolean returned = assembler != null && flush();
+            record(true);
+            return returned ? Outcome.RETURNED : Outcome.ENDED;
           }
           if (!inTransaction
               && assembler != null
               && (batchTransactions >= BATCH_TRANSACTIONS || batchChanges >= settings.batchRows())
               && flush()) {
+            record(true);
             return Outcome.RETURNED;
           }
           continue;
         }
         if (!inTransaction && assembler != null) {
           if (flush()) {
+            record(true);
             return Outcome.RETURNED;
           }
           continue;
@@ -229,6 +238,7 @@ final class WalSource implements ChangeSource {
       if (!inTransaction && assembler != null) {
         flush();
       }
+      record(true);
       return Outcome.STOPPED;
     }
 
@@ -322,14 +332,13 @@ final class WalSource implements ChangeSource {
               last);
           return true;
         }
-        store.shipped(batchEnd, last);
-        pg.commit();
         stats.shippedTransactions.addAndGet(last - nextPosition + 1);
         stats.shippedChanges.addAndGet(batchChanges);
         log.debug("Shipped positions {}..{} ({} changes)", nextPosition, last, batchChanges);
         nextPosition = last + 1;
         shippedLsn = batchEnd;
-        confirm(batchEnd, true);
+        unrecorded = true;
+        record(false);
       }
       batchTransactions = 0;
       batchChanges = 0;
@@ -337,10 +346,28 @@ final class WalSource implements ChangeSource {
     }
 
     /**
+     * Records on the primary how far the broker has confirmed, then lets the slot go there: at most
+     * every {@link #RECORD_EVERY} unless {@code now}, since each record is a commit the primary's
+     * disk waits for. What the broker confirmed but is not recorded yet comes again after a crash,
+     * with the same positions, and replicas skip it.
+     */
+    private void record(boolean now) throws SQLException {
+      if (!unrecorded || (!now && System.nanoTime() - recordedAt < RECORD_EVERY.toNanos())) {
+        return;
+      }
+      store.shipped(shippedLsn, nextPosition - 1);
+      pg.commit();
+      recordedAt = System.nanoTime();
+      unrecorded = false;
+      confirm(shippedLsn, true);
+    }
+
+    /**
      * With nothing in flight, lets the slot move on past WAL that held nothing to ship (other
      * tables, other databases), so the server can recycle it; answers a mark at once.
      */
     private void settleIdle() throws SQLException {
+      record(true);
       long received = stream.getLastReceiveLSN().asLong();
       long flushed = stream.getLastFlushedLSN().asLong();
       if (received > flushed) {
