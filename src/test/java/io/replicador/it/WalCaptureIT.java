@@ -6,13 +6,10 @@ import static io.replicador.testing.Db.query;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.replicador.cli.Main;
+import io.replicador.testing.CliRun;
 import io.replicador.testing.PgCluster;
 import io.replicador.testing.ReplicadorProcess;
 import io.replicador.testing.TestEnvironment;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
@@ -34,6 +31,15 @@ import org.junit.jupiter.api.TestInfo;
 class WalCaptureIT {
   private static final String EVENTS = "CREATE TABLE events (id bigint PRIMARY KEY, note text)";
 
+  /** On a replica: a log of every row the listener applies, fired in replica role too. */
+  private static final String APPLY_LOG =
+      "CREATE TABLE apply_log (id bigint, op text);"
+          + "CREATE FUNCTION log_apply() RETURNS trigger LANGUAGE plpgsql AS"
+          + " $$ BEGIN INSERT INTO apply_log VALUES (NEW.id, TG_OP); RETURN NULL; END $$;"
+          + "CREATE TRIGGER log_apply AFTER INSERT OR UPDATE ON events"
+          + " FOR EACH ROW EXECUTE FUNCTION log_apply();"
+          + "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply";
+
   private ReplicationFixture fx;
   private String replicaDb;
 
@@ -52,24 +58,8 @@ class WalCaptureIT {
     exec(fx.primaryCluster, fx.primaryDb, sql);
   }
 
-  private record Run(int status, String out, String err) {}
-
-  private static synchronized Run run(String... args) {
-    PrintStream oldOut = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int status;
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      status = Main.run(args);
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
-    return new Run(
-        status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  private static CliRun run(String... args) {
+    return CliRun.of(args);
   }
 
   private String nothingInstalled(PgCluster cluster, String db) {
@@ -101,7 +91,8 @@ class WalCaptureIT {
         "ALTER TABLE other OWNER TO " + role,
         "ALTER TABLE other REPLICA IDENTITY NOTHING");
     String uri = fx.primaryUri().replace("postgresql://postgres@", "postgresql://" + role + "@");
-    Run refused = run("install", "--capture", "wal", "--primary", uri, "--tables", "events,other");
+    CliRun refused =
+        run("install", "--capture", "wal", "--primary", uri, "--tables", "events,other");
     assertThat(refused.status()).isEqualTo(2);
     assertThat(refused.err().lines().toList())
         .anyMatch(l -> l.contains("may not read a replication slot: ALTER ROLE \"" + role))
@@ -137,7 +128,7 @@ class WalCaptureIT {
     try (PgCluster replicaLevel = PgCluster.start("walreplica", Map.of("wal_level", "replica"))) {
       String db = replicaLevel.createDatabase("wal_replica_level");
       exec(replicaLevel, db, EVENTS);
-      Run refused =
+      CliRun refused =
           run(
               "install",
               "--capture",
@@ -191,16 +182,7 @@ class WalCaptureIT {
   void tablesMoveFromTriggersToTheSlotAndBackUnderWritesLosingAndDoublingNothing()
       throws Exception {
     primary(EVENTS);
-    exec(
-        fx.replicaCluster,
-        replicaDb,
-        EVENTS,
-        "CREATE TABLE apply_log (id bigint, op text)",
-        "CREATE FUNCTION log_apply() RETURNS trigger LANGUAGE plpgsql AS"
-            + " $$ BEGIN INSERT INTO apply_log VALUES (NEW.id, TG_OP); RETURN NULL; END $$",
-        "CREATE TRIGGER log_apply AFTER INSERT OR UPDATE ON events"
-            + " FOR EACH ROW EXECUTE FUNCTION log_apply()",
-        "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply");
+    exec(fx.replicaCluster, replicaDb, EVENTS, APPLY_LOG);
     assertThat(run("install", "--primary", fx.primaryUri(), "--tables", "events").status())
         .isZero();
     fx.startListener("r1", Set.of());
@@ -280,7 +262,7 @@ class WalCaptureIT {
                 .status())
         .isZero();
     primary("INSERT INTO events SELECT g, repeat('x', 1000) FROM generate_series(1, 2000) g");
-    Run status =
+    CliRun status =
         run(
             "status",
             "--primary",
@@ -293,7 +275,7 @@ class WalCaptureIT {
         .contains("capture: from the WAL, slot replicador_")
         .contains("nobody reads it")
         .containsPattern("retained WAL: [0-9.]+ MB");
-    Run json =
+    CliRun json =
         run(
             "status",
             "--json",
@@ -335,7 +317,7 @@ class WalCaptureIT {
                 return "lost"
                     .equals(query(small, db, "SELECT wal_status FROM pg_replication_slots"));
               });
-      Run publish =
+      CliRun publish =
           run(
               "publish",
               "--primary",
@@ -348,7 +330,7 @@ class WalCaptureIT {
       assertThat(publish.err())
           .contains("invalidated replication slot")
           .contains("'replicador snapshot' for each replica");
-      Run status =
+      CliRun status =
           run(
               "status",
               "--primary",
@@ -382,7 +364,7 @@ class WalCaptureIT {
                             fx.primaryDb,
                             "SELECT active FROM pg_replication_slots"
                                 + " WHERE database = current_database()")));
-    Run refused = run("uninstall", "--primary", fx.primaryUri());
+    CliRun refused = run("uninstall", "--primary", fx.primaryUri());
     assertThat(refused.status()).isEqualTo(2);
     assertThat(refused.err()).contains("A publisher reads slot").contains("nothing was changed");
     publisher.close();
@@ -395,16 +377,7 @@ class WalCaptureIT {
   @Test
   void aPublisherKilledInTheMiddleOfALargeTransactionLeavesItWholeAndOnce() throws Exception {
     primary(EVENTS);
-    exec(
-        fx.replicaCluster,
-        replicaDb,
-        EVENTS,
-        "CREATE TABLE apply_log (id bigint, op text)",
-        "CREATE FUNCTION log_apply() RETURNS trigger LANGUAGE plpgsql AS"
-            + " $$ BEGIN INSERT INTO apply_log VALUES (NEW.id, TG_OP); RETURN NULL; END $$",
-        "CREATE TRIGGER log_apply AFTER INSERT OR UPDATE ON events"
-            + " FOR EACH ROW EXECUTE FUNCTION log_apply()",
-        "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply");
+    exec(fx.replicaCluster, replicaDb, EVENTS, APPLY_LOG);
     assertThat(
             run("install", "--capture", "wal", "--primary", fx.primaryUri(), "--tables", "events")
                 .status())

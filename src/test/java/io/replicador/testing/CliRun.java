@@ -1,13 +1,14 @@
-package io.replicador.cli;
+package io.replicador.testing;
 
+import io.replicador.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** One in-process run of {@link Main#run} with what it printed. */
-record CliRun(int status, String out, String err) {
+public record CliRun(int status, String out, String err) {
   /** Runs the program with System.out and System.err captured (tests here run one at a time). */
-  static CliRun of(String... args) {
+  public static synchronized CliRun of(String... args) {
     PrintStream oldOut = System.out;
     PrintStream oldErr = System.err;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
