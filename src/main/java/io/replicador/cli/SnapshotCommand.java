@@ -51,6 +51,14 @@ final class SnapshotCommand implements Callable<Integer> {
       description = "Tables copied in parallel (default: ${DEFAULT-VALUE}).")
   int jobs;
 
+  @Option(
+      names = "--foreign-keys",
+      description =
+          "Give the tables the snapshot creates the primary's foreign keys too, once every table"
+              + " is copied (default: left out, so that replica tables can be filled in any"
+              + " order).")
+  boolean foreignKeys;
+
   @Override
   public Integer call() throws Exception {
     String name = queue.name();
@@ -68,7 +76,8 @@ final class SnapshotCommand implements Callable<Integer> {
             name,
             queue.queueType(),
             selection.named(),
-            jobs);
+            jobs,
+            foreignKeys);
     Snapshotter.Result result =
         new Snapshotter(settings, Clock.systemUTC()).run(System.err, System.console() != null);
     System.out.println(

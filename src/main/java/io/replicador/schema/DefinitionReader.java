@@ -95,6 +95,122 @@ public final class DefinitionReader {
   }
 
   /**
+   * The sequences behind column defaults (with their current values), secondary indexes, and
+   * constraints other than the primary key and NOT NULL, of an existing table, as statements that
+   * recreate them on a replica table of the same name created without them.
+   */
+  public TableExtras extras(TableName name) throws SQLException {
+    long oid =
+        new TableCatalog(connection)
+            .find(name)
+            .orElseThrow(() -> new ConfigException("Table " + name + " does not exist"))
+            .oid();
+    List<String> sequences = new ArrayList<>();
+    // a default that takes values from a sequence (serial, or nextval written by hand)
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            """
+            SELECT a.attname, pg_get_expr(ad.adbin, ad.adrelid), d.refobjid::regclass::text,
+                   format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart,
+                   s.seqcache, s.seqcycle,
+                   CASE WHEN has_sequence_privilege(d.refobjid, 'SELECT')
+                        THEN pg_sequence_last_value(d.refobjid) END,
+                   quote_ident(sn.nspname),
+                   EXISTS (SELECT 1 FROM pg_depend o WHERE o.classid = 'pg_class'::regclass
+                           AND o.objid = d.refobjid AND o.deptype = 'a'
+                           AND o.refobjid = a.attrelid AND o.refobjsubid = a.attnum)
+            FROM pg_attrdef ad
+            JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+            JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+                 AND d.refclassid = 'pg_class'::regclass
+            JOIN pg_sequence s ON s.seqrelid = d.refobjid
+            JOIN pg_class sc ON sc.oid = s.seqrelid
+            JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+            WHERE ad.adrelid = ?::int8::oid AND a.attidentity = '' AND a.attgenerated = ''
+            ORDER BY a.attnum
+            """)) {
+      ps.setLong(1, oid);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String column = Identifiers.quote(rs.getString(1));
+          String sequence = rs.getString(3);
+          sequences.add("CREATE SCHEMA IF NOT EXISTS " + rs.getString(12));
+          sequences.add(
+              "CREATE SEQUENCE IF NOT EXISTS "
+                  + sequence
+                  + " AS "
+                  + rs.getString(4)
+                  + " INCREMENT BY "
+                  + rs.getLong(5)
+                  + " MINVALUE "
+                  + rs.getLong(6)
+                  + " MAXVALUE "
+                  + rs.getLong(7)
+                  + " START WITH "
+                  + rs.getLong(8)
+                  + " CACHE "
+                  + rs.getLong(9)
+                  + (rs.getBoolean(10) ? " CYCLE" : " NO CYCLE"));
+          long last = rs.getLong(11);
+          if (!rs.wasNull()) {
+            sequences.add("SELECT setval('" + sequence.replace("'", "''") + "', " + last + ")");
+          }
+          sequences.add(
+              "ALTER TABLE "
+                  + name.quoted()
+                  + " ALTER COLUMN "
+                  + column
+                  + " SET DEFAULT "
+                  + rs.getString(2));
+          if (rs.getBoolean(13)) {
+            sequences.add(
+                "ALTER SEQUENCE " + sequence + " OWNED BY " + name.quoted() + "." + column);
+          }
+        }
+      }
+    }
+    List<String> indexes = new ArrayList<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                + " WHERE i.indrelid = ?::int8::oid AND NOT i.indisprimary"
+                + " AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
+                + " WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)"
+                + " ORDER BY i.indexrelid")) {
+      ps.setLong(1, oid);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          indexes.add(
+              rs.getString(1)
+                  .replaceFirst("^CREATE (UNIQUE )?INDEX ", "CREATE $1INDEX IF NOT EXISTS "));
+        }
+      }
+    }
+    List<String> constraints = new ArrayList<>();
+    List<String> foreignKeys = new ArrayList<>();
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT conname, pg_get_constraintdef(oid), contype::text FROM pg_constraint"
+                + " WHERE conrelid = ?::int8::oid AND contype IN ('u', 'c', 'x', 'f')"
+                + " AND conislocal ORDER BY contype, conname")) {
+      ps.setLong(1, oid);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String sql =
+              "ALTER TABLE "
+                  + name.quoted()
+                  + " ADD CONSTRAINT "
+                  + Identifiers.quote(rs.getString(1))
+                  + " "
+                  + rs.getString(2);
+          (rs.getString(3).equals("f") ? foreignKeys : constraints).add(sql);
+        }
+      }
+    }
+    return new TableExtras(sequences, indexes, constraints, foreignKeys);
+  }
+
+  /**
    * The user types the tables' columns need, dependencies first (a domain after its base type, a
    * composite after its attributes' types). Types of extensions and range types are not recreated:
    * they must exist on the replica.

@@ -12,7 +12,8 @@ import java.util.List;
  * @param exchange and {@code queueType}: as the replica's listener will use them
  * @param name the replica's name (its queue is {@code replicador.NAME})
  * @param tables the tables to copy; empty for every table captured on the primary
- * @param jobs tables copied in parallel at most
+ * @param jobs tables copied in parallel at most (and tables indexed in parallel)
+ * @param foreignKeys whether the tables the snapshot creates get the primary's foreign keys too
  */
 public record SnapshotSettings(
     PostgresAddress primary,
@@ -22,7 +23,8 @@ public record SnapshotSettings(
     String name,
     QueueType queueType,
     List<TableName> tables,
-    int jobs) {
+    int jobs,
+    boolean foreignKeys) {
 
   public SnapshotSettings {
     tables = List.copyOf(tables);

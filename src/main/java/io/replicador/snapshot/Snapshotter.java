@@ -143,7 +143,10 @@ public final class Snapshotter {
         tables.sort(Comparator.comparing((TableDefinition t) -> sorted.indexOf(t.name())));
         emptyChildrenFirst(replica, tables);
       }
-      return copyAll(primary, tables, created, progressOut, terminal, replicaRole, order.linked());
+      Result result =
+          copyAll(primary, tables, created, progressOut, terminal, replicaRole, order.linked());
+      new IndexPhase(settings, clock).run(primary, created, progressOut);
+      return result;
     }
   }
 

@@ -203,13 +203,12 @@ class SnapshotIT {
             + " FROM information_schema.columns WHERE table_name = 'accounts'";
     assertThat(query(fx.replicaCluster, replicaDb, columns))
         .isEqualTo(query(fx.primaryCluster, fx.primaryDb, columns));
-    // nextval() refers to a sequence the replica does not have: that default is left out.
-    assertThat(
-            query(
-                fx.replicaCluster,
-                replicaDb,
-                "SELECT column_default FROM information_schema.columns WHERE column_name = 'line'"))
-        .isNull();
+    // nextval() of a sequence of the primary's: the sequence is created too, after the copy
+    String lineDefault =
+        "SELECT column_default FROM information_schema.columns WHERE column_name = 'line'";
+    assertThat(query(fx.replicaCluster, replicaDb, lineDefault))
+        .isEqualTo(query(fx.primaryCluster, fx.primaryDb, lineDefault))
+        .isEqualTo("nextval('line_seq'::regclass)");
   }
 
   @Test
@@ -374,5 +373,58 @@ class SnapshotIT {
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT count(*) FROM public.accounts"))
         .isEqualTo("0");
     assertThat(query(fx.replicaCluster, replicaDb, "SELECT to_regtype('public.mood')")).isNull();
+  }
+
+  @Test
+  void aTableTheSnapshotCreatesGetsThePrimarysIndexesConstraintsDefaultsAndSequences() {
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "CREATE TABLE public.parent (id int PRIMARY KEY, code text UNIQUE)",
+        "CREATE TABLE public.items (id serial PRIMARY KEY, k int NOT NULL DEFAULT 0, name text,"
+            + " parent int REFERENCES public.parent (id), price numeric CHECK (price >= 0),"
+            + " CONSTRAINT items_name_k UNIQUE (name, k))",
+        "CREATE INDEX k_1 ON public.items (k)",
+        "CREATE INDEX items_lower_name ON public.items (lower(name))",
+        "CREATE INDEX items_cheap ON public.items (price) WHERE price < 10",
+        "INSERT INTO public.parent VALUES (1, 'a')",
+        "INSERT INTO public.items (k, name, parent, price)"
+            + " SELECT g % 10, 'n' || g, 1, g FROM generate_series(1, 100) g");
+    assertThat(
+            Main.run(
+                "install",
+                "--capture",
+                capture(),
+                "--primary",
+                fx.primaryUri(),
+                "--tables",
+                "public.parent,public.items"))
+        .isZero();
+    assertThat(Main.run(snapshotArgs("--tables", "public.parent,public.items", "--foreign-keys")))
+        .isZero();
+    String indexes =
+        "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes"
+            + " WHERE schemaname = 'public' AND tablename IN ('items', 'parent')";
+    String constraints =
+        "SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid),"
+            + " E'\\n' ORDER BY conrelid::regclass::text, conname) FROM pg_constraint"
+            + " WHERE conrelid IN ('public.items'::regclass, 'public.parent'::regclass)";
+    String defaults =
+        "SELECT string_agg(column_name || ' ' || coalesce(column_default, '-'), ', '"
+            + " ORDER BY ordinal_position) FROM information_schema.columns"
+            + " WHERE table_schema = 'public' AND table_name = 'items'";
+    for (String sql : new String[] {indexes, constraints, defaults}) {
+      assertThat(query(fx.replicaCluster, replicaDb, sql))
+          .isEqualTo(query(fx.primaryCluster, fx.primaryDb, sql));
+    }
+    assertThat(query(fx.replicaCluster, replicaDb, indexes))
+        .contains("CREATE INDEX k_1 ON public.items USING btree (k)")
+        .contains("WHERE (price < (10)::numeric)");
+    assertThat(query(fx.replicaCluster, replicaDb, constraints))
+        .contains("items_parent_fkey FOREIGN KEY (parent) REFERENCES parent(id)")
+        .contains("items_price_check CHECK ((price >= (0)::numeric))");
+    assertThat(query(fx.replicaCluster, replicaDb, "SELECT nextval('public.items_id_seq')"))
+        .as("the sequence goes on from the primary's value")
+        .isEqualTo("101");
   }
 }
