@@ -66,6 +66,19 @@ final class ReplicationFixture implements AutoCloseable {
     return startPublisher(defaultPublisherSettings());
   }
 
+  /**
+   * A publisher that connects to the primary with {@code primaryUri} (another role) and signs every
+   * message with {@code signing} (null: unsigned).
+   */
+  ChangePublisher startPublisher(String primaryUri, MessageSignature signing) {
+    return startPublisher(
+        PublisherSettings.defaults(
+                PostgresAddress.parse("primary", primaryUri),
+                BrokerAddress.parse(TestEnvironment.amqpUri()),
+                exchange)
+            .signedWith(signing));
+  }
+
   /** A publisher that signs every message with {@code signing}. */
   ChangePublisher startPublisher(MessageSignature signing) {
     return startPublisher(defaultPublisherSettings().signedWith(signing));
