@@ -3,6 +3,7 @@ package io.replicador.apply;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
 import io.replicador.change.TableName;
+import io.replicador.codec.MessageSignature;
 import io.replicador.config.PostgresAddress;
 import java.util.Set;
 
@@ -15,6 +16,8 @@ import java.util.Set;
  *     replica transaction applies, since none is acknowledged before that transaction commits
  * @param allowReplicaTriggers apply even where, without session_replication_role, the replica's
  *     foreign-key actions or triggers would change rows the primary kept (see ReplicaSafety)
+ * @param signatures checks every message's signature: one without a valid one is dead-lettered,
+ *     never applied; null to apply unsigned messages
  */
 public record ListenerSettings(
     PostgresAddress replica,
@@ -24,7 +27,8 @@ public record ListenerSettings(
     QueueType queueType,
     Set<TableName> tables,
     int prefetch,
-    boolean allowReplicaTriggers) {
+    boolean allowReplicaTriggers,
+    MessageSignature signatures) {
   /**
    * Enough to apply bulk loads in large replica transactions, few enough that the messages held (up
    * to 1 MiB each, decoded) stay well within a 256 MB heap.
@@ -33,6 +37,19 @@ public record ListenerSettings(
 
   public ListenerSettings {
     tables = Set.copyOf(tables);
+  }
+
+  /** Settings that apply unsigned messages. */
+  public ListenerSettings(
+      PostgresAddress replica,
+      BrokerAddress broker,
+      String exchange,
+      String name,
+      QueueType queueType,
+      Set<TableName> tables,
+      int prefetch,
+      boolean allowReplicaTriggers) {
+    this(replica, broker, exchange, name, queueType, tables, prefetch, allowReplicaTriggers, null);
   }
 
   public ListenerSettings(

@@ -59,6 +59,9 @@ public final class ReplicaApplier implements AutoCloseable {
   /** The large transaction {@code connection} holds open, its parts so far applied; or null. */
   private OpenTransaction open;
 
+  /** Whether the replica records this listener as halted, until a commit clears it. */
+  private boolean halted;
+
   /**
    * @param connection applies changes
    * @param stager stages the parts of large transactions; another connection to the same database
@@ -129,7 +132,19 @@ public final class ReplicaApplier implements AutoCloseable {
     writer.prepare();
     positions = store.positions();
     copies = store.copies();
+    halted = store.halted().isPresent();
     connection.commit();
+  }
+
+  /**
+   * Records, in a transaction of its own, why the listener stops applying (for {@code status});
+   * cleared by the next commit that applies. Holds no large transaction open afterwards.
+   */
+  public void recordHalt(String reason) throws SQLException {
+    forget();
+    store.recordHalt(reason);
+    connection.commit();
+    halted = true;
   }
 
   /** Fails, naming them, when tables this replica was told to take do not exist on it. */
@@ -307,6 +322,9 @@ public final class ReplicaApplier implements AutoCloseable {
     writer.flush();
     writer.advanceSequences();
     store.savePositions(next, lastXid);
+    if (halted && !lastXid.isEmpty()) {
+      store.clearHalt();
+    }
     if (durable) {
       // with an id, so that the commit is written and waited for even when nothing was applied
       try (Statement st = connection.createStatement()) {
@@ -315,6 +333,9 @@ public final class ReplicaApplier implements AutoCloseable {
       }
     }
     connection.commit();
+    if (!lastXid.isEmpty()) {
+      halted = false;
+    }
     positions = Map.copyOf(next);
     lastXid.clear();
   }

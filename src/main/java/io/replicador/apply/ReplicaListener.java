@@ -6,12 +6,15 @@ import io.replicador.apply.ReplicaApplier.Incoming;
 import io.replicador.broker.ChangeSubscription;
 import io.replicador.broker.QueueSubscription;
 import io.replicador.change.ChangeMessage;
+import io.replicador.change.SourceTransaction;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
+import io.replicador.codec.MessageSignature;
 import java.io.IOException;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
@@ -24,6 +27,13 @@ import org.slf4j.LoggerFactory;
  * replica committed. A change the replica cannot take is retried with backoff and blocks what
  * follows (order is never broken); a message that is not a change message goes to the dead-letter
  * queue with the reason. {@link #run} blocks until {@link #close}; connection failures are retried.
+ *
+ * <p>With {@link ListenerSettings#signatures()}, a message without a valid signature is
+ * dead-lettered with the reason and counted ({@link #rejected}), never applied, and moves no
+ * position. A transaction whose position lies beyond the next one expected from its source (some
+ * never arrived: the queue lost messages, or someone published a position far ahead) halts the
+ * listener before it: that message stays queued, nothing after it is applied, the halt is recorded
+ * in the replica (for {@code status}) and cleared when the listener applies again.
  */
 public final class ReplicaListener extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
@@ -49,6 +59,7 @@ public final class ReplicaListener extends RetryingService {
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final AtomicLong appliedMessages = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
+  private final AtomicLong rejected = new AtomicLong();
   private volatile Map<String, Long> positions = Map.of();
 
   public ListenerSettings settings() {
@@ -118,7 +129,9 @@ public final class ReplicaListener extends RetryingService {
             applier.database(),
             settings.queueType(),
             settings.prefetch(),
-            body -> Decoded.of(codec, body))) {
+            (QueueSubscription.Decoder<Decoded>)
+                (id, contentType, headers, body) ->
+                    Decoded.of(codec, settings.signatures(), id, contentType, headers, body))) {
       started();
       positions = applier.positions();
       log.info(
@@ -128,6 +141,18 @@ public final class ReplicaListener extends RetryingService {
           subscription.name(),
           settings.replica(),
           positions);
+      if (settings.signatures() == null) {
+        log.warn(
+            "Listener {} applies unsigned messages: anyone who can publish to exchange '{}' can"
+                + " change this replica (give --signing-key-file; see docs/security.md)",
+            settings.name(),
+            settings.exchange());
+      } else {
+        log.info(
+            "Listener {} applies only messages signed with key(s) {}",
+            settings.name(),
+            settings.signatures().keyIds());
+      }
       Acknowledgements acks = new Acknowledgements();
       long lastDelivery = System.nanoTime();
       while (running()) {
@@ -152,6 +177,12 @@ public final class ReplicaListener extends RetryingService {
         lastDelivery = System.nanoTime();
         List<Delivery> batch = gather(first, subscription, applier.holdsOpenTransaction());
         int unreadable = firstUnreadable(batch);
+        Gap gap = firstGap(batch, applier.positions());
+        if (gap != null && (unreadable < 0 || gap.index() < unreadable)) {
+          unreadable = gap.index();
+        } else {
+          gap = null;
+        }
         if (unreadable >= 0) {
           // what comes before it is applied and everything applied acknowledged, then it halts
           List<Delivery> before = batch.subList(0, unreadable);
@@ -162,7 +193,17 @@ public final class ReplicaListener extends RetryingService {
           }
           applier.syncWal();
           acks.acknowledgeAll(subscription);
-          halt(batch.get(unreadable));
+          Delivery stop = batch.get(unreadable);
+          String why =
+              gap != null
+                  ? gap.describe(stop.messageId())
+                  : "message "
+                      + stop.messageId()
+                      + " of the change stream cannot be read ("
+                      + stop.malformed()
+                      + ")";
+          applier.recordHalt(why);
+          halt(why);
         }
         List<Incoming> incoming = sortOut(batch, subscription);
         // A replica commit need not wait for the disk: messages are acknowledged once the WAL
@@ -228,6 +269,52 @@ public final class ReplicaListener extends RetryingService {
     }
   }
 
+  /**
+   * The first transaction of the batch whose position is beyond the next one its source expects
+   * after {@code applied}, or null. A source this replica has applied nothing from may start
+   * anywhere (a new queue receives what is published after it was declared).
+   */
+  private static Gap firstGap(List<Delivery> batch, Map<String, Long> applied) {
+    Map<String, Long> reached = new HashMap<>(applied);
+    for (int i = 0; i < batch.size(); i++) {
+      ChangeMessage m = batch.get(i).message();
+      if (m == null) {
+        continue;
+      }
+      for (SourceTransaction tx : m.transactions()) {
+        Long last = reached.get(m.source());
+        if (last != null && last > 0 && tx.position() > last + 1) {
+          return new Gap(i, m.source(), last, tx.position());
+        }
+        if (last == null || tx.position() > last) {
+          // parts before the last keep the position open; a start is taken as it comes
+          reached.put(m.source(), tx.last() ? tx.position() : tx.position() - 1);
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Position {@code received} came from {@code source} where {@code applied + 1} was next. */
+  private record Gap(int index, String source, long applied, long received) {
+    String describe(String messageId) {
+      return "message "
+          + messageId
+          + " holds position "
+          + received
+          + " of source "
+          + source
+          + " but "
+          + applied
+          + " is the last one applied: positions "
+          + (applied + 1)
+          + ".."
+          + (received - 1)
+          + " never arrived (the queue lost messages or was recreated, or someone published"
+          + " a position far ahead)";
+    }
+  }
+
   /** The change messages of the batch; anything else goes to the dead-letter queue. */
   private List<Incoming> sortOut(List<Delivery> batch, ChangeSubscription<Decoded> deliveries)
       throws IOException, InterruptedException, TimeoutException {
@@ -235,6 +322,16 @@ public final class ReplicaListener extends RetryingService {
     for (Delivery d : batch) {
       if (d.message() != null) {
         incoming.add(new Incoming(d.message(), d.body(), d.tag()));
+      } else if (d.raw().decoded().rejected()) {
+        log.error(
+            "Listener {}: message {} rejected, not applied: {}; moved to {}",
+            settings.name(),
+            d.messageId(),
+            d.malformed(),
+            deliveries.deadLetterName());
+        deliveries.deadLetter(d.raw(), "rejected: " + d.malformed());
+        rejected.incrementAndGet();
+        deadLettered.incrementAndGet();
       } else {
         log.error(
             "Listener {}: message {} is not a change message ({}); moved to {}",
@@ -260,19 +357,21 @@ public final class ReplicaListener extends RetryingService {
   }
 
   /**
-   * Stops applying at a change message this listener cannot read: it stays queued, unacknowledged,
-   * and the replica waits (saying why, less often as time goes by) until the listener is stopped,
-   * upgraded or given what it lacks. Returns only by throwing, when stopping.
+   * Stops applying at a change message this listener cannot read or whose position is not the next:
+   * it stays queued, unacknowledged, and the replica waits (saying why, less often as time goes by)
+   * until the listener is stopped, upgraded or given what it lacks. Returns only by throwing, when
+   * stopping.
    */
-  private void halt(Delivery d) throws InterruptedException {
+  private void halt(String why) throws InterruptedException {
     Duration backoff = Duration.ofSeconds(1);
     while (true) {
       log.error(
-          "Listener {}: message {} of the change stream cannot be read ({}); it stays queued and"
-              + " this replica applies nothing after it until a listener that can read it runs",
+          "Listener {} halted: {}; it stays queued and this replica applies nothing after it."
+              + " If the stream is to be trusted, stop this listener and run 'replicador snapshot"
+              + " --name {}' for all tables; see docs/security.md",
           settings.name(),
-          d.messageId(),
-          d.malformed());
+          why,
+          settings.name());
       if (!pause(backoff)) {
         throw new InterruptedException("stopping with an unreadable change message queued");
       }
@@ -319,15 +418,35 @@ public final class ReplicaListener extends RetryingService {
     return deadLettered.get();
   }
 
-  /** A body, decoded: {@code message}, or else why it is none and whether it is ours. */
-  private record Decoded(ChangeMessage message, String malformed, boolean ours) {
-    static Decoded of(ChangeMessageCodec codec, byte[] body) {
+  /** Messages dead-lettered for want of a valid signature. */
+  public long rejected() {
+    return rejected.get();
+  }
+
+  /**
+   * A body, decoded: {@code message}, or else why it is none, whether it is ours, and whether it
+   * was rejected for its signature (then it is not even read).
+   */
+  private record Decoded(ChangeMessage message, String malformed, boolean ours, boolean rejected) {
+    static Decoded of(
+        ChangeMessageCodec codec,
+        MessageSignature signatures,
+        String messageId,
+        String contentType,
+        Map<String, Object> headers,
+        byte[] body) {
+      if (signatures != null) {
+        var problem = signatures.problem(messageId, contentType, headers, body);
+        if (problem.isPresent()) {
+          return new Decoded(null, problem.get(), false, true);
+        }
+      }
       try {
-        return new Decoded(codec.decode(body), null, true);
+        return new Decoded(codec.decode(body), null, true, false);
       } catch (MalformedMessageException e) {
         // a change message this listener cannot read (a newer version, a limit of its own)
         // holds changes, and must not be skipped
-        return new Decoded(null, e.getMessage(), e.ours());
+        return new Decoded(null, e.getMessage(), e.ours(), false);
       }
     }
   }

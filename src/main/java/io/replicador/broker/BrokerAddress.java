@@ -10,18 +10,53 @@ import java.net.URISyntaxException;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A RabbitMQ address as an AMQP URI ({@code amqp://user:secret@host:5672/vhost}, or {@code
- * amqps://} for TLS). Immutable; {@link #toString} never shows the password.
+ * amqps://} for TLS, whose broker certificate and host name are verified as {@link BrokerTls}
+ * says). Immutable; {@link #toString} never shows the password.
  */
 public final class BrokerAddress {
+  private static final Logger log = LoggerFactory.getLogger(BrokerAddress.class);
+  private static final int AMQPS_PORT = 5671;
+
   private final String uri;
   private final String display;
+  private final BrokerTls tls;
 
-  private BrokerAddress(String uri, String display) {
+  private BrokerAddress(String uri, String display, BrokerTls tls) {
     this.uri = uri;
     this.display = display;
+    this.tls = tls;
+  }
+
+  /**
+   * This address with TLS set up as {@code tls} says.
+   *
+   * @throws ConfigException when TLS options are given for a plain {@code amqp://} address
+   */
+  public BrokerAddress withTls(BrokerTls tls) {
+    if (tls.configured() && !tls()) {
+      throw new ConfigException(
+          "--amqp-ca, --amqp-cert, --amqp-key and --amqp-insecure are for TLS, but the RabbitMQ"
+              + " address '"
+              + display
+              + "' is amqp://; write amqps://");
+    }
+    if (tls.insecure()) {
+      log.warn(
+          "--amqp-insecure: the certificate of RabbitMQ at {} is not verified; anyone on the"
+              + " path can pose as the broker and read its password and every change",
+          display);
+    }
+    return new BrokerAddress(uri, display, tls);
+  }
+
+  /** Whether the address is {@code amqps://}. */
+  public boolean tls() {
+    return uri.startsWith("amqps:");
   }
 
   public static BrokerAddress parse(String text) {
@@ -48,7 +83,8 @@ public final class BrokerAddress {
                     0, s.length() - (u.getRawQuery() == null ? 1 : 2 + u.getRawQuery().length()))
                 + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
       }
-      new ConnectionFactory().setUri(s); // validates now rather than at first connect
+      // validates now rather than at first connect
+      new ConnectionFactory().setUri(withoutTls(s));
     } catch (URISyntaxException e) {
       // getReason, not getMessage: the message repeats the whole input, password included
       throw new ConfigException(
@@ -67,7 +103,31 @@ public final class BrokerAddress {
               + e.getMessage()
               + "); write amqp://user@host:5672/");
     }
-    return new BrokerAddress(s, Secrets.redact(s));
+    return new BrokerAddress(s, Secrets.redact(s), BrokerTls.DEFAULT);
+  }
+
+  /**
+   * The address as amqp://, on port 5671 unless it names one: the client's own amqps:// handling
+   * trusts every certificate, so TLS is set up here instead.
+   */
+  private static String withoutTls(String s) throws URISyntaxException {
+    if (!s.startsWith("amqps:")) {
+      return s;
+    }
+    URI u = new URI(s);
+    String plain = "amqp:" + s.substring("amqps:".length());
+    if (u.getPort() == -1) {
+      // raw parts, so that an escaped password or virtual host stays as written
+      plain =
+          "amqp://"
+              + (u.getRawUserInfo() == null ? "" : u.getRawUserInfo() + "@")
+              + u.getHost()
+              + ":"
+              + AMQPS_PORT
+              + (u.getRawPath() == null ? "" : u.getRawPath())
+              + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+    }
+    return plain;
   }
 
   /**
@@ -98,9 +158,15 @@ public final class BrokerAddress {
   public ConnectionFactory factory() {
     ConnectionFactory f = new ConnectionFactory();
     try {
-      f.setUri(uri);
+      f.setUri(withoutTls(uri));
     } catch (URISyntaxException | GeneralSecurityException e) {
       throw new IllegalStateException("validated at parse time", e);
+    }
+    if (tls()) {
+      f.useSslProtocol(tls.context());
+      if (!tls.insecure()) {
+        f.enableHostnameVerification();
+      }
     }
     f.setAutomaticRecoveryEnabled(false);
     f.setTopologyRecoveryEnabled(false);

@@ -18,9 +18,13 @@ public final class BrokerFailures {
 
   /**
    * Whether the broker refused what was configured, which waiting cannot heal: the user or password
-   * (ACCESS_REFUSED), or a virtual host the user may not use (NOT_ALLOWED).
+   * (ACCESS_REFUSED), a virtual host the user may not use (NOT_ALLOWED), or a TLS certificate this
+   * side does not trust.
    */
   public static boolean isConfigurationError(Throwable t) {
+    if (untrustedCertificate(t) != null) {
+      return true;
+    }
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof com.rabbitmq.client.AuthenticationFailureException
           || c instanceof com.rabbitmq.client.PossibleAuthenticationFailureException) {
@@ -56,6 +60,10 @@ public final class BrokerFailures {
    * server themselves (the client's own exceptions do not).
    */
   public static String networkReason(Throwable e) {
+    String untrusted = untrustedCertificate(e);
+    if (untrusted != null) {
+      return untrusted;
+    }
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof ConnectException) {
         // "Connection refused", or the system's "Network is unreachable" and the like
@@ -79,6 +87,33 @@ public final class BrokerFailures {
       }
     }
     return e.getClass().getSimpleName();
+  }
+
+  /**
+   * Why the broker's TLS certificate was refused, when it was: not signed by a trusted CA, or not
+   * made out to the host connected to; else null.
+   */
+  static String untrustedCertificate(Throwable e) {
+    boolean handshake = false;
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      handshake |= t instanceof javax.net.ssl.SSLHandshakeException;
+      if (handshake && t instanceof java.security.cert.CertificateException) {
+        String m = firstLine(t.getMessage());
+        if (t instanceof java.security.cert.CertificateExpiredException
+            || t instanceof java.security.cert.CertificateNotYetValidException) {
+          return "the broker's TLS certificate is not valid now (" + m + ")";
+        }
+        if (m.contains("match") || m.contains("subject alternative")) {
+          return "the broker's TLS certificate is not made out to this host ("
+              + m
+              + "); connect by a name the certificate holds";
+        }
+        return "the broker's TLS certificate is not trusted ("
+            + m
+            + "); give the CA that signed it with --amqp-ca FILE";
+      }
+    }
+    return null;
   }
 
   private static String firstLine(String s) {

@@ -50,6 +50,32 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
     this.singleActiveConsumer = singleActiveConsumer;
   }
 
+  /** Turns a delivery's message id, content type, headers and body into what the listener uses. */
+  @FunctionalInterface
+  public interface Decoder<T> {
+    T decode(String messageId, String contentType, Map<String, Object> headers, byte[] body);
+  }
+
+  /** As {@link #open(BrokerAddress, String, String, String, QueueType, int, Decoder)}, by body. */
+  public static <T> QueueSubscription<T> open(
+      BrokerAddress broker,
+      String exchange,
+      String replicaName,
+      String database,
+      QueueType type,
+      int prefetch,
+      Function<byte[], T> decode)
+      throws IOException, TimeoutException, InterruptedException {
+    return open(
+        broker,
+        exchange,
+        replicaName,
+        database,
+        type,
+        prefetch,
+        (Decoder<T>) (id, contentType, headers, body) -> decode.apply(body));
+  }
+
   /**
    * Connects, declares the replica's queue (bound to the exchange) and starts consuming.
    *
@@ -64,7 +90,7 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
       String database,
       QueueType type,
       int prefetch,
-      Function<byte[], T> decode)
+      Decoder<T> decode)
       throws IOException, TimeoutException, InterruptedException {
     Connection connection = broker.connect("replicador-listen-" + replicaName);
     try {
@@ -100,14 +126,16 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
             public void handleDelivery(
                 String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
               // decoded here, on the client's dispatch thread, while the listener applies
+              Map<String, Object> headers =
+                  props.getHeaders() == null ? Map.of() : props.getHeaders();
               s.deliveries.add(
                   new Delivery<>(
                       envelope.getDeliveryTag(),
                       props.getMessageId(),
                       props.getContentType(),
-                      props.getHeaders() == null ? Map.of() : props.getHeaders(),
+                      headers,
                       body,
-                      decode.apply(body)));
+                      decode.decode(props.getMessageId(), props.getContentType(), headers, body)));
             }
           });
       return s;

@@ -6,7 +6,9 @@ import io.replicador.broker.QueueType;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,6 +47,15 @@ final class ListenCommand implements Callable<Integer> {
               + " would fire the replica's ON DELETE actions or DELETE triggers.")
   boolean allowReplicaTriggers;
 
+  @Option(
+      names = "--signing-key-file",
+      paramLabel = "FILE",
+      split = ",",
+      description =
+          "Apply only messages signed with the key in FILE (repeatable: during a key rotation,"
+              + " the old and the new key); others are dead-lettered. See docs/security.md.")
+  List<String> signingKeyFiles = new ArrayList<>();
+
   @Mixin ConnectTimeoutOption connect;
 
   @Override
@@ -66,7 +77,8 @@ final class ListenCommand implements Callable<Integer> {
             type,
             new LinkedHashSet<>(selection.named()),
             prefetch,
-            allowReplicaTriggers);
+            allowReplicaTriggers,
+            SigningKeyFiles.load(signingKeyFiles));
     ReplicaListener listener = new ReplicaListener(settings, connectTimeout);
     Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
     listener.run();

@@ -45,6 +45,15 @@ final class PublishCommand implements Callable<Integer> {
               + " (repeatable); see docs/origin-notify-mode.md.")
   List<String> notifyChannels = new ArrayList<>();
 
+  @Option(
+      names = "--signing-key-file",
+      paramLabel = "FILE",
+      description =
+          "Sign every message with the secret in FILE (at least 32 bytes, e.g. made with 'head -c"
+              + " 32 /dev/urandom | base64'); listeners given the same file apply only signed"
+              + " messages. See docs/security.md.")
+  String signingKeyFile;
+
   @Mixin ConnectTimeoutOption connect;
 
   @Override
@@ -73,7 +82,8 @@ final class PublishCommand implements Callable<Integer> {
             defaults.messageChanges(),
             defaults.messageBytes(),
             defaults.idlePoll(),
-            List.copyOf(new LinkedHashSet<>(notifyChannels)));
+            List.copyOf(new LinkedHashSet<>(notifyChannels)),
+            signingKeyFile == null ? null : SigningKeyFiles.load(List.of(signingKeyFile)));
     ChangePublisher publisher = new ChangePublisher(settings, connectTimeout);
     Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
     publisher.run();

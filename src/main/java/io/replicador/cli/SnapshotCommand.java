@@ -100,7 +100,9 @@ final class SnapshotCommand implements Callable<Integer> {
     Map<String, String> given = new LinkedHashMap<>();
     for (String option : REPEATED_FOR_LISTEN) {
       if (parsed.hasMatchedOption(option)) {
-        given.put(option, parsed.matchedOptionValue(option, (String) null));
+        // as typed: some options are paths
+        List<String> values = parsed.matchedOption(option).stringValues();
+        given.put(option, values.isEmpty() ? null : values.get(values.size() - 1));
       }
     }
     System.out.print(listenCommand(name, given));
@@ -112,7 +114,16 @@ final class SnapshotCommand implements Callable<Integer> {
    * those from the environment or the config file reach listen the same way.
    */
   private static final List<String> REPEATED_FOR_LISTEN =
-      List.of("--config", "--replica", "--amqp", "--exchange", "--queue-type", "--tables");
+      List.of(
+          "--config",
+          "--replica",
+          "--amqp",
+          "--amqp-ca",
+          "--amqp-cert",
+          "--amqp-key",
+          "--exchange",
+          "--queue-type",
+          "--tables");
 
   /**
    * The {@code listen} command that carries on from this snapshot, on its own line, so that it runs

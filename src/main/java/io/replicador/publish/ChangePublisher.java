@@ -98,10 +98,12 @@ public final class ChangePublisher extends RetryingService {
       // A standby proves it can use both servers before it waits, so that it never takes over
       // only to find it cannot publish.
       try (ChangePublication publication =
-          QueuePublication.open(
-              settings.broker(),
-              settings.exchange(),
-              "replicador-publish:" + settings.exchange())) {
+          SignedPublication.wrap(
+              QueuePublication.open(
+                  settings.broker(),
+                  settings.exchange(),
+                  "replicador-publish:" + settings.exchange()),
+              settings.signing())) {
         started();
         ChangeLogReader reader = new ChangeLogReader(pg, 100_000);
         waitForLock(reader);
@@ -159,6 +161,17 @@ public final class ChangePublisher extends RetryingService {
                 : "from the trigger changelog",
             settings.exchange(),
             settings.broker());
+        if (settings.signing() == null) {
+          log.warn(
+              "Publisher {} sends unsigned messages: listeners given --signing-key-file reject"
+                  + " them, and those without one cannot tell them from forged ones",
+              identity);
+        } else {
+          log.info(
+              "Publisher {} signs every message with key {}",
+              identity,
+              settings.signing().keyIds().get(0));
+        }
         if (!settings.notifyChannels().isEmpty()) {
           log.info(
               "Also listening for origin-design row payloads on channel(s) {}; notifications sent"

@@ -32,6 +32,10 @@ import org.slf4j.LoggerFactory;
  * resolved with {@code to_regclass(quote_ident(name))}, i.e. with this connection's search_path, as
  * the primary resolves it; a partition is reported under its partitioned table.
  *
+ * <p>A payload is a hint, never the truth: a notification that cannot be the origin trigger's is
+ * rejected ({@link OriginSenderCheck}), and what is shipped for one that passes is the row as the
+ * primary holds it now, found by the payload's key ({@link ChangeLogWriter#insertOrigin}).
+ *
  * <p>Uses the caller's connection (autocommit off), which it does not close; each {@link #write} is
  * one transaction. Not thread-safe.
  */
@@ -69,12 +73,21 @@ public final class OriginChangeWriter {
                 return t;
               });
       List<Translated> changes = new ArrayList<>();
+      OriginSenderCheck senders = new OriginSenderCheck(connection);
       for (PGNotification n : notifications) {
+        OriginChange change;
         try {
-          changes.add(new Translated(n.getName(), translator.translate(n.getParameter())));
+          change = translator.translate(n.getParameter());
         } catch (OriginPayloadException e) {
           skipped(n.getName(), e.getMessage());
+          continue;
         }
+        String forged = senders.problem(n.getName(), n.getPID(), change);
+        if (forged != null) {
+          log.warn("Rejected a notification on channel '{}': {}", n.getName(), forged);
+          continue;
+        }
+        changes.add(new Translated(n.getName(), change));
       }
       fixOutputSettings();
       int written = 0;

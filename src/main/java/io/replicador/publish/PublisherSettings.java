@@ -1,6 +1,7 @@
 package io.replicador.publish;
 
 import io.replicador.broker.BrokerAddress;
+import io.replicador.codec.MessageSignature;
 import io.replicador.config.PostgresAddress;
 import java.time.Duration;
 import java.util.List;
@@ -14,6 +15,7 @@ import java.util.List;
  * @param messageBytes approximate bytes per message before a new message (or part) starts
  * @param idlePoll how often a publisher sleeping on the doorbell looks even without a ring
  * @param notifyChannels channels carrying origin-design JSON payloads (see docs)
+ * @param signing signs every message published; null to publish unsigned messages
  */
 public record PublisherSettings(
     PostgresAddress primary,
@@ -23,10 +25,47 @@ public record PublisherSettings(
     int messageChanges,
     long messageBytes,
     Duration idlePoll,
-    List<String> notifyChannels) {
+    List<String> notifyChannels,
+    MessageSignature signing) {
 
   public PublisherSettings {
     notifyChannels = List.copyOf(notifyChannels);
+  }
+
+  /** Settings that publish unsigned messages. */
+  public PublisherSettings(
+      PostgresAddress primary,
+      BrokerAddress broker,
+      String exchange,
+      int batchRows,
+      int messageChanges,
+      long messageBytes,
+      Duration idlePoll,
+      List<String> notifyChannels) {
+    this(
+        primary,
+        broker,
+        exchange,
+        batchRows,
+        messageChanges,
+        messageBytes,
+        idlePoll,
+        notifyChannels,
+        null);
+  }
+
+  /** These settings, with every message signed by {@code signing} (null: unsigned). */
+  public PublisherSettings signedWith(MessageSignature signing) {
+    return new PublisherSettings(
+        primary,
+        broker,
+        exchange,
+        batchRows,
+        messageChanges,
+        messageBytes,
+        idlePoll,
+        notifyChannels,
+        signing);
   }
 
   public static PublisherSettings defaults(

@@ -12,6 +12,7 @@ package io.replicador.status;
  * @param appliedAgeSeconds seconds since the replica last applied a transaction
  * @param lagSeconds 0 when caught up (nothing behind, nothing waiting), else the applied age
  * @param problem why something could not be read, or null
+ * @param halted why the replica's listener stopped applying (it waits until someone acts), or null
  */
 public record ReplicaStatus(
     String name,
@@ -23,4 +24,5 @@ public record ReplicaStatus(
     Long behind,
     Double appliedAgeSeconds,
     Double lagSeconds,
-    String problem) {}
+    String problem,
+    String halted) {}

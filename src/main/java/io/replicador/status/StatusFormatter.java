@@ -121,6 +121,9 @@ public final class StatusFormatter {
             .append(r.deadLettered() == null ? "no" : r.deadLettered())
             .append(" dead-lettered\n");
       }
+      if (r.halted() != null) {
+        sb.append("  HALTED: ").append(r.halted()).append('\n');
+      }
       if (r.appliedPosition() != null) {
         sb.append("  applied position ")
             .append(r.appliedPosition())

@@ -184,16 +184,29 @@ public final class StatusReader {
     Long behind = null;
     Double age = null;
     Double lag = null;
+    String halted = null;
     if (address != null) {
       try (Connection c = address.connect("replicador-status")) {
         ReplicaStore store = new ReplicaStore(c, name);
         Optional<ReplicaStore.Applied> applied = store.applied(p.source());
+        halted = store.halted().orElse(null);
         if (applied.isPresent()) {
           position = applied.get().position();
           age = applied.get().ageSeconds();
           behind = Math.max(0, p.lastPosition() - position);
-          boolean caughtUp = behind == 0 && (messages == null || messages == 0);
+          boolean caughtUp = behind == 0 && (messages == null || messages == 0) && halted == null;
           lag = caughtUp ? 0.0 : age;
+          if (position > p.lastPosition()) {
+            // nothing the primary handed out reaches there: the replica applied a forged or
+            // foreign message, or the primary's changelog was reinstalled
+            problems.add(
+                "applied position "
+                    + position
+                    + " is beyond the primary's last position "
+                    + p.lastPosition()
+                    + "; the replica took changes the primary never shipped (run verify, then"
+                    + " snapshot)");
+          }
         } else if (!store.bookkept()) {
           problems.add("the replica has no replicador.applied table (no listener ran there yet)");
         } else {
@@ -213,6 +226,7 @@ public final class StatusReader {
         behind,
         age,
         lag,
-        problems.isEmpty() ? null : String.join("; ", problems));
+        problems.isEmpty() ? null : String.join("; ", problems),
+        halted);
   }
 }

@@ -17,8 +17,8 @@ import java.util.Set;
 /**
  * The only code that touches a replica's {@code replicador} schema: the positions each consumer
  * (replica name) applied ({@code applied}), the staged parts of large transactions ({@code
- * staged}), and the tables a snapshot copied ({@code snapshot}). Its DDL is in the numbered
- * migrations under {@code store/replica}.
+ * staged}), the tables a snapshot copied ({@code snapshot}), and why a listener halted ({@code
+ * halted}). Its DDL is in the numbered migrations under {@code store/replica}.
  *
  * <p>Statements run in the caller's transaction on the caller's connection, which it does not
  * close; the caller commits. Not thread-safe.
@@ -28,7 +28,7 @@ public final class ReplicaStore {
       new Migrations(
           "replica",
           "/io/replicador/store/replica",
-          List.of("V1__bookkeeping.sql", "V2__snapshot_boundary.sql"),
+          List.of("V1__bookkeeping.sql", "V2__snapshot_boundary.sql", "V3__halted.sql"),
           "replicador.applied");
 
   private final Connection connection;
@@ -151,6 +151,45 @@ public final class ReplicaStore {
     }
   }
 
+  // ---- why a listener halted
+
+  /** Records why this consumer's listener stopped applying, replacing an earlier reason. */
+  public void recordHalt(String reason) throws SQLException {
+    Statements.update(
+        connection,
+        "INSERT INTO replicador.halted (consumer, reason) VALUES (?, ?) ON CONFLICT (consumer)"
+            + " DO UPDATE SET reason = EXCLUDED.reason, halted_at = now()",
+        consumer,
+        reason);
+  }
+
+  /** Forgets that this consumer halted (it applies again). */
+  public void clearHalt() throws SQLException {
+    Statements.update(connection, "DELETE FROM replicador.halted WHERE consumer = ?", consumer);
+  }
+
+  /** Why this consumer's listener halted, when it did and has not applied since. */
+  public Optional<String> halted() throws SQLException {
+    if (!bookkept() || !haltsKept()) {
+      return Optional.empty();
+    }
+    return Statements.first(
+        connection,
+        "SELECT reason || ' (since ' || to_char(halted_at AT TIME ZONE 'UTC',"
+            + " 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' FROM replicador.halted WHERE consumer = ?",
+        rs -> rs.getString(1),
+        consumer);
+  }
+
+  /** Whether the bookkeeping is recent enough to keep halts (status reads older ones too). */
+  private boolean haltsKept() throws SQLException {
+    try (Statement st = connection.createStatement();
+        ResultSet rs = st.executeQuery("SELECT to_regclass('replicador.halted') IS NOT NULL")) {
+      rs.next();
+      return rs.getBoolean(1);
+    }
+  }
+
   // ---- staged parts of large transactions
 
   /** Stages a part, once (a part sent twice is kept once). */
@@ -263,6 +302,9 @@ public final class ReplicaStore {
   public void forget() throws SQLException {
     for (String table : List.of("replicador.snapshot", "replicador.applied", "replicador.staged")) {
       Statements.update(connection, "DELETE FROM " + table + " WHERE consumer = ?", consumer);
+    }
+    if (haltsKept()) {
+      clearHalt();
     }
   }
 

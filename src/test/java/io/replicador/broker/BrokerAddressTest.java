@@ -149,4 +149,37 @@ class BrokerAddressTest {
             "Cannot connect to RabbitMQ at no-such-host.invalid:5673: unknown host"
                 + " no-such-host.invalid");
   }
+
+  @Test
+  void amqpsVerifiesTheBrokerByDefaultOnPort5671() {
+    ConnectionFactory f = BrokerAddress.parse("amqps://u:p@rabbit.example/v").factory();
+    assertThat(f.isSSL()).isTrue();
+    assertThat(f.getPort()).isEqualTo(5671);
+    assertThat(f.getHost()).isEqualTo("rabbit.example");
+    assertThat(f.getVirtualHost()).isEqualTo("v");
+    assertThat(BrokerAddress.parse("amqps://u:p@rabbit.example:6000/").factory().getPort())
+        .isEqualTo(6000);
+    ConnectionFactory escaped = BrokerAddress.parse("amqps://u:p%40ss@[::1]/%2F").factory();
+    assertThat(escaped.getPassword()).isEqualTo("p@ss");
+    assertThat(escaped.getVirtualHost()).isEqualTo("/");
+    assertThat(escaped.getPort()).isEqualTo(5671);
+  }
+
+  @Test
+  void tlsOptionsNeedAnAmqpsAddress() {
+    assertThatThrownBy(
+            () ->
+                BrokerAddress.parse("amqp://u:secret@h/")
+                    .withTls(new BrokerTls(null, null, null, true)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("write amqps://")
+        .hasMessageNotContaining("secret");
+  }
+
+  @Test
+  void aClientCertificateNeedsItsKey() {
+    assertThatThrownBy(() -> new BrokerTls(null, java.nio.file.Path.of("c.pem"), null, false))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("--amqp-cert and --amqp-key go together");
+  }
 }

@@ -180,9 +180,13 @@ class OriginNotifyIT {
     assertThat(replica("SELECT bio FROM users WHERE id = 1"))
         .isEqualTo("quote ' backslash \\ \"dq\" ✓");
     assertThat(replica("SELECT count(*) FROM users WHERE id = 3")).isEqualTo("0");
-    // every inserted row inserted once; the key change (3 to 100) is applied as delete + insert
-    assertThat(replica("SELECT count(*) FROM apply_log WHERE op = 'INSERT' AND id <> 100"))
-        .isEqualTo("54");
+    // no row inserted twice (a payload is a hint: an insert the publisher reads after a later
+    // change of its row ships that row as it is then, or nothing once it is gone)
+    assertThat(
+            replica(
+                "SELECT count(*) FROM (SELECT id FROM apply_log WHERE op = 'INSERT'"
+                    + " GROUP BY id HAVING count(*) > 1) twice"))
+        .isEqualTo("0");
     // the origin trigger is left alone; only the changelog schema was added (no triggers)
     assertThat(
             query(
@@ -204,7 +208,11 @@ class OriginNotifyIT {
         "DELETE FROM users WHERE id = 1");
     awaitReplicaEqualsPrimary();
     assertThat(replica("SELECT count(*) FROM users")).isEqualTo("29");
-    assertThat(replica("SELECT count(*) FROM apply_log WHERE op = 'DELETE'")).isEqualTo("11");
+    assertThat(
+            replica(
+                "SELECT count(*) FROM (SELECT id FROM apply_log WHERE op = 'DELETE'"
+                    + " GROUP BY id HAVING count(*) > 1) twice"))
+        .isEqualTo("0");
   }
 
   @Test
@@ -212,6 +220,11 @@ class OriginNotifyIT {
     originTrigger(ORIGIN_TRIGGER);
     startListener();
     ReplicadorProcess publisher = startPublisher();
+    // a payload is a hint: sent by hand, it ships row 7 as the primary holds it
+    primary(
+        "ALTER TABLE users DISABLE TRIGGER users_changed",
+        "INSERT INTO users (id, name) VALUES (7, 'on the primary')",
+        "ALTER TABLE users ENABLE TRIGGER users_changed");
     String good =
         "{\"table\":\"users\",\"operation\":\"INSERT\","
             + "\"new_record\":{\"id\":7,\"name\":\"sent by hand\"},\"old_record\":null}";
@@ -233,6 +246,7 @@ class OriginNotifyIT {
             + "COMMIT");
     primary("INSERT INTO users (id, name) VALUES (9, 'after the bad ones')");
     awaitOnReplica("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "7,9");
+    assertThat(replica("SELECT name FROM users WHERE id = 7")).isEqualTo("on the primary");
     assertThat(publisher.isAlive()).isTrue();
     assertThat(publisher.output())
         .contains("Skipped a notification on channel 'users_changed': payload is not JSON")
@@ -265,7 +279,7 @@ class OriginNotifyIT {
   }
 
   @Test
-  void identicalPayloadsInOneTransactionAreFoldedSoTheReplicaLosesARow() {
+  void identicalPayloadsInOneTransactionAreFoldedButTheRowIsReadFromThePrimary() {
     originTrigger(ORIGIN_TRIGGER_WITH_DELETE);
     startListener();
     startPublisher();
@@ -277,10 +291,11 @@ class OriginNotifyIT {
             + "COMMIT",
         "INSERT INTO users (id, name) VALUES (6, 'marker')");
     awaitOnReplica("SELECT count(*) FROM apply_log WHERE id = 6", "1");
-    // PostgreSQL delivered INSERT and DELETE only: the row exists on the primary, not here.
+    // PostgreSQL delivered INSERT and DELETE only; the payloads are hints, and the row is read
+    // from the primary: the insert ships the row, the delete is superseded (the row is there).
     assertThat(query(fx.primaryCluster, fx.primaryDb, "SELECT count(*) FROM users WHERE id = 5"))
         .isEqualTo("1");
-    assertThat(replica("SELECT count(*) FROM users WHERE id = 5")).isEqualTo("0");
+    assertThat(replica("SELECT count(*) FROM users WHERE id = 5")).isEqualTo("1");
   }
 
   @Test
@@ -373,6 +388,109 @@ class OriginNotifyIT {
                             fx.primaryCluster,
                             fx.primaryDb,
                             "SELECT count(*) FROM replicador.changelog")));
+  }
+
+  /** A role that may connect to the primary's database and nothing more. */
+  private String loginRole() {
+    String role = "mallory_" + fx.name.substring(fx.name.lastIndexOf('_') + 1);
+    primary("CREATE ROLE " + role + " LOGIN");
+    return role;
+  }
+
+  private static String forgedSalary(String table) {
+    return "{\"table\":\""
+        + table
+        + "\",\"operation\":\"UPDATE\",\"new_record\":{\"id\":1,\"amount\":1000000},"
+        + "\"old_record\":{\"id\":1,\"amount\":100}}";
+  }
+
+  private void salariesOnBothSides(boolean originTrigger) {
+    String table = "CREATE TABLE salaries (id int PRIMARY KEY, amount numeric)";
+    primary(table, "INSERT INTO salaries VALUES (1, 100)");
+    exec(fx.replicaCluster, replicaDb, table, "INSERT INTO salaries VALUES (1, 100)");
+    if (originTrigger) {
+      primary(
+          ORIGIN_TRIGGER
+              .replace("users_changed\n", "salaries_changed\n")
+              .replace("ON users", "ON salaries"));
+    }
+  }
+
+  /** Issue 21: the payload names a table the role cannot even read. */
+  @Test
+  void aForgedNotifyFromARoleThatCannotWriteTheTableIsRejected() throws Exception {
+    originTrigger(ORIGIN_TRIGGER);
+    salariesOnBothSides(true);
+    String role = loginRole();
+    try {
+      startListener();
+      ReplicadorProcess publisher = startPublisher();
+      // the session stays connected until the publisher has seen who sent it
+      try (Connection mallory =
+              java.sql.DriverManager.getConnection(
+                  fx.primaryCluster
+                      .jdbcUrl(fx.primaryDb)
+                      .replace("user=postgres", "user=" + role));
+          PreparedStatement notify =
+              mallory.prepareStatement("SELECT pg_notify('users_changed', ?)")) {
+        notify.setString(1, forgedSalary("salaries"));
+        notify.execute();
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(() -> publisher.output().contains("Rejected a notification on channel"));
+      }
+      assertThat(publisher.output())
+          .contains(
+              "Rejected a notification on channel 'users_changed': it was sent by role '"
+                  + role
+                  + "'")
+          .contains("which may not UPDATE \"public\".\"salaries\"");
+      primary("INSERT INTO users (id, name) VALUES (1, 'marker')");
+      awaitOnReplica("SELECT count(*) FROM users", "1");
+      assertThat(replica("SELECT amount FROM salaries WHERE id = 1")).isEqualTo("100");
+    } finally {
+      primary("DROP ROLE " + role);
+    }
+  }
+
+  /** Issue 21: no trigger notifies for this table, so no notification about it is believed. */
+  @Test
+  void aForgedNotifyForATableNoTriggerCoversIsRejected() {
+    originTrigger(ORIGIN_TRIGGER);
+    salariesOnBothSides(false);
+    startListener();
+    ReplicadorProcess publisher = startPublisher();
+    primary("SELECT pg_notify('users_changed', '" + forgedSalary("salaries") + "')");
+    primary("INSERT INTO users (id, name) VALUES (1, 'marker')");
+    awaitOnReplica("SELECT count(*) FROM users", "1");
+    assertThat(replica("SELECT amount FROM salaries WHERE id = 1")).isEqualTo("100");
+    assertThat(publisher.output())
+        .contains(
+            "Rejected a notification on channel 'users_changed': table \"public\".\"salaries\""
+                + " has no enabled trigger that notifies on channel 'users_changed'");
+  }
+
+  /**
+   * Issue 21: even a session that may write the table cannot make a replica hold what the primary
+   * does not: the payload is a hint, and the row shipped is the primary's.
+   */
+  @Test
+  void aForgedPayloadFromAWriterShipsThePrimarysRowNotThePayload() {
+    originTrigger(ORIGIN_TRIGGER);
+    startListener();
+    startPublisher();
+    primary("INSERT INTO users (id, name) VALUES (1, 'real')");
+    awaitOnReplica("SELECT name FROM users WHERE id = 1", "real");
+    primary(
+        "SELECT pg_notify('users_changed', '{\"table\":\"users\",\"operation\":\"UPDATE\","
+            + "\"new_record\":{\"id\":1,\"name\":\"forged\"},\"old_record\":{\"id\":1}}')",
+        "SELECT pg_notify('users_changed', '{\"table\":\"users\",\"operation\":\"INSERT\","
+            + "\"new_record\":{\"id\":666,\"name\":\"forged\"},\"old_record\":null}')",
+        "SELECT pg_notify('users_changed', '{\"table\":\"users\",\"operation\":\"DELETE\","
+            + "\"new_record\":null,\"old_record\":{\"id\":1}}')");
+    primary("INSERT INTO users (id, name) VALUES (2, 'marker')");
+    awaitOnReplica(
+        "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM users", "1=real,2=marker");
   }
 
   @Test

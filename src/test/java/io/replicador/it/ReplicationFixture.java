@@ -10,6 +10,7 @@ import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
 import io.replicador.change.TableName;
+import io.replicador.codec.MessageSignature;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
@@ -65,13 +66,27 @@ final class ReplicationFixture implements AutoCloseable {
     return startPublisher(defaultPublisherSettings());
   }
 
-  /** A publisher that connects to the primary with {@code primaryUri} (another role). */
-  ChangePublisher startPublisher(String primaryUri) {
+  /**
+   * A publisher that connects to the primary with {@code primaryUri} (another role) and signs every
+   * message with {@code signing} (null: unsigned).
+   */
+  ChangePublisher startPublisher(String primaryUri, MessageSignature signing) {
     return startPublisher(
         PublisherSettings.defaults(
-            PostgresAddress.parse("primary", primaryUri),
-            BrokerAddress.parse(TestEnvironment.amqpUri()),
-            exchange));
+                PostgresAddress.parse("primary", primaryUri),
+                BrokerAddress.parse(TestEnvironment.amqpUri()),
+                exchange)
+            .signedWith(signing));
+  }
+
+  /** A publisher that signs every message with {@code signing}. */
+  ChangePublisher startPublisher(MessageSignature signing) {
+    return startPublisher(defaultPublisherSettings().signedWith(signing));
+  }
+
+  /** A publisher that connects to the primary with {@code primaryUri} (another role). */
+  ChangePublisher startPublisher(String primaryUri) {
+    return startPublisher(primaryUri, null);
   }
 
   private PublisherSettings defaultPublisherSettings() {
@@ -107,6 +122,27 @@ final class ReplicationFixture implements AutoCloseable {
       int prefetch,
       String replicaUri,
       boolean allowReplicaTriggers) {
+    return startListener(replica, tables, prefetch, replicaUri, allowReplicaTriggers, null);
+  }
+
+  /** A listener that applies only messages with a valid signature by {@code signatures}. */
+  ReplicaListener startListener(String replica, MessageSignature signatures) {
+    return startListener(
+        replica,
+        Set.of(),
+        ListenerSettings.DEFAULT_PREFETCH,
+        replicaCluster.uri(replica + "_" + name),
+        false,
+        signatures);
+  }
+
+  ReplicaListener startListener(
+      String replica,
+      Set<TableName> tables,
+      int prefetch,
+      String replicaUri,
+      boolean allowReplicaTriggers,
+      MessageSignature signatures) {
     ReplicaListener l =
         new ReplicaListener(
             new ListenerSettings(
@@ -117,7 +153,8 @@ final class ReplicationFixture implements AutoCloseable {
                 QueueType.QUORUM,
                 tables,
                 prefetch,
-                allowReplicaTriggers));
+                allowReplicaTriggers,
+                signatures));
     // The queue exists when this returns, as snapshot would leave it: changes written right
     // after reach it even if the publisher ships before the listener thread has declared it.
     TestEnvironment.declareReplicaQueue(exchange, replicaName(replica), QueueType.QUORUM);
