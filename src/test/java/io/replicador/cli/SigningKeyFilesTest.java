@@ -2,6 +2,7 @@ package io.replicador.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.replicador.testing.CliRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
