@@ -1,6 +1,10 @@
 package io.replicador.cli;
 
 import io.replicador.config.ConfigException;
+import io.replicador.metrics.MetricsServer;
+import io.replicador.metrics.PublisherMetrics;
+import io.replicador.metrics.Readiness;
+import io.replicador.publish.BacklogProbe;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
 import java.time.Duration;
@@ -8,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -47,6 +52,8 @@ final class PublishCommand implements Callable<Integer> {
 
   @Mixin ConnectTimeoutOption connect;
 
+  @Mixin MetricsOption metrics;
+
   @Override
   public Integer call() throws Exception {
     Duration connectTimeout = connect.timeout();
@@ -74,9 +81,39 @@ final class PublishCommand implements Callable<Integer> {
             defaults.messageBytes(),
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)));
+    metrics.address(); // a wrong --metrics is refused before anything starts
+    ProcessLog.starting(
+        "publish",
+        "primary "
+            + settings.primary()
+            + ", broker "
+            + settings.broker()
+            + ", exchange '"
+            + settings.exchange()
+            + "', batch-rows "
+            + settings.batchRows()
+            + (settings.notifyChannels().isEmpty()
+                ? ""
+                : ", notify-channel " + settings.notifyChannels())
+            + ", connect-timeout "
+            + connectTimeout.toSeconds()
+            + " s, metrics "
+            + (metrics.address() == null ? "off" : metrics.address()));
     ChangePublisher publisher = new ChangePublisher(settings, connectTimeout);
-    Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
-    publisher.run();
+    Readiness readiness = new Readiness();
+    try (MetricsServer server = metrics.start("publish", List.of(), readiness);
+        BacklogProbe backlog = new BacklogProbe(settings.primary())) {
+      if (server != null) {
+        PublisherMetrics meters = new PublisherMetrics(server.registry());
+        meters.backlog(backlog);
+        publisher.measuredBy(meters);
+        publisher.observe(
+            new SessionHealth(readiness, "the primary and the broker", meters::reconnected));
+      }
+      AtomicBoolean returned = ProcessLog.stopOnSignal("publish", publisher);
+      publisher.run();
+      returned.set(true);
+    }
     if (publisher.refused() != null) {
       throw publisher.refused();
     }

@@ -3,6 +3,7 @@ package io.replicador.publish;
 import io.replicador.broker.ChangePublication;
 import io.replicador.change.ChangeMessage;
 import io.replicador.codec.ChangeMessageCodec;
+import io.replicador.metrics.PublisherMetrics;
 import io.replicador.schema.TableCatalog;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.ClaimedBatch;
@@ -22,6 +23,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * broker has confirmed whole. Reads through the publisher's primary connection; one thread.
  */
 final class BatchShipper {
+  /**
+   * When the publisher published a message, in milliseconds since 1970: the listener measures its
+   * lag from it (the AMQP timestamp property has whole seconds only).
+   */
+  static final String PUBLISHED_AT_HEADER = "replicador-published-at";
+
   private final ChangePublication publication;
   private final String source;
   private final ChangeLogReader reader;
@@ -31,6 +38,9 @@ final class BatchShipper {
   private final ChangeMessageCodec codec = new ChangeMessageCodec();
   private final Map<ClaimedBatch, Long> lastSequence = new IdentityHashMap<>();
   private final Map<ClaimedBatch, Long> changes = new IdentityHashMap<>();
+  private final Map<ClaimedBatch, Long> publishedAt = new IdentityHashMap<>();
+  private final Clock clock;
+  private PublisherMetrics metrics = PublisherMetrics.none();
   private long lastPublished = -1;
 
   BatchShipper(
@@ -44,8 +54,15 @@ final class BatchShipper {
     this.source = source;
     this.reader = reader;
     this.settings = settings;
+    this.clock = clock;
     this.relations = new RelationCache(new TableCatalog(pg), clock);
     this.largeRows = new LargeRowReader(pg);
+  }
+
+  /** Sets where the shipper's meters go; returns this. */
+  BatchShipper measuredBy(PublisherMetrics metrics) {
+    this.metrics = metrics;
+    return this;
   }
 
   /** Reads the batch from the changelog and publishes it, without waiting for confirms. */
@@ -82,6 +99,7 @@ final class BatchShipper {
     }
     lastSequence.put(batch, lastPublished);
     changes.put(batch, count.get());
+    publishedAt.put(batch, System.nanoTime());
   }
 
   /** The oldest batches, in order, whose messages the broker has all confirmed. */
@@ -92,6 +110,10 @@ final class BatchShipper {
         break;
       }
       done.add(b);
+      Long at = publishedAt.remove(b);
+      if (at != null) {
+        metrics.confirmed(System.nanoTime() - at);
+      }
     }
     return done;
   }
@@ -123,12 +145,20 @@ final class BatchShipper {
 
   private void publish(ChangeMessage message) throws IOException {
     long first = message.transactions().get(0).position();
+    byte[] body = codec.encode(message);
     lastPublished =
         publication.publish(
             new ChangePublication.Outgoing(
                 source + ":" + first + ":" + message.transactions().get(0).part(),
                 ChangeMessageCodec.contentType(message),
-                Map.of("replicador-source", source, "replicador-position", first),
-                codec.encode(message)));
+                Map.of(
+                    "replicador-source",
+                    source,
+                    "replicador-position",
+                    first,
+                    PUBLISHED_AT_HEADER,
+                    clock.millis()),
+                body));
+    metrics.published(body.length);
   }
 }

@@ -3,6 +3,7 @@ package io.replicador.publish;
 import io.replicador.RetryingService;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
+import io.replicador.metrics.PublisherMetrics;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.PrimaryStore;
 import java.io.IOException;
@@ -120,7 +121,9 @@ public final class ChangePublisher extends RetryingService {
                   + " while no publisher listens are lost (see docs/origin-notify-mode.md)",
               settings.notifyChannels());
         }
-        changes.ship(new BatchShipper(publication, source, reader, pg, settings, clock));
+        changes.ship(
+            new BatchShipper(publication, source, reader, pg, settings, clock)
+                .measuredBy(stats.metrics));
       } finally {
         active.set(false);
       }
@@ -145,6 +148,11 @@ public final class ChangePublisher extends RetryingService {
     if (announced && running()) {
       reader.standingBy(false);
     }
+  }
+
+  /** Sets where the publisher's meters go; call before {@link #run}. */
+  public void measuredBy(PublisherMetrics metrics) {
+    stats.metrics = metrics;
   }
 
   /** Whether this publisher currently holds the lock and ships. */
