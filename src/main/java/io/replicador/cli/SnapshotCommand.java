@@ -1,15 +1,20 @@
 package io.replicador.cli;
 
+import io.micrometer.core.instrument.Tag;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.config.Secrets;
+import io.replicador.metrics.MetricsServer;
+import io.replicador.metrics.Readiness;
+import io.replicador.metrics.SnapshotMetrics;
 import io.replicador.snapshot.SnapshotSettings;
 import io.replicador.snapshot.Snapshotter;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -51,6 +56,8 @@ final class SnapshotCommand implements Callable<Integer> {
       description = "Tables copied in parallel (default: ${DEFAULT-VALUE}).")
   int jobs;
 
+  @Mixin MetricsOption metrics;
+
   @Override
   public Integer call() throws Exception {
     String name = queue.name();
@@ -69,8 +76,46 @@ final class SnapshotCommand implements Callable<Integer> {
             queue.queueType(),
             selection.named(),
             jobs);
-    Snapshotter.Result result =
-        new Snapshotter(settings, Clock.systemUTC()).run(System.err, System.console() != null);
+    metrics.address(); // a wrong --metrics is refused before anything starts
+    ProcessLog.starting(
+        "snapshot",
+        "replica "
+            + name
+            + " on "
+            + settings.replica()
+            + ", primary "
+            + settings.primary()
+            + ", broker "
+            + settings.broker()
+            + ", exchange '"
+            + settings.exchange()
+            + "', tables "
+            + (settings.tables().isEmpty() ? "all captured" : settings.tables())
+            + ", jobs "
+            + jobs
+            + ", metrics "
+            + (metrics.address() == null ? "off" : metrics.address()));
+    Snapshotter snapshotter = new Snapshotter(settings, Clock.systemUTC());
+    Snapshotter.Result result;
+    try (MetricsServer server =
+        metrics.start("snapshot", List.of(Tag.of("replica", name)), new Readiness())) {
+      if (server != null) {
+        new SnapshotMetrics(
+            server.registry(),
+            name,
+            () ->
+                snapshotter.progress().stream()
+                    .map(
+                        p ->
+                            new SnapshotMetrics.Table(
+                                p.table().schema() + "." + p.table().name(),
+                                p.state().name().toLowerCase(Locale.ROOT),
+                                p.rows(),
+                                p.bytes()))
+                    .toList());
+      }
+      result = snapshotter.run(System.err, System.console() != null);
+    }
     System.out.println(
         "Snapshot complete: "
             + result.copied()

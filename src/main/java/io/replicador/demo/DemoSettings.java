@@ -1,5 +1,6 @@
 package io.replicador.demo;
 
+import io.replicador.metrics.MetricsAddress;
 import java.time.Duration;
 
 /**
@@ -11,6 +12,7 @@ import java.time.Duration;
  * @param amqp a broker to use (AMQP URI), or null to use the local RabbitMQ or an embedded broker
  * @param embeddedBroker use the embedded broker even when a RabbitMQ answers
  * @param live redraw one status line (a terminal) instead of printing plain lines
+ * @param metrics where to serve the publisher's and listeners' meters and health
  */
 public record DemoSettings(
     Duration writeFor,
@@ -18,4 +20,5 @@ public record DemoSettings(
     boolean keepRunning,
     String amqp,
     boolean embeddedBroker,
-    boolean live) {}
+    boolean live,
+    MetricsAddress metrics) {}
