@@ -22,6 +22,7 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Changes from the trigger changelog ({@link ChangeLogReader}): claims committed transactions,
@@ -219,6 +220,7 @@ final class TriggerSource implements ChangeSource {
       stats.shippedTransactions.addAndGet(b.txids().size());
       stats.shippedChanges.addAndGet(n);
       stats.metrics.shipped(b.txids().size(), n);
+      MDC.put("position", String.valueOf(b.lastPosition()));
       log.debug("Shipped positions {}..{} ({} changes)", b.firstPosition(), b.lastPosition(), n);
     }
   }

@@ -226,6 +226,54 @@ class MetricsIT {
                     .equals("1"));
   }
 
+  @Test
+  void aHaltedListenerIsNotReadyAndNamesTheTable(TestInfo info) throws Exception {
+    setUp(info, null);
+    exec(fx.replicaCluster, fx.replicaName("r1"), "ALTER TABLE t DROP COLUMN v");
+    ReplicadorProcess listener = listener();
+    publisher();
+    String at = address(listener);
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO t VALUES (1, 'needs column v')");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(
+                      value(
+                          get(at, "/metrics").body(),
+                          "replicador_listener_halted",
+                          "table=\"public.t\""))
+                  .isEqualTo(1);
+              HttpResponse<String> ready = get(at, "/health/ready");
+              assertThat(ready.statusCode()).isEqualTo(503);
+              assertThat(
+                      new ObjectMapper()
+                          .readTree(ready.body())
+                          .path("reasons")
+                          .path("halted")
+                          .asText())
+                  .contains("has no column \"v\"");
+            });
+
+    exec(fx.replicaCluster, fx.replicaName("r1"), "ALTER TABLE t ADD COLUMN v text");
+    await().atMost(WAIT).until(() -> get(at, "/health/ready").statusCode() == 200);
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                value(
+                        get(at, "/metrics").body(),
+                        "replicador_listener_transactions_applied_total",
+                        "")
+                    == 1);
+    String scrape = get(at, "/metrics").body();
+    assertThat(value(scrape, "replicador_listener_halted", "table=\"none\"")).isZero();
+    assertThat(scrape.lines().filter(line -> line.startsWith("replicador_listener_halted{")))
+        .singleElement()
+        .asString()
+        .contains("table=\"none\"");
+  }
+
   /** The address the process logged for its metrics (it asked for port 0). */
   private static String address(ReplicadorProcess process) {
     String[] found = new String[1];
