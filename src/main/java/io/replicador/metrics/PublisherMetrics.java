@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.function.ToLongFunction;
 
 /**
  * The publisher's meters (names as Prometheus shows them; docs/monitoring.md lists them all). The
@@ -140,8 +141,7 @@ public final class PublisherMetrics {
         .register(registry);
   }
 
-  private static double value(
-      Supplier<Backlog> probe, java.util.function.ToLongFunction<Backlog> field) {
+  private static double value(Supplier<Backlog> probe, ToLongFunction<Backlog> field) {
     Backlog b = probe.get();
     return b == null ? Double.NaN : field.applyAsLong(b);
   }

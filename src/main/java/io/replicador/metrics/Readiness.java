@@ -3,6 +3,7 @@ package io.replicador.metrics;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
@@ -39,8 +40,8 @@ public final class Readiness {
   /** The problems now, by check, in a stable order; empty when ready. */
   public Map<String, String> problems() {
     Map<String, String> out = new LinkedHashMap<>();
-    new java.util.TreeMap<>(problems).forEach(out::put);
-    new java.util.TreeMap<>(probes)
+    new TreeMap<>(problems).forEach(out::put);
+    new TreeMap<>(probes)
         .forEach(
             (check, probe) -> {
               String reason = probe.reason();
