@@ -2,6 +2,7 @@ package io.replicador.cli;
 
 import io.micrometer.core.instrument.Tag;
 import io.replicador.Failures;
+import io.replicador.RetryingService;
 import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.QueueType;
@@ -90,8 +91,7 @@ final class ListenCommand implements Callable<Integer> {
             allowReplicaTriggers);
     metrics.address(); // a wrong --metrics is refused before anything starts
     MDC.put("replica", name);
-    ProcessLog.starting(
-        "listen",
+    String startSettings =
         "replica "
             + name
             + " on "
@@ -110,21 +110,22 @@ final class ListenCommand implements Callable<Integer> {
             + ", connect-timeout "
             + connectTimeout.toSeconds()
             + " s, metrics "
-            + (metrics.address() == null ? "off" : metrics.address()));
+            + (metrics.address() == null ? "off" : metrics.address());
     ReplicaListener listener = new ReplicaListener(settings, connectTimeout);
     Readiness readiness = new Readiness();
     try (MetricsServer server =
         metrics.start("listen", List.of(Tag.of("replica", name)), readiness)) {
+      RetryingService.SessionObserver health = RetryingService.SessionObserver.NONE;
       if (server != null) {
         ListenerMetrics meters = new ListenerMetrics(server.registry(), name, readiness);
         listener.measuredBy(meters);
-        listener.observe(
-            new SessionHealth(readiness, "the replica and the broker", meters::reconnected));
+        health = new SessionHealth(readiness, "the replica and the broker", meters::reconnected);
         PostgresAddress replicaAddress = settings.replica();
         // The listener notices a replica that went away only when it next writes to it: an idle
         // one would stay ready. The probe asks the database itself.
         readiness.probe("replica database", Duration.ofSeconds(1), () -> reachable(replicaAddress));
       }
+      listener.observe(ProcessLog.startLine("listen", startSettings, health));
       AtomicBoolean returned = ProcessLog.stopOnSignal("listen", listener);
       listener.run();
       returned.set(true);

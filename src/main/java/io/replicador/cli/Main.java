@@ -92,15 +92,16 @@ public final class Main implements Runnable {
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
           if (format.get() == LogFormat.JSON) {
-            // one JSON object per line to the end, for whatever collects the lines
-            LoggerFactory.getLogger(Main.class).error("replicador: {}", Failures.describe(e));
-          } else {
-            System.err.println("replicador: " + Failures.describe(e));
+            // one JSON object per line to the end, for whatever collects the lines; the stack
+            // trace, with --verbose, in its error field
+            LoggerFactory.getLogger(Main.class)
+                .error("replicador: {}", Failures.describe(e), verbose ? e : null);
+            return EXIT_ERROR;
           }
+          System.err.println("replicador: " + Failures.describe(e));
           if (verbose) {
             e.printStackTrace();
-          } else if (!(e instanceof ConfigException || e instanceof CaptureException)
-              && format.get() == LogFormat.TEXT) {
+          } else if (!(e instanceof ConfigException || e instanceof CaptureException)) {
             System.err.println("(run with --verbose for details)");
           }
           return EXIT_ERROR;

@@ -7,9 +7,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The lines a platform team looks for around a long-running command: one at start with the version
- * and the settings (addresses print without passwords), and one when a stop signal (SIGTERM,
- * Ctrl-C) arrives; the service itself then logs what it finished.
+ * The lines a platform team looks for around a command: one at start with the version and the
+ * settings (addresses print without passwords), and one when a stop signal (SIGTERM, Ctrl-C)
+ * arrives; the service itself then logs what it finished.
  */
 final class ProcessLog {
   private static final Logger log = LoggerFactory.getLogger(ProcessLog.class);
@@ -18,6 +18,30 @@ final class ProcessLog {
 
   static void starting(String command, String settings) {
     log.info("{} {} starting with {}", version(), command, settings);
+  }
+
+  /**
+   * Logs the start line of a long-running service once its first session has reached its servers,
+   * then tells {@code next}: a start refused for what waiting cannot heal stays the one line that
+   * says why, while a service that waits for its servers says so in lines of its own.
+   */
+  static RetryingService.SessionObserver startLine(
+      String command, String settings, RetryingService.SessionObserver next) {
+    AtomicBoolean logged = new AtomicBoolean();
+    return new RetryingService.SessionObserver() {
+      @Override
+      public void connected() {
+        if (logged.compareAndSet(false, true)) {
+          starting(command, settings);
+        }
+        next.connected();
+      }
+
+      @Override
+      public void failed(String reason) {
+        next.failed(reason);
+      }
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.replicador.cli;
 
+import io.replicador.RetryingService;
 import io.replicador.config.ConfigException;
 import io.replicador.metrics.MetricsServer;
 import io.replicador.metrics.PublisherMetrics;
@@ -82,8 +83,7 @@ final class PublishCommand implements Callable<Integer> {
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)));
     metrics.address(); // a wrong --metrics is refused before anything starts
-    ProcessLog.starting(
-        "publish",
+    String startSettings =
         "primary "
             + settings.primary()
             + ", broker "
@@ -98,18 +98,19 @@ final class PublishCommand implements Callable<Integer> {
             + ", connect-timeout "
             + connectTimeout.toSeconds()
             + " s, metrics "
-            + (metrics.address() == null ? "off" : metrics.address()));
+            + (metrics.address() == null ? "off" : metrics.address());
     ChangePublisher publisher = new ChangePublisher(settings, connectTimeout);
     Readiness readiness = new Readiness();
     try (MetricsServer server = metrics.start("publish", List.of(), readiness);
         BacklogProbe backlog = new BacklogProbe(settings.primary())) {
+      RetryingService.SessionObserver health = RetryingService.SessionObserver.NONE;
       if (server != null) {
         PublisherMetrics meters = new PublisherMetrics(server.registry());
         meters.backlog(backlog);
         publisher.measuredBy(meters);
-        publisher.observe(
-            new SessionHealth(readiness, "the primary and the broker", meters::reconnected));
+        health = new SessionHealth(readiness, "the primary and the broker", meters::reconnected);
       }
+      publisher.observe(ProcessLog.startLine("publish", startSettings, health));
       AtomicBoolean returned = ProcessLog.stopOnSignal("publish", publisher);
       publisher.run();
       returned.set(true);

@@ -5,11 +5,16 @@ import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.config.Secrets;
+import io.replicador.metrics.LogFormat;
 import io.replicador.metrics.MetricsServer;
 import io.replicador.metrics.Readiness;
 import io.replicador.metrics.SnapshotMetrics;
 import io.replicador.snapshot.SnapshotSettings;
 import io.replicador.snapshot.Snapshotter;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,6 +23,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -114,7 +121,9 @@ final class SnapshotCommand implements Callable<Integer> {
                                 p.bytes()))
                     .toList());
       }
-      result = snapshotter.run(System.err, System.console() != null);
+      // with JSON logs, standard error holds only JSON lines: progress lines become log lines
+      boolean json = LogFormat.parse(common.logFormat) == LogFormat.JSON;
+      result = snapshotter.run(json ? logLines() : System.err, !json && System.console() != null);
     }
     System.out.println(
         "Snapshot complete: "
@@ -141,6 +150,26 @@ final class SnapshotCommand implements Callable<Integer> {
     }
     System.out.print(listenCommand(name, given));
     return 0;
+  }
+
+  /** A stream whose lines are logged at INFO, one log line each. */
+  private static PrintStream logLines() {
+    Logger log = LoggerFactory.getLogger(SnapshotCommand.class);
+    OutputStream lines =
+        new OutputStream() {
+          private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+
+          @Override
+          public synchronized void write(int b) {
+            if (b == '\n') {
+              log.info("{}", line.toString(StandardCharsets.UTF_8));
+              line.reset();
+            } else {
+              line.write(b);
+            }
+          }
+        };
+    return new PrintStream(lines, true, StandardCharsets.UTF_8);
   }
 
   /**
