@@ -7,7 +7,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
 
@@ -32,6 +35,7 @@ public final class PublisherMetrics {
   private final DistributionSummary batchChanges;
   private final Timer claim;
   private final Timer confirm;
+  private final Map<String, AtomicReference<Supplier<Double>>> slots = new ConcurrentHashMap<>();
 
   public PublisherMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -130,15 +134,25 @@ public final class PublisherMetrics {
 
   /**
    * Adds {@code replicador_slot_retained_wal_bytes}: the WAL the primary keeps for the logical
-   * replication slot, for a publisher reading from one. The source calls this once it knows its
-   * slot; {@code bytes} is read when scraped and may return NaN when unknown.
+   * replication slot, for a publisher reading from one. The source calls this when it knows its
+   * slot (again in each session: the latest {@code bytes} is read); {@code bytes} is read when
+   * scraped, must not block long, and may return NaN when unknown.
    */
   public void slotRetainedWal(String slot, Supplier<Double> bytes) {
-    Gauge.builder("replicador.slot.retained.wal", bytes, b -> b.get())
-        .tag("slot", slot)
-        .baseUnit("bytes")
-        .description("WAL the primary retains for the replication slot")
-        .register(registry);
+    // a source that starts a new session calls this again: the gauge then reads the new supplier
+    slots
+        .computeIfAbsent(
+            slot,
+            s -> {
+              AtomicReference<Supplier<Double>> current = new AtomicReference<>();
+              Gauge.builder("replicador.slot.retained.wal", current, c -> c.get().get())
+                  .tag("slot", s)
+                  .baseUnit("bytes")
+                  .description("WAL the primary retains for the replication slot")
+                  .register(registry);
+              return current;
+            })
+        .set(bytes);
   }
 
   private static double value(Supplier<Backlog> probe, ToLongFunction<Backlog> field) {

@@ -30,7 +30,8 @@ class MetricsServerTest {
       metrics.shipped(3, 7);
       metrics.published(1234);
       metrics.backlog(() -> new PublisherMetrics.Backlog(5, 2, null));
-      metrics.slotRetainedWal("replicador", () -> 4096.0);
+      metrics.slotRetainedWal("replicador", () -> 1.0);
+      metrics.slotRetainedWal("replicador", () -> 4096.0); // a new session's supplier wins
       HttpResponse<String> r = get(server, "/metrics");
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(r.headers().firstValue("Content-Type"))
