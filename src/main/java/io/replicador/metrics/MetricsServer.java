@@ -37,6 +37,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class MetricsServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MetricsServer.class);
+  private static final String NODELAY = "sun.net.httpserver.nodelay";
   private static final String TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8";
 
   private final PrometheusMeterRegistry registry;
@@ -75,6 +76,12 @@ public final class MetricsServer implements AutoCloseable {
               + ": host "
               + address.host()
               + " is unknown; name a local address");
+    }
+    // The JDK's server writes a response's headers and body in two packets: without TCP_NODELAY a
+    // client's delayed ACK holds the body back on every kept-alive scrape (docs/performance.md).
+    // Read once, when its first server starts; a value given on the command line wins.
+    if (System.getProperty(NODELAY) == null) {
+      System.setProperty(NODELAY, "true");
     }
     try {
       server = HttpServer.create(socket, 16);
