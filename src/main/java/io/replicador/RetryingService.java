@@ -30,6 +30,27 @@ public abstract class RetryingService implements Runnable, AutoCloseable {
   private volatile ConfigException refused;
   private volatile boolean started;
   private volatile Thread runner;
+  private volatile SessionObserver observer = SessionObserver.NONE;
+
+  /**
+   * Told when a session has reached its servers and when one failed, for health checks and meters.
+   * Called on the service's thread; must not block.
+   */
+  public interface SessionObserver {
+    SessionObserver NONE =
+        new SessionObserver() {
+          @Override
+          public void connected() {}
+
+          @Override
+          public void failed(String reason) {}
+        };
+
+    void connected();
+
+    /** A session failed (it is retried, or the service stops); {@code reason} is one line. */
+    void failed(String reason);
+  }
 
   /**
    * @param connectTimeout how long to wait at start for servers that are not up yet before giving
@@ -71,6 +92,7 @@ public abstract class RetryingService implements Runnable, AutoCloseable {
           if (!running.get()) {
             break;
           }
+          observer.failed(Failures.describe(e));
           if (!started) {
             refused = StartFailures.refusal(e, since, connectTimeout);
             if (refused != null) {
@@ -129,6 +151,12 @@ public abstract class RetryingService implements Runnable, AutoCloseable {
   /** Marks the session as having reached its servers: from now on every failure is retried. */
   protected final void started() {
     started = true;
+    observer.connected();
+  }
+
+  /** Sets who is told of sessions connecting and failing; call before {@link #run}. */
+  public final void observe(SessionObserver observer) {
+    this.observer = observer;
   }
 
   protected final boolean running() {

@@ -322,7 +322,8 @@ final class ChangeWriter {
             + " [SQLSTATE "
             + e.getSQLState()
             + "]",
-        e);
+        e,
+        change.table());
   }
 
   /**
@@ -386,7 +387,8 @@ final class ChangeWriter {
                 + ": table "
                 + table
                 + " does not exist; create it (or run"
-                + " snapshot), or leave it out with --tables, and the listener continues");
+                + " snapshot), or leave it out with --tables, and the listener continues",
+            table);
       }
       t =
           new ReplicaTable(

@@ -5,11 +5,15 @@ import io.replicador.RetryingService;
 import io.replicador.apply.ReplicaApplier.Incoming;
 import io.replicador.broker.ChangeSubscription;
 import io.replicador.broker.QueueSubscription;
+import io.replicador.change.Change;
 import io.replicador.change.ChangeMessage;
+import io.replicador.change.Operation;
 import io.replicador.change.SourceTransaction;
+import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
 import io.replicador.codec.MessageSignature;
+import io.replicador.metrics.ListenerMetrics;
 import java.io.IOException;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -21,6 +25,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Consumes a replica's queue and applies it: manual acks, bounded prefetch, ack only after the
@@ -38,6 +43,12 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaListener extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
   public static final String REASON_HEADER = QueueSubscription.REASON_HEADER;
+
+  /**
+   * When the publisher published the message, in milliseconds since 1970 (docs/message-format.md);
+   * the lag is measured from it.
+   */
+  static final String PUBLISHED_AT_HEADER = "replicador-published-at";
 
   /**
    * How long a batch that ends inside a large transaction waits for that transaction's next part.
@@ -61,6 +72,7 @@ public final class ReplicaListener extends RetryingService {
   private final AtomicLong deadLettered = new AtomicLong();
   private final AtomicLong rejected = new AtomicLong();
   private volatile Map<String, Long> positions = Map.of();
+  private volatile ListenerMetrics metrics;
 
   public ListenerSettings settings() {
     return settings;
@@ -77,6 +89,12 @@ public final class ReplicaListener extends RetryingService {
   public ReplicaListener(ListenerSettings settings, Duration connectTimeout) {
     super(connectTimeout);
     this.settings = settings;
+    this.metrics = ListenerMetrics.none(settings.name());
+  }
+
+  /** Sets where the listener's meters go; call before {@link #run}. */
+  public void measuredBy(ListenerMetrics metrics) {
+    this.metrics = metrics;
   }
 
   @Override
@@ -187,9 +205,11 @@ public final class ReplicaListener extends RetryingService {
           // what comes before it is applied and everything applied acknowledged, then it halts
           List<Delivery> before = batch.subList(0, unreadable);
           if (!before.isEmpty()) {
+            Map<String, Long> from = positions;
             applyWithRetry(applier, sortOut(before, subscription), true);
             acks.acknowledgeAll(subscription, before.get(before.size() - 1).tag());
             positions = applier.positions();
+            measure(before, from);
           }
           applier.syncWal();
           acks.acknowledgeAll(subscription);
@@ -205,6 +225,7 @@ public final class ReplicaListener extends RetryingService {
           applier.recordHalt(why);
           halt(why);
         }
+        Map<String, Long> from = positions;
         List<Incoming> incoming = sortOut(batch, subscription);
         // A replica commit need not wait for the disk: messages are acknowledged once the WAL
         // holding it is flushed. When half the prefetch awaits that, this commit waits instead,
@@ -221,6 +242,7 @@ public final class ReplicaListener extends RetryingService {
         }
         appliedMessages.addAndGet(batch.size());
         positions = applier.positions();
+        measure(batch, from);
       }
       if (acks.waiting() > 0) {
         // stopping: what was applied is acknowledged rather than delivered again
@@ -341,6 +363,7 @@ public final class ReplicaListener extends RetryingService {
             deliveries.deadLetterName());
         deliveries.deadLetter(d.raw(), d.malformed());
         deadLettered.incrementAndGet();
+        metrics.deadLettered();
       }
     }
     return incoming;
@@ -363,6 +386,7 @@ public final class ReplicaListener extends RetryingService {
    * stopping.
    */
   private void halt(String why) throws InterruptedException {
+    metrics.halted(null, why);
     Duration backoff = Duration.ofSeconds(1);
     while (true) {
       log.error(
@@ -384,14 +408,24 @@ public final class ReplicaListener extends RetryingService {
     Duration backoff = Duration.ofSeconds(1);
     while (true) {
       try {
+        long start = System.nanoTime();
         applier.apply(incoming, durable);
+        metrics.replicaTransaction(System.nanoTime() - start);
+        metrics.resumed();
         return;
       } catch (ApplyException e) {
+        String table = e.table() == null ? null : label(e.table());
+        metrics.halted(table, e.getMessage());
+        if (table != null) {
+          MDC.put("table", table);
+        }
         log.error("{}; retrying in {} s", e.getMessage(), backoff.toSeconds());
+        MDC.remove("table");
       } catch (SQLException e) {
         if (Failures.isConnectionFailure(e)) {
           throw e;
         }
+        metrics.halted(null, "replica transaction failed: " + Failures.describe(e));
         log.error(
             "Listener {}: replica transaction failed: {}; retrying in {} s",
             settings.name(),
@@ -403,6 +437,56 @@ public final class ReplicaListener extends RetryingService {
       }
       backoff = doubled(backoff);
     }
+  }
+
+  /**
+   * Counts what a committed batch applied: a transaction at or below the position its source had
+   * before the batch was delivered again and skipped, as the applier decides. Also measures each
+   * message's lag from the time its publisher published it.
+   */
+  private void measure(List<Delivery> applied, Map<String, Long> from) {
+    long now = System.currentTimeMillis();
+    long transactions = 0;
+    long skipped = 0;
+    Map<String, Long> changes = new HashMap<>();
+    for (Delivery d : applied) {
+      ChangeMessage m = d.message();
+      if (m == null) {
+        continue;
+      }
+      long before = from.getOrDefault(m.source(), 0L);
+      for (SourceTransaction tx : m.transactions()) {
+        if (tx.position() <= before) {
+          skipped += tx.last() ? 1 : 0;
+          continue;
+        }
+        transactions += tx.last() ? 1 : 0;
+        for (Change c : tx.changes()) {
+          if (c.op() != Operation.VALUE) {
+            changes.merge(label(c.table()), 1L, Long::sum);
+          }
+        }
+      }
+      if (d.raw().headers() != null
+          && d.raw().headers().get(PUBLISHED_AT_HEADER) instanceof Number at) {
+        metrics.lag(now - at.longValue());
+      }
+    }
+    metrics.appliedTransactions(transactions);
+    metrics.redeliveriesSkipped(skipped);
+    changes.forEach(metrics::appliedChanges);
+    Map<String, Long> reached = positions;
+    reached.forEach(metrics::position);
+    if (reached.size() == 1) {
+      MDC.put("position", String.valueOf(reached.values().iterator().next()));
+    } else if (!reached.isEmpty()) {
+      MDC.put("position", reached.toString());
+    }
+  }
+
+  /** A table as meters and log fields name it: schema.name, unquoted, for reading. */
+  private static String label(TableName table) {
+    return table.schema() + "." + table.name();
   }
 
   /** The last applied position per source, as of the last commit. */

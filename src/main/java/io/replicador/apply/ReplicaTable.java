@@ -70,7 +70,8 @@ final class ReplicaTable {
                 + "\" that the primary sends; add it (ALTER TABLE "
                 + name
                 + " ADD COLUMN ...)"
-                + " and the listener continues by itself");
+                + " and the listener continues by itself",
+            name);
       }
       if (c.generated()) {
         throw new ApplyException(
@@ -80,7 +81,8 @@ final class ReplicaTable {
                 + column
                 + "\" of "
                 + name
-                + " is generated on the replica but not on the primary; make it a plain column");
+                + " is generated on the replica but not on the primary; make it a plain column",
+            name);
       }
     }
     for (String column : relation.key()) {
@@ -92,7 +94,8 @@ final class ReplicaTable {
                 + name
                 + " has no key column \""
                 + column
-                + "\"; add it so rows can be found");
+                + "\"; add it so rows can be found",
+            name);
       }
     }
     List<String> settable = new ArrayList<>();

@@ -4,6 +4,6 @@
  * ({@code store}) and acknowledging after commit. {@code ReplicaListener} owns the session and
  * acknowledgements, {@code ReplicaApplier} the replica transactions, positions and large
  * transactions, {@code ChangeWriter} the statements. May depend on broker, store, codec, schema,
- * change and config.
+ * metrics, change and config.
  */
 package io.replicador.apply;

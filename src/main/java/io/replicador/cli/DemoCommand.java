@@ -5,6 +5,7 @@ import ch.qos.logback.classic.Logger;
 import io.replicador.config.ConfigException;
 import io.replicador.demo.Demo;
 import io.replicador.demo.DemoSettings;
+import io.replicador.metrics.MetricsAddress;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.LoggerFactory;
@@ -64,6 +65,15 @@ final class DemoCommand implements Callable<Integer> {
       description = "Use the embedded broker even when a RabbitMQ answers on localhost:5672.")
   boolean embeddedBroker;
 
+  @Option(
+      names = "--metrics",
+      paramLabel = "HOST:PORT",
+      defaultValue = "127.0.0.1:0",
+      description =
+          "Serve the demo's /metrics and /health/ready here (default: ${DEFAULT-VALUE}, a free"
+              + " port; the URL is printed).")
+  String metrics;
+
   @Override
   public Integer call() throws Exception {
     if (seconds < 1 || seconds > 3600) {
@@ -92,7 +102,8 @@ final class DemoCommand implements Callable<Integer> {
             amqp,
             embeddedBroker,
             System.console() != null,
-            capture.equals("wal"));
+            capture.equals("wal"),
+            MetricsAddress.parse(metrics));
     try {
       return new Demo(settings, System.out).run();
     } finally {

@@ -1,15 +1,25 @@
 package io.replicador.cli;
 
+import io.micrometer.core.instrument.Tag;
+import io.replicador.Failures;
+import io.replicador.RetryingService;
 import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.QueueType;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
+import io.replicador.metrics.ListenerMetrics;
+import io.replicador.metrics.MetricsServer;
+import io.replicador.metrics.Readiness;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.MDC;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,6 +28,15 @@ import picocli.CommandLine.Option;
     name = "listen",
     description = "Apply changes from RabbitMQ to one replica (runs until stopped).")
 final class ListenCommand implements Callable<Integer> {
+  /** Null when the database accepts a connection, else why not. */
+  static String reachable(PostgresAddress address) {
+    try (Connection c = address.connect("replicador-health")) {
+      return null;
+    } catch (SQLException | RuntimeException e) {
+      return "cannot connect to " + address + ": " + Failures.describe(e);
+    }
+  }
+
   @Mixin Main.CommonOptions common;
 
   @Mixin ReplicaQueueOptions queue;
@@ -58,6 +77,8 @@ final class ListenCommand implements Callable<Integer> {
 
   @Mixin ConnectTimeoutOption connect;
 
+  @Mixin MetricsOption metrics;
+
   @Override
   public Integer call() throws Exception {
     Duration connectTimeout = connect.timeout();
@@ -79,9 +100,47 @@ final class ListenCommand implements Callable<Integer> {
             prefetch,
             allowReplicaTriggers,
             SigningKeyFiles.load(signingKeyFiles));
+    metrics.address(); // a wrong --metrics is refused before anything starts
+    MDC.put("replica", name);
+    String startSettings =
+        "replica "
+            + name
+            + " on "
+            + settings.replica()
+            + ", broker "
+            + settings.broker()
+            + ", exchange '"
+            + settings.exchange()
+            + "', queue-type "
+            + type
+            + ", tables "
+            + (settings.tables().isEmpty() ? "all" : settings.tables())
+            + ", prefetch "
+            + prefetch
+            + (allowReplicaTriggers ? ", allow-replica-triggers" : "")
+            + ", connect-timeout "
+            + connectTimeout.toSeconds()
+            + " s, metrics "
+            + (metrics.address() == null ? "off" : metrics.address());
     ReplicaListener listener = new ReplicaListener(settings, connectTimeout);
-    Runtime.getRuntime().addShutdownHook(new Thread(listener::close, "replicador-shutdown"));
-    listener.run();
+    Readiness readiness = new Readiness();
+    try (MetricsServer server =
+        metrics.start("listen", List.of(Tag.of("replica", name)), readiness)) {
+      RetryingService.SessionObserver health = RetryingService.SessionObserver.NONE;
+      if (server != null) {
+        ListenerMetrics meters = new ListenerMetrics(server.registry(), name, readiness);
+        listener.measuredBy(meters);
+        health = new SessionHealth(readiness, "the replica and the broker", meters::reconnected);
+        PostgresAddress replicaAddress = settings.replica();
+        // The listener notices a replica that went away only when it next writes to it: an idle
+        // one would stay ready. The probe asks the database itself.
+        readiness.probe("replica database", Duration.ofSeconds(1), () -> reachable(replicaAddress));
+      }
+      listener.observe(ProcessLog.startLine("listen", startSettings, health));
+      AtomicBoolean returned = ProcessLog.stopOnSignal("listen", listener);
+      listener.run();
+      returned.set(true);
+    }
     if (listener.refused() != null) {
       throw listener.refused();
     }

@@ -6,12 +6,14 @@ import io.replicador.Failures;
 import io.replicador.capture.CaptureException;
 import io.replicador.config.ConfigException;
 import io.replicador.config.SettingsDefaults;
+import io.replicador.metrics.LogFormat;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -67,8 +69,35 @@ public final class Main implements Runnable {
       return EXIT_ERROR;
     }
     cli.setParameterExceptionHandler(new ParseErrors());
+    AtomicReference<LogFormat> format = new AtomicReference<>(LogFormat.TEXT);
+    cli.setExecutionStrategy(
+        parsed -> {
+          // before the command logs anything; the value may come from the environment or file
+          CommandLine.ParseResult command = parsed;
+          while (command.subcommand() != null) {
+            command = command.subcommand();
+          }
+          OptionSpec option = command.commandSpec().findOption("--log-format");
+          if (option != null) {
+            try {
+              format.set(LogFormat.parse(option.getValue()));
+            } catch (ConfigException e) {
+              System.err.println("replicador: " + e.getMessage());
+              return EXIT_ERROR;
+            }
+            format.get().apply();
+          }
+          return new CommandLine.RunLast().execute(parsed);
+        });
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
+          if (format.get() == LogFormat.JSON) {
+            // one JSON object per line to the end, for whatever collects the lines; the stack
+            // trace, with --verbose, in its error field
+            LoggerFactory.getLogger(Main.class)
+                .error("replicador: {}", Failures.describe(e), verbose ? e : null);
+            return EXIT_ERROR;
+          }
           if (e instanceof CaptureException) {
             // one line per problem, each with its fix
             e.getMessage().lines().forEach(line -> System.err.println("replicador: " + line));
@@ -114,6 +143,15 @@ public final class Main implements Runnable {
 
     @Option(names = "--verbose", description = "Debug logging and stack traces on errors.")
     boolean verbose;
+
+    @Option(
+        names = "--log-format",
+        paramLabel = "FORMAT",
+        defaultValue = "text",
+        description =
+            "text (the default) or json: one JSON object per line, with replica, position and"
+                + " table fields where they apply.")
+    String logFormat;
   }
 
   /**

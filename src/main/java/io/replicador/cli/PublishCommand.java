@@ -1,6 +1,11 @@
 package io.replicador.cli;
 
+import io.replicador.RetryingService;
 import io.replicador.config.ConfigException;
+import io.replicador.metrics.MetricsServer;
+import io.replicador.metrics.PublisherMetrics;
+import io.replicador.metrics.Readiness;
+import io.replicador.publish.BacklogProbe;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
 import java.time.Duration;
@@ -8,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -56,6 +62,8 @@ final class PublishCommand implements Callable<Integer> {
 
   @Mixin ConnectTimeoutOption connect;
 
+  @Mixin MetricsOption metrics;
+
   @Override
   public Integer call() throws Exception {
     Duration connectTimeout = connect.timeout();
@@ -84,9 +92,39 @@ final class PublishCommand implements Callable<Integer> {
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)),
             signingKeyFile == null ? null : SigningKeyFiles.load(List.of(signingKeyFile)));
+    metrics.address(); // a wrong --metrics is refused before anything starts
+    String startSettings =
+        "primary "
+            + settings.primary()
+            + ", broker "
+            + settings.broker()
+            + ", exchange '"
+            + settings.exchange()
+            + "', batch-rows "
+            + settings.batchRows()
+            + (settings.notifyChannels().isEmpty()
+                ? ""
+                : ", notify-channel " + settings.notifyChannels())
+            + ", connect-timeout "
+            + connectTimeout.toSeconds()
+            + " s, metrics "
+            + (metrics.address() == null ? "off" : metrics.address());
     ChangePublisher publisher = new ChangePublisher(settings, connectTimeout);
-    Runtime.getRuntime().addShutdownHook(new Thread(publisher::close, "replicador-shutdown"));
-    publisher.run();
+    Readiness readiness = new Readiness();
+    try (MetricsServer server = metrics.start("publish", List.of(), readiness);
+        BacklogProbe backlog = new BacklogProbe(settings.primary())) {
+      RetryingService.SessionObserver health = RetryingService.SessionObserver.NONE;
+      if (server != null) {
+        PublisherMetrics meters = new PublisherMetrics(server.registry());
+        meters.backlog(backlog);
+        publisher.measuredBy(meters);
+        health = new SessionHealth(readiness, "the primary and the broker", meters::reconnected);
+      }
+      publisher.observe(ProcessLog.startLine("publish", startSettings, health));
+      AtomicBoolean returned = ProcessLog.stopOnSignal("publish", publisher);
+      publisher.run();
+      returned.set(true);
+    }
     if (publisher.refused() != null) {
       throw publisher.refused();
     }

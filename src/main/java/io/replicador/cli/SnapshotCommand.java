@@ -1,18 +1,30 @@
 package io.replicador.cli;
 
+import io.micrometer.core.instrument.Tag;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.config.Secrets;
+import io.replicador.metrics.LogFormat;
+import io.replicador.metrics.MetricsServer;
+import io.replicador.metrics.Readiness;
+import io.replicador.metrics.SnapshotMetrics;
 import io.replicador.snapshot.SnapshotSettings;
 import io.replicador.snapshot.Snapshotter;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -59,6 +71,8 @@ final class SnapshotCommand implements Callable<Integer> {
               + " order).")
   boolean foreignKeys;
 
+  @Mixin MetricsOption metrics;
+
   @Override
   public Integer call() throws Exception {
     String name = queue.name();
@@ -78,8 +92,49 @@ final class SnapshotCommand implements Callable<Integer> {
             selection.named(),
             jobs,
             foreignKeys);
-    Snapshotter.Result result =
-        new Snapshotter(settings, Clock.systemUTC()).run(System.err, System.console() != null);
+    metrics.address(); // a wrong --metrics is refused before anything starts
+    ProcessLog.starting(
+        "snapshot",
+        "replica "
+            + name
+            + " on "
+            + settings.replica()
+            + ", primary "
+            + settings.primary()
+            + ", broker "
+            + settings.broker()
+            + ", exchange '"
+            + settings.exchange()
+            + "', tables "
+            + (settings.tables().isEmpty() ? "all captured" : settings.tables())
+            + ", jobs "
+            + jobs
+            + (foreignKeys ? ", foreign-keys" : "")
+            + ", metrics "
+            + (metrics.address() == null ? "off" : metrics.address()));
+    Snapshotter snapshotter = new Snapshotter(settings, Clock.systemUTC());
+    Snapshotter.Result result;
+    try (MetricsServer server =
+        metrics.start("snapshot", List.of(Tag.of("replica", name)), new Readiness())) {
+      if (server != null) {
+        new SnapshotMetrics(
+            server.registry(),
+            name,
+            () ->
+                snapshotter.progress().stream()
+                    .map(
+                        p ->
+                            new SnapshotMetrics.Table(
+                                p.table().schema() + "." + p.table().name(),
+                                p.state().name().toLowerCase(Locale.ROOT),
+                                p.rows(),
+                                p.bytes()))
+                    .toList());
+      }
+      // with JSON logs, standard error holds only JSON lines: progress lines become log lines
+      boolean json = LogFormat.parse(common.logFormat) == LogFormat.JSON;
+      result = snapshotter.run(json ? logLines() : System.err, !json && System.console() != null);
+    }
     System.out.println(
         "Snapshot complete: "
             + result.copied()
@@ -107,6 +162,26 @@ final class SnapshotCommand implements Callable<Integer> {
     }
     System.out.print(listenCommand(name, given));
     return 0;
+  }
+
+  /** A stream whose lines are logged at INFO, one log line each. */
+  private static PrintStream logLines() {
+    Logger log = LoggerFactory.getLogger(SnapshotCommand.class);
+    OutputStream lines =
+        new OutputStream() {
+          private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+
+          @Override
+          public synchronized void write(int b) {
+            if (b == '\n') {
+              log.info("{}", line.toString(StandardCharsets.UTF_8));
+              line.reset();
+            } else {
+              line.write(b);
+            }
+          }
+        };
+    return new PrintStream(lines, true, StandardCharsets.UTF_8);
   }
 
   /**

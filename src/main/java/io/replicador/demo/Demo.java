@@ -12,6 +12,11 @@ import io.replicador.change.TableName;
 import io.replicador.config.PostgresAddress;
 import io.replicador.embedded.LocalPostgres;
 import io.replicador.embedded.PostgresBinaries;
+import io.replicador.metrics.ListenerMetrics;
+import io.replicador.metrics.MetricsServer;
+import io.replicador.metrics.PublisherMetrics;
+import io.replicador.metrics.Readiness;
+import io.replicador.publish.BacklogProbe;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
 import java.io.PrintStream;
@@ -106,6 +111,12 @@ public final class Demo {
         (System.nanoTime() - t0) / 1e9);
     DemoBroker broker = own(DemoBroker.choose(settings.amqp(), settings.embeddedBroker()));
     out.println("Broker: " + broker.description());
+    MetricsServer metrics =
+        own(MetricsServer.start(settings.metrics(), "demo", List.of(), new Readiness()));
+    out.println(
+        "Metrics: http://"
+            + metrics.address()
+            + "/metrics (Prometheus text; docs/monitoring.md says what each one means)");
 
     for (LocalPostgres pg : servers) {
       pg.createDatabase(DATABASE);
@@ -146,12 +157,17 @@ public final class Demo {
                   QueueType.QUORUM,
                   Set.of(),
                   ListenerSettings.DEFAULT_PREFETCH));
+      listener.measuredBy(
+          new ListenerMetrics(metrics.registry(), queueName(names.get(i)), new Readiness()));
       startThread(listener, "replicador-demo-listen-" + names.get(i));
       watched.add(new ProgressProbe.Replica(names.get(i), replica.connect(DATABASE), listener));
     }
     ChangePublisher publisher =
         new ChangePublisher(
             PublisherSettings.defaults(ownServer("primary", primary), broker.address(), exchange));
+    PublisherMetrics publisherMetrics = new PublisherMetrics(metrics.registry());
+    publisherMetrics.backlog(own(new BacklogProbe(ownServer("primary", primary))));
+    publisher.measuredBy(publisherMetrics);
     startThread(publisher, "replicador-demo-publish");
 
     DemoWriter writer =

@@ -1,5 +1,6 @@
 package io.replicador.demo;
 
+import io.replicador.metrics.MetricsAddress;
 import java.time.Duration;
 
 /**
@@ -12,6 +13,7 @@ import java.time.Duration;
  * @param embeddedBroker use the embedded broker even when a RabbitMQ answers
  * @param live redraw one status line (a terminal) instead of printing plain lines
  * @param walCapture capture from a logical replication slot instead of triggers
+ * @param metrics where to serve the publisher's and listeners' meters and health
  */
 public record DemoSettings(
     Duration writeFor,
@@ -20,4 +22,5 @@ public record DemoSettings(
     String amqp,
     boolean embeddedBroker,
     boolean live,
-    boolean walCapture) {}
+    boolean walCapture,
+    MetricsAddress metrics) {}

@@ -1,6 +1,7 @@
 package io.replicador.publish;
 
 import io.replicador.broker.ChangePublication;
+import io.replicador.metrics.PublisherMetrics;
 import io.replicador.schema.TableCatalog;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.ClaimedBatch;
@@ -29,6 +30,8 @@ final class BatchShipper {
   private final MessageSender sender;
   private final Map<ClaimedBatch, Long> lastSequence = new IdentityHashMap<>();
   private final Map<ClaimedBatch, Long> changes = new IdentityHashMap<>();
+  private final Map<ClaimedBatch, Long> publishedAt = new IdentityHashMap<>();
+  private PublisherMetrics metrics = PublisherMetrics.none();
 
   BatchShipper(
       ChangePublication publication,
@@ -38,12 +41,19 @@ final class BatchShipper {
       PublisherSettings settings,
       Clock clock) {
     this.publication = publication;
-    this.sender = new MessageSender(publication, source);
+    this.sender = new MessageSender(publication, source, clock);
     this.source = source;
     this.reader = reader;
     this.settings = settings;
     this.relations = new RelationCache(new TableCatalog(pg), clock);
     this.largeRows = new LargeRowReader(pg);
+  }
+
+  /** Sets where the shipper's meters go; returns this. */
+  BatchShipper measuredBy(PublisherMetrics metrics) {
+    this.metrics = metrics;
+    sender.measuredBy(metrics);
+    return this;
   }
 
   /** Reads the batch from the changelog and publishes it, without waiting for confirms. */
@@ -80,6 +90,7 @@ final class BatchShipper {
     }
     lastSequence.put(batch, sender.lastSequence());
     changes.put(batch, count.get());
+    publishedAt.put(batch, System.nanoTime());
   }
 
   /** The oldest batches, in order, whose messages the broker has all confirmed. */
@@ -90,6 +101,10 @@ final class BatchShipper {
         break;
       }
       done.add(b);
+      Long at = publishedAt.remove(b);
+      if (at != null) {
+        metrics.confirmed(System.nanoTime() - at);
+      }
     }
     return done;
   }

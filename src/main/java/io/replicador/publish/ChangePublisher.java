@@ -4,6 +4,7 @@ import io.replicador.RetryingService;
 import io.replicador.broker.ChangePublication;
 import io.replicador.broker.QueuePublication;
 import io.replicador.config.ConfigException;
+import io.replicador.metrics.PublisherMetrics;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.PrimaryStore;
 import io.replicador.store.WalCaptureStore;
@@ -145,7 +146,8 @@ public final class ChangePublisher extends RetryingService {
                   stats,
                   this::pause,
                   this::running,
-                  new BatchShipper(publication, source, reader, pg, settings, clock),
+                  new BatchShipper(publication, source, reader, pg, settings, clock)
+                      .measuredBy(stats.metrics),
                   changelogLeft);
           triggers.listen();
           changes = triggers;
@@ -203,6 +205,11 @@ public final class ChangePublisher extends RetryingService {
     if (announced && running()) {
       reader.standingBy(false);
     }
+  }
+
+  /** Sets where the publisher's meters go; call before {@link #run}. */
+  public void measuredBy(PublisherMetrics metrics) {
+    stats.metrics = metrics;
   }
 
   /** Whether this publisher currently holds the lock and ships. */

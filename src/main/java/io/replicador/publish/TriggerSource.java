@@ -1,6 +1,7 @@
 package io.replicador.publish;
 
 import io.replicador.change.Identifiers;
+import io.replicador.metrics.PublisherMetrics;
 import io.replicador.store.ChangeLogReader;
 import io.replicador.store.ClaimedBatch;
 import io.replicador.store.PrimaryStore;
@@ -21,6 +22,7 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Changes from the trigger changelog ({@link ChangeLogReader}): claims committed transactions,
@@ -42,6 +44,7 @@ final class TriggerSource implements ChangeSource {
     final AtomicLong shippedTransactions = new AtomicLong();
     final AtomicLong shippedChanges = new AtomicLong();
     final AtomicLong claims = new AtomicLong();
+    volatile PublisherMetrics metrics = PublisherMetrics.none();
   }
 
   /** Sleeps unless stopping; false when stopping. */
@@ -159,10 +162,12 @@ final class TriggerSource implements ChangeSource {
         pauser.pause(pacer.waitBeforeClaim(System.nanoTime()));
         rung = false; // a ring from now on calls for another claim
       }
+      long claimStart = System.nanoTime();
       Optional<ClaimedBatch> batch =
           reader.claim(settings.batchRows(), claiming ? 10_000 : 0, shipped, inFlight);
       count(shipper, shipped);
       if (claiming) {
+        stats.metrics.claimed(System.nanoTime() - claimStart);
         pacer.claimed(System.nanoTime(), batch.map(b -> b.txids().size()).orElse(0));
         stats.claims.incrementAndGet();
         if (draining && batch.isEmpty() && inFlight.isEmpty()) {
@@ -229,6 +234,8 @@ final class TriggerSource implements ChangeSource {
       long n = shipper.settled(b);
       stats.shippedTransactions.addAndGet(b.txids().size());
       stats.shippedChanges.addAndGet(n);
+      stats.metrics.shipped(b.txids().size(), n);
+      MDC.put("position", String.valueOf(b.lastPosition()));
       log.debug("Shipped positions {}..{} ({} changes)", b.firstPosition(), b.lastPosition(), n);
     }
   }

@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +46,9 @@ final class WalSource implements ChangeSource {
   private static final Logger log = LoggerFactory.getLogger(WalSource.class);
   private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(60);
 
+  /** How often an idle publisher reads the WAL its slot retains, for the gauge. */
+  private static final Duration RETAINED_READ_EVERY = Duration.ofSeconds(5);
+
   /** How often at most the publisher records its progress on the primary while busy. */
   private static final Duration RECORD_EVERY = Duration.ofMillis(100);
 
@@ -62,6 +66,11 @@ final class WalSource implements ChangeSource {
   private final BooleanSupplier running;
   private final WalCaptureStore store;
   private long nextFullXid;
+
+  /** The WAL the slot retains, as last read, for the metrics server's threads. */
+  private volatile double retainedBytes = Double.NaN;
+
+  private long retainedReadAt;
 
   WalSource(
       Connection pg,
@@ -127,6 +136,9 @@ final class WalSource implements ChangeSource {
   /** Reads the slot until stopped, a message came back unrouted, or capture moved to triggers. */
   private Outcome stream() throws Exception {
     Slot slot = usableSlot();
+    retainedBytes = slot.retainedBytes();
+    retainedReadAt = System.nanoTime();
+    stats.metrics.slotRetainedWal(slot.name(), () -> retainedBytes);
     long shippedLsn = store.find().map(WalCapture::shippedLsn).orElse(0L);
     long nextPosition = new PrimaryStore(pg, primary.toString()).lastPosition() + 1;
     pg.commit();
@@ -176,7 +188,8 @@ final class WalSource implements ChangeSource {
   private final class Reader {
     private final PGReplicationStream stream;
     private final WalChanges changes = new WalChanges(new TableCatalog(pg));
-    private final MessageSender sender = new MessageSender(publication, source);
+    private final MessageSender sender =
+        new MessageSender(publication, source, Clock.systemUTC()).measuredBy(stats.metrics);
     private long shippedLsn;
     private long nextPosition;
     private MessageAssembler assembler;
@@ -316,12 +329,14 @@ final class WalSource implements ChangeSource {
       long last = assembler.finish();
       assembler = null;
       if (last >= nextPosition) {
+        long waitFrom = System.nanoTime();
         if (!publication.awaitConfirmed(sender.lastSequence(), CONFIRM_TIMEOUT)) {
           throw new TimeoutException(
               "The broker did not confirm published changes within "
                   + CONFIRM_TIMEOUT.toSeconds()
                   + " s");
         }
+        stats.metrics.confirmed(System.nanoTime() - waitFrom);
         if (publication.returned()) {
           publication.clearReturned();
           log.warn(
@@ -334,6 +349,7 @@ final class WalSource implements ChangeSource {
         }
         stats.shippedTransactions.addAndGet(last - nextPosition + 1);
         stats.shippedChanges.addAndGet(batchChanges);
+        stats.metrics.shipped(last - nextPosition + 1, batchChanges);
         log.debug("Shipped positions {}..{} ({} changes)", nextPosition, last, batchChanges);
         nextPosition = last + 1;
         shippedLsn = batchEnd;
@@ -360,6 +376,16 @@ final class WalSource implements ChangeSource {
       recordedAt = System.nanoTime();
       unrecorded = false;
       confirm(shippedLsn, true);
+      readRetained();
+    }
+
+    /** Reads the WAL the slot retains for the gauge, now and then. */
+    private void readRetained() throws SQLException {
+      if (System.nanoTime() - retainedReadAt > RETAINED_READ_EVERY.toNanos()) {
+        retainedReadAt = System.nanoTime();
+        store.slot(capture.slot()).ifPresent(s -> retainedBytes = s.retainedBytes());
+        pg.commit();
+      }
     }
 
     /**
@@ -368,6 +394,7 @@ final class WalSource implements ChangeSource {
      */
     private void settleIdle() throws SQLException {
       record(true);
+      readRetained();
       long received = stream.getLastReceiveLSN().asLong();
       long flushed = stream.getLastFlushedLSN().asLong();
       if (received > flushed) {

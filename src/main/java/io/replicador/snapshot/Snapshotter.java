@@ -65,10 +65,16 @@ public final class Snapshotter {
 
   private final SnapshotSettings settings;
   private final Clock clock;
+  private volatile List<TableProgress> tableProgress = List.of();
 
   public Snapshotter(SnapshotSettings settings, Clock clock) {
     this.settings = settings;
     this.clock = clock;
+  }
+
+  /** Every table's progress once the copy has begun (empty before); for meters. Thread-safe. */
+  public List<TableProgress> progress() {
+    return tableProgress;
   }
 
   /** The outcome: tables created, copied and skipped, and rows copied. */
@@ -294,6 +300,7 @@ public final class Snapshotter {
       progress.add(p);
       progressOf.put(t.name(), p);
     }
+    tableProgress = List.copyOf(progress);
     ConcurrentLinkedQueue<TableDefinition> work = new ConcurrentLinkedQueue<>(bySize);
     int workers = inOrder ? 1 : Math.min(settings.jobs(), Math.max(1, tables.size()));
     AtomicInteger workerIds = new AtomicInteger();

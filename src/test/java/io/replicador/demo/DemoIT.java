@@ -44,7 +44,8 @@ class DemoIT {
         .contains("Both replicas match the primary")
         .containsPattern("replica1: \\d+ rows, md5 [0-9a-f]{32}  same as the primary")
         .containsPattern("replica2: \\d+ rows, md5 [0-9a-f]{32}  same as the primary")
-        .containsPattern("\\| written [1-9]\\d* \\| captured");
+        .containsPattern("\\| written [1-9]\\d* \\| captured")
+        .containsPattern("Metrics: http://127\\.0\\.0\\.1:\\d+/metrics");
     List<Integer> ports = ports(text);
     assertThat(ports).hasSize(3);
     for (int port : ports) {
