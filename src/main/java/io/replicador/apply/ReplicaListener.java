@@ -147,9 +147,8 @@ public final class ReplicaListener extends RetryingService {
             applier.database(),
             settings.queueType(),
             settings.prefetch(),
-            (QueueSubscription.Decoder<Decoded>)
-                (id, contentType, headers, body) ->
-                    Decoded.of(codec, settings.signatures(), id, contentType, headers, body))) {
+            (id, contentType, headers, body) ->
+                Decoded.of(codec, settings.signatures(), id, contentType, headers, body))) {
       started();
       positions = applier.positions();
       log.info(

@@ -14,7 +14,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Function;
 
 /**
  * A replica's own durable queue ({@code replicador.NAME}, bound to the exchange), consumed with
@@ -54,26 +53,6 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
   @FunctionalInterface
   public interface Decoder<T> {
     T decode(String messageId, String contentType, Map<String, Object> headers, byte[] body);
-  }
-
-  /** As {@link #open(BrokerAddress, String, String, String, QueueType, int, Decoder)}, by body. */
-  public static <T> QueueSubscription<T> open(
-      BrokerAddress broker,
-      String exchange,
-      String replicaName,
-      String database,
-      QueueType type,
-      int prefetch,
-      Function<byte[], T> decode)
-      throws IOException, TimeoutException, InterruptedException {
-    return open(
-        broker,
-        exchange,
-        replicaName,
-        database,
-        type,
-        prefetch,
-        (Decoder<T>) (id, contentType, headers, body) -> decode.apply(body));
   }
 
   /**
