@@ -479,8 +479,9 @@ final class WalSource implements ChangeSource {
           "Slot {} is still read by server process {} (a publisher that went away); ending it",
           slot.name(),
           slot.activePid());
-      try (Statement st = pg.createStatement()) {
-        st.execute("SELECT pg_terminate_backend(" + slot.activePid() + ")");
+      try (java.sql.PreparedStatement ps = pg.prepareStatement("SELECT pg_terminate_backend(?)")) {
+        ps.setInt(1, slot.activePid());
+        ps.execute();
       }
       pg.commit();
       if (System.nanoTime() > deadline) {

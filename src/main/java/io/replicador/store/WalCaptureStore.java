@@ -85,25 +85,24 @@ public final class WalCaptureStore {
     if (tables.isEmpty()) {
       return;
     }
-    String list = tables.stream().map(TableName::quoted).collect(Collectors.joining(", "));
     try (Statement st = connection.createStatement()) {
-      if (publicationExists()) {
-        List<TableName> present = publishedTables();
-        List<TableName> missing = tables.stream().filter(t -> !present.contains(t)).toList();
-        if (!missing.isEmpty()) {
-          st.execute(
-              "ALTER PUBLICATION "
-                  + Identifiers.quote(PUBLICATION)
-                  + " ADD TABLE "
-                  + missing.stream().map(TableName::quoted).collect(Collectors.joining(", ")));
-        }
-      } else {
+      if (!publicationExists()) {
         st.execute(
             "CREATE PUBLICATION "
                 + Identifiers.quote(PUBLICATION)
                 + " FOR TABLE "
-                + list
+                + quotedList(tables)
                 + " WITH (publish_via_partition_root = true)");
+        return;
+      }
+      List<TableName> present = publishedTables();
+      List<TableName> missing = tables.stream().filter(t -> !present.contains(t)).toList();
+      if (!missing.isEmpty()) {
+        st.execute(
+            "ALTER PUBLICATION "
+                + Identifiers.quote(PUBLICATION)
+                + " ADD TABLE "
+                + quotedList(missing));
       }
     }
   }
@@ -121,6 +120,10 @@ public final class WalCaptureStore {
         PUBLICATION);
   }
 
+  private static String quotedList(List<TableName> tables) {
+    return tables.stream().map(TableName::quoted).collect(Collectors.joining(", "));
+  }
+
   /** Takes tables out of the publication. */
   public void unpublish(List<TableName> tables) throws SQLException {
     List<TableName> present = publishedTables();
@@ -133,7 +136,7 @@ public final class WalCaptureStore {
           "ALTER PUBLICATION "
               + Identifiers.quote(PUBLICATION)
               + " DROP TABLE "
-              + drop.stream().map(TableName::quoted).collect(Collectors.joining(", ")));
+              + quotedList(drop));
     }
   }
 
