@@ -1,6 +1,7 @@
 package io.replicador.broker;
 
 import com.rabbitmq.client.ConfirmListener;
+import com.rabbitmq.client.ShutdownSignalException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.NavigableSet;
@@ -15,6 +16,7 @@ final class Confirms implements ConfirmListener {
   private final NavigableSet<Long> outstanding = new TreeSet<>();
   private boolean refused;
   private boolean returned;
+  private ShutdownSignalException lost;
 
   /** Notes a message about to be published with this sequence number. */
   synchronized void published(long sequence) {
@@ -26,7 +28,17 @@ final class Confirms implements ConfirmListener {
     if (refused) {
       throw new IOException("The broker refused a message (nack); publishing again");
     }
-    return outstanding.isEmpty() || outstanding.first() > sequence;
+    boolean done = outstanding.isEmpty() || outstanding.first() > sequence;
+    if (!done && lost != null) {
+      // no confirm comes on a closed channel: say so now rather than at the timeout
+      String why = BrokerFailures.describe(lost);
+      throw new IOException(
+          "The channel closed before the broker confirmed ("
+              + (why != null ? why : String.valueOf(lost.getMessage()))
+              + ")",
+          lost);
+    }
+    return done;
   }
 
   /** Waits until every message up to {@code sequence} is confirmed; false if it timed out. */
@@ -41,6 +53,12 @@ final class Confirms implements ConfirmListener {
       wait(Math.max(1, left / 1_000_000));
     }
     return true;
+  }
+
+  /** The channel closed: what is unconfirmed now never will be. */
+  synchronized void lost(ShutdownSignalException cause) {
+    lost = cause;
+    notifyAll();
   }
 
   synchronized boolean returned() {

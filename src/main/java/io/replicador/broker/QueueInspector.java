@@ -127,7 +127,7 @@ public final class QueueInspector implements AutoCloseable {
     }
   }
 
-  private static boolean isNotFound(IOException e) {
+  static boolean isNotFound(IOException e) {
     return e.getCause() instanceof com.rabbitmq.client.ShutdownSignalException s
         && s.getReason() instanceof AMQP.Channel.Close close
         && close.getReplyCode() == AMQP.NOT_FOUND;

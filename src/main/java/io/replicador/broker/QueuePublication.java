@@ -51,6 +51,7 @@ public final class QueuePublication implements ChangePublication {
       QueuePublication p = new QueuePublication(connection, channel, exchange);
       channel.addConfirmListener(p.confirms);
       channel.addReturnListener(r -> p.confirms.markReturned());
+      channel.addShutdownListener(p.confirms::lost);
       return p;
     } catch (IOException | RuntimeException e) {
       connection.abort();

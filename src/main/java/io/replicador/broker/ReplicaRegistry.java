@@ -108,9 +108,42 @@ public final class ReplicaRegistry {
     record(channel, queue, database);
   }
 
+  /**
+   * Declares a registry queue: a quorum queue on RabbitMQ, so that it outlives the loss of a node
+   * of a cluster (a classic queue lives on one node). One made by an earlier version as a classic
+   * queue is used as it is: redeclaring it as another type would be refused.
+   */
   private static String declare(Channel channel, String queue) throws IOException {
-    channel.queueDeclare(queue, true, false, false, Map.of());
+    if (!Topology.isRabbitMq(channel)) {
+      channel.queueDeclare(queue, true, false, false, Map.of());
+      return queue;
+    }
+    if (!exists(channel, queue)) {
+      channel.queueDeclare(queue, true, false, false, Map.of("x-queue-type", "quorum"));
+    }
     return queue;
+  }
+
+  /** Whether the queue exists; looks on a channel of its own, which a missing queue closes. */
+  private static boolean exists(Channel channel, String queue) throws IOException {
+    Channel probe = channel.getConnection().createChannel();
+    try {
+      probe.queueDeclarePassive(queue);
+      return true;
+    } catch (IOException e) {
+      if (QueueInspector.isNotFound(e)) {
+        return false;
+      }
+      throw e;
+    } finally {
+      if (probe.isOpen()) {
+        try {
+          probe.close();
+        } catch (TimeoutException e) {
+          probe.abort();
+        }
+      }
+    }
   }
 
   private static void record(Channel channel, String queue, String text)

@@ -140,6 +140,60 @@ class BrokerAddressTest {
   }
 
   @Test
+  void severalNodesAreCommaSeparatedAndShownWithoutPasswords() {
+    BrokerAddress a =
+        BrokerAddress.parse(
+            " amqp://app:TopSecret@r1:5672/prod, amqp://app:TopSecret@r2:5672/prod,"
+                + "amqp://app:TopSecret@r3/prod ");
+
+    assertThat(a.nodeCount()).isEqualTo(3);
+    assertThat(a)
+        .hasToString(
+            "amqp://app:***@r1:5672/prod,amqp://app:***@r2:5672/prod,amqp://app:***@r3/prod");
+    assertThat(a.factory().getVirtualHost()).isEqualTo("prod");
+  }
+
+  @Test
+  void anEmptyNodeOrMixedSchemesAreRefused() {
+    assertThatThrownBy(() -> BrokerAddress.parse("amqp://app:TopSecret@r1/,,amqp://r2/"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("empty node")
+        .message()
+        .doesNotContain("TopSecret");
+    assertThatThrownBy(() -> BrokerAddress.parse("amqps://r1/,amqp://r2/"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("mix amqp:// and amqps://");
+    assertThatThrownBy(() -> BrokerAddress.parse("amqp://r1/,r2:5672"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("'r2:5672' is not an AMQP URI");
+  }
+
+  @Test
+  void whenNoNodeAnswersEachIsNamedWithItsReason() throws Exception {
+    int first;
+    int second;
+    try (ServerSocket s1 = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        ServerSocket s2 = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      first = s1.getLocalPort();
+      second = s2.getLocalPort();
+    }
+    BrokerAddress a =
+        BrokerAddress.parse(
+            "amqp://app:TopSecret@127.0.0.1:"
+                + first
+                + "/,amqp://app:TopSecret@127.0.0.1:"
+                + second
+                + "/");
+
+    assertThatThrownBy(() -> a.connect("replicador-test"))
+        .isInstanceOf(BrokerUnreachableException.class)
+        .hasMessageStartingWith("Cannot connect to any RabbitMQ node (")
+        .hasMessageContaining("127.0.0.1:" + first + ": connection refused")
+        .hasMessageContaining("127.0.0.1:" + second + ": connection refused")
+        .hasCauseInstanceOf(ConnectException.class);
+  }
+
+  @Test
   void anUnknownHostIsNamed() {
     BrokerAddress a = BrokerAddress.parse("amqp://app:TopSecret@no-such-host.invalid:5673/");
 

@@ -36,9 +36,9 @@ public final class RabbitNode implements AutoCloseable {
   private final Path dir;
   private final int amqpPort;
   private final int tlsPort;
-  private final Process process;
   private final Map<String, String> environment;
   private final Thread cleanup;
+  private volatile Process process;
 
   /**
    * How to start a node.
@@ -75,20 +75,13 @@ public final class RabbitNode implements AutoCloseable {
   }
 
   private RabbitNode(
-      String nodeName,
-      Path dir,
-      int amqpPort,
-      int tlsPort,
-      Process process,
-      Map<String, String> environment,
-      Thread cleanup) {
+      String nodeName, Path dir, int amqpPort, int tlsPort, Map<String, String> environment) {
     this.nodeName = nodeName;
     this.dir = dir;
     this.amqpPort = amqpPort;
     this.tlsPort = tlsPort;
-    this.process = process;
     this.environment = environment;
-    this.cleanup = cleanup;
+    this.cleanup = new Thread(() -> stop(this.process, dir), "rabbit-node-cleanup-" + nodeName);
   }
 
   /** Null when a node can be started here, else why not (for the test's skip message). */
@@ -157,21 +150,57 @@ public final class RabbitNode implements AutoCloseable {
               Map.entry("RABBITMQ_LOG_BASE", dir.resolve("log").toString()),
               Map.entry("RABBITMQ_LOGS", dir.resolve("log").resolve("node.log").toString()),
               Map.entry("RABBITMQ_PID_FILE", dir.resolve("node.pid").toString()));
-      ProcessBuilder pb =
-          new ProcessBuilder(SERVER.toString())
-              .redirectErrorStream(true)
-              .redirectOutput(dir.resolve("stdout.log").toFile());
-      pb.environment().putAll(env);
-      Process process = pb.start();
-      Thread cleanup = new Thread(() -> stop(process, dir), "rabbit-node-cleanup-" + name);
-      Runtime.getRuntime().addShutdownHook(cleanup);
-      RabbitNode node = new RabbitNode(nodeName, dir, amqpPort, tlsPort, process, env, cleanup);
+      RabbitNode node = new RabbitNode(nodeName, dir, amqpPort, tlsPort, env);
+      Runtime.getRuntime().addShutdownHook(node.cleanup);
+      node.process = node.launch();
       node.awaitStarted(Duration.ofMinutes(2));
       return node;
     } catch (IOException e) {
       deleteTree(dir);
       throw new UncheckedIOException("Cannot start RabbitMQ node " + nodeName, e);
     }
+  }
+
+  private Process launch() throws IOException {
+    ProcessBuilder pb =
+        new ProcessBuilder(SERVER.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("stdout.log").toFile()));
+    pb.environment().putAll(environment);
+    return pb.start();
+  }
+
+  /**
+   * SIGKILL to the node's Erlang VM and its script, as a crash of the machine would: nothing is
+   * flushed, no peer is told. Its files stay, for {@link #restart}.
+   */
+  public void kill() {
+    for (ProcessHandle h : process.descendants().toList()) {
+      if (!h.info().command().orElse("").endsWith("epmd")) {
+        h.destroyForcibly();
+      }
+    }
+    process.destroyForcibly();
+    try {
+      process.waitFor(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Whether the node's script still runs. */
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Starts the node again on its own files (after {@link #kill}) and waits until it serves. */
+  public void restart() {
+    try {
+      process = launch();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot restart RabbitMQ node " + nodeName, e);
+    }
+    awaitStarted(Duration.ofMinutes(2));
   }
 
   private void awaitStarted(Duration timeout) {
@@ -288,6 +317,10 @@ public final class RabbitNode implements AutoCloseable {
   }
 
   private static void stop(Process process, Path dir) {
+    if (process == null) {
+      deleteTree(dir);
+      return;
+    }
     // SIGTERM to the script, which stops the Erlang VM it started; then whatever is left
     List<ProcessHandle> descendants = process.descendants().toList();
     process.destroy();
