@@ -9,8 +9,10 @@ import picocli.CommandLine.Option;
 final class AmqpOption {
   @Option(
       names = "--amqp",
-      paramLabel = "URI",
-      description = "RabbitMQ, e.g. amqp://guest@localhost:5672/ (amqps:// for TLS).")
+      paramLabel = "URI[,URI...]",
+      description =
+          "RabbitMQ, e.g. amqp://guest@localhost:5672/ (amqps:// for TLS); the nodes of a"
+              + " cluster comma-separated.")
   String uri;
 
   @Option(

@@ -71,6 +71,15 @@ class ClusterIT {
   void killingThePublishersNodeLosesNothing() throws Exception {
     Stream s = new Stream("cluster_publisher");
     s.awaitApplied(300);
+    for (String queue :
+        List.of(
+            "replicador." + s.name,
+            "replicador." + s.name + ".dead",
+            "replicador:owner:" + s.name,
+            "replicador:replicas:" + s.exchange)) {
+      assertThat(s.queueInfo(queue, "type")).as(queue).isEqualTo("quorum");
+      assertThat(s.queueInfo(queue, "members").split(",")).as(queue + " members").hasSize(3);
+    }
     RabbitNode node = cluster.nodeOnPort(s.serverPortOf("replicador-publish:" + s.exchange));
     long killed = System.currentTimeMillis();
     node.kill();
@@ -196,11 +205,16 @@ class ClusterIT {
 
     /** The node that leads the quorum queue. */
     String leaderOf(String queue) {
+      return queueInfo(queue, "leader");
+    }
+
+    /** One of rabbitmqctl list_queues' items of the queue. */
+    String queueInfo(String queue, String item) {
       return cluster
-          .ctl("list_queues", "-q", "name", "leader")
+          .ctl("list_queues", "-q", "name", item)
           .lines()
           .filter(l -> l.startsWith(queue + "\t"))
-          .map(l -> l.substring(l.lastIndexOf('\t') + 1).strip())
+          .map(l -> l.substring(l.indexOf('\t') + 1).strip())
           .findFirst()
           .orElseThrow(() -> new IllegalStateException("no queue " + queue));
     }
