@@ -199,8 +199,14 @@ public final class BrokerAddress {
       try {
         Connection c = f.newConnection(name);
         last.set(index);
-        if (nodes.size() > 1) {
-          log.info("Connected to RabbitMQ node {} ({})", node, name);
+        if (!failures.isEmpty()) {
+          log.info(
+              "Connected to RabbitMQ node {} ({}); not reachable: {}",
+              node,
+              name,
+              String.join("; ", failures));
+        } else {
+          log.debug("Connected to RabbitMQ node {} ({})", node, name);
         }
         return c;
       } catch (IOException | TimeoutException e) {
