@@ -1,5 +1,8 @@
 package io.replicador.publish;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.replicador.change.Change;
 import io.replicador.change.Operation;
 import io.replicador.change.Relation;
@@ -63,6 +66,34 @@ final class WalChanges {
       }
     }
     tables.put(m.relid(), new Table(new Relation(name, columns, key), keyIndexes, new HashMap<>()));
+  }
+
+  /** The prefix of the logical decoding messages that carry schema changes (V3__ddl.sql). */
+  static final String DDL_PREFIX = "replicador.ddl";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * The schema change a {@link #DDL_PREFIX} message carries: a JSON object with the fields schema,
+   * table, statement and search_path, written by replicador.record_ddl.
+   */
+  static Change ddl(PgOutput.LogicalMessage m) {
+    try {
+      JsonNode o = JSON.readTree(m.content());
+      String schema = o.path("schema").textValue();
+      String table = o.path("table").textValue();
+      String statement = o.path("statement").textValue();
+      String searchPath = o.path("search_path").textValue();
+      if (schema == null || table == null || statement == null) {
+        throw new IllegalStateException(
+            "Schema change message at " + m.lsn() + " lacks schema, table or statement");
+      }
+      return Change.ddl(
+          TableName.of(schema, table), statement, searchPath == null ? "" : searchPath);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(
+          "Schema change message at " + m.lsn() + " is not JSON: " + e.getOriginalMessage(), e);
+    }
   }
 
   /** The changes of a row message (or truncate), to the sink in order. */

@@ -292,6 +292,13 @@ final class WalSource implements ChangeSource {
         ended = endSeen;
       } else if (m instanceof PgOutput.RelationMessage r) {
         changes.relation(r);
+      } else if (m instanceof PgOutput.LogicalMessage lm
+          && WalChanges.DDL_PREFIX.equals(lm.prefix())) {
+        if (lm.transactional() && !skipping) {
+          assembler().add(xid, WalChanges.ddl(lm), lm.content().length());
+          transactionChanges++;
+          batchChanges++;
+        }
       } else if (m instanceof PgOutput.LogicalMessage lm) {
         if (WalCaptureStore.MESSAGE_PREFIX.equals(lm.prefix())) {
           if (lm.transactional() && WalCaptureStore.END.equals(lm.content()) && !skipping) {
@@ -301,23 +308,28 @@ final class WalSource implements ChangeSource {
           }
         }
       } else if (!(m instanceof PgOutput.Ignored) && !skipping) {
-        if (assembler == null) {
-          assembler =
-              new MessageAssembler(
-                  source,
-                  nextPosition,
-                  settings.messageChanges(),
-                  settings.messageBytes(),
-                  sender::send);
-        }
+        MessageAssembler into = assembler();
         changes.changes(
             m,
             (change, bytes) -> {
-              assembler.add(xid, change, bytes);
+              into.add(xid, change, bytes);
               transactionChanges++;
               batchChanges++;
             });
       }
+    }
+
+    private MessageAssembler assembler() {
+      if (assembler == null) {
+        assembler =
+            new MessageAssembler(
+                source,
+                nextPosition,
+                settings.messageChanges(),
+                settings.messageBytes(),
+                sender::send);
+      }
+      return assembler;
     }
 
     /**

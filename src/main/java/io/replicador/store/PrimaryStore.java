@@ -23,7 +23,7 @@ public final class PrimaryStore {
       new Migrations(
           "primary",
           "/io/replicador/store/primary",
-          List.of("V1__capture.sql", "V2__wal_capture.sql"),
+          List.of("V1__capture.sql", "V2__wal_capture.sql", "V3__ddl.sql"),
           "replicador.source");
 
   /**
@@ -138,6 +138,36 @@ public final class PrimaryStore {
 
   private void call(String sql, TableName table) throws SQLException {
     Statements.list(connection, sql, rs -> null, table.schema(), table.name());
+  }
+
+  /**
+   * Records a schema change in the stream at this point of the caller's transaction (see
+   * store/primary/V3__ddl.sql): in the changelog, or as a message in the WAL when the tables are
+   * captured from a slot.
+   *
+   * @param searchPath the search_path the statement ran with, for replicas to run it with
+   */
+  public void recordDdl(TableName table, String statement, String searchPath) throws SQLException {
+    Statements.list(
+        connection,
+        "SELECT replicador.record_ddl(?, ?, ?, ?)",
+        rs -> null,
+        table.schema(),
+        table.name(),
+        statement,
+        searchPath);
+  }
+
+  /** Whether the changelog holds changes of the table that the publisher has not shipped yet. */
+  public boolean hasWaitingChanges(TableName table) throws SQLException {
+    return Statements.first(
+            connection,
+            "SELECT EXISTS (SELECT 1 FROM replicador.changelog WHERE schema_name = ?"
+                + " AND table_name = ?)",
+            rs -> rs.getBoolean(1),
+            table.schema(),
+            table.name())
+        .orElse(false);
   }
 
   /** The doorbell's payload that tells the publisher the tables moved to another source. */
