@@ -92,6 +92,7 @@ class DdlIT {
     await()
         .atMost(Duration.ofSeconds(120))
         .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions() // the replica may not have the table yet
         .untilAsserted(
             () ->
                 assertThat(rowsText(fx.replicaCluster, replicaDb, table, "id"))
