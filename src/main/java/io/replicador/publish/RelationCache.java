@@ -46,6 +46,11 @@ public final class RelationCache {
     this.clock = clock;
   }
 
+  /** Forgets every table's description: the next row of each is described afresh. */
+  public void forget() {
+    entries.clear();
+  }
+
   public Change toChange(ChangeLogRow row) throws SQLException {
     return switch (row.op()) {
       case INSERT -> {
@@ -69,7 +74,7 @@ public final class RelationCache {
       case DDL -> {
         // The changes after it have the table's new shape (ddl waited for the old rows to ship):
         // describe them afresh, not from what was read before the change.
-        entries.clear();
+        forget();
         yield Change.ddl(row.table(), row.newRow(), row.oldRow() == null ? "" : row.oldRow());
       }
     };

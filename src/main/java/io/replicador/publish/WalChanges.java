@@ -10,6 +10,7 @@ import io.replicador.change.TableName;
 import io.replicador.publish.PgOutput.Value;
 import io.replicador.publish.RelationCache.ChangeSink;
 import io.replicador.schema.TableCatalog;
+import io.replicador.store.ChangeLogRow;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -68,7 +69,10 @@ final class WalChanges {
     tables.put(m.relid(), new Table(new Relation(name, columns, key), keyIndexes, new HashMap<>()));
   }
 
-  /** The prefix of the logical decoding messages that carry schema changes (V3__ddl.sql). */
+  /**
+   * The prefix of the logical decoding messages that carry schema changes
+   * (V3__ddl_and_refresh.sql).
+   */
   static final String DDL_PREFIX = "replicador.ddl";
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -93,6 +97,48 @@ final class WalChanges {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(
           "Schema change message at " + m.lsn() + " is not JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** The prefix of the messages that carry the rows verify --repair re-emits. */
+  static final String REFRESH_PREFIX = "replicador.refresh";
+
+  /**
+   * The row a {@link #REFRESH_PREFIX} message carries (written by replicador.refresh_row), as the
+   * changelog row the trigger source would read: an insert of the row, or a delete of the key that
+   * the row's text holds.
+   */
+  static ChangeLogRow refreshRow(PgOutput.LogicalMessage m, String xid) {
+    try {
+      JsonNode o = JSON.readTree(m.content());
+      String schema = o.path("schema").textValue();
+      String table = o.path("table").textValue();
+      String op = o.path("op").textValue();
+      String row = o.path("row").textValue();
+      long relid = o.path("relid").asLong(0);
+      if (schema == null
+          || table == null
+          || row == null
+          || relid == 0
+          || !("I".equals(op) || "D".equals(op))) {
+        throw new IllegalStateException(
+            "Refresh message at " + m.lsn() + " lacks relid, schema, table, op or row");
+      }
+      boolean insert = op.equals("I");
+      return new ChangeLogRow(
+          xid,
+          relid,
+          TableName.of(schema, table),
+          insert ? Operation.INSERT : Operation.DELETE,
+          insert ? row : null,
+          insert ? null : row,
+          0,
+          0,
+          false,
+          false);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(
+          "Refresh message at " + m.lsn() + " is not JSON: " + e.getOriginalMessage(), e);
     }
   }
 
