@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * the catalog as it is when it publishes. So, before the statement runs, the table is locked
  * against writers and the recorder waits (up to {@code drainTimeout}) until the publisher has
  * shipped the table's rows still in the changelog: every row of the table there afterwards has the
- * new shape. (The WAL describes each change with the table as it was, so no wait is needed there.)
+ * new shape. From the WAL, where the slot describes each change's columns as they were, it waits
+ * instead until the publisher has read what committed before (see {@link #awaitSlot}).
  */
 public final class DdlRecorder {
   private static final Logger log = LoggerFactory.getLogger(DdlRecorder.class);
@@ -36,11 +37,19 @@ public final class DdlRecorder {
   private static final Duration POLL = Duration.ofMillis(50);
 
   private final Connection connection;
+  private final Connection marks;
   private final PrimaryStore store;
   private final Duration drainTimeout;
 
-  public DdlRecorder(Connection connection, Duration drainTimeout) {
+  /**
+   * @param connection runs and records the statement
+   * @param marks another connection to the primary, for the marks that tell when the publisher has
+   *     read the WAL so far (they must commit while {@code connection}'s transaction is open)
+   * @param drainTimeout how long to wait for the publisher before giving up
+   */
+  public DdlRecorder(Connection connection, Connection marks, Duration drainTimeout) {
     this.connection = connection;
+    this.marks = marks;
     this.store = new PrimaryStore(connection, "the primary");
     this.drainTimeout = drainTimeout;
   }
@@ -106,10 +115,14 @@ public final class DdlRecorder {
         }
         if (!wal) {
           awaitShipped(table);
+        } else if (ddl.kind() != DdlStatement.Kind.CREATE_INDEX) {
+          awaitSlot(table);
         }
       }
       String searchPath = searchPath();
       try (Statement st = connection.createStatement()) {
+        // the statement is recorded here: install --ddl auto's event triggers leave it alone
+        st.execute("SELECT set_config('replicador.recording', 'on', true)");
         st.execute(sql);
       }
       switch (ddl.kind()) {
@@ -178,6 +191,43 @@ public final class DdlRecorder {
         ResultSet rs = ps.executeQuery()) {
       rs.next();
       return rs.getString(1);
+    }
+  }
+
+  /**
+   * From the WAL: waits until the publisher has shipped every transaction committed so far. The
+   * slot describes each change's columns as they were, but the publisher reads the table's key from
+   * the catalog as it is: a dropped table, or a key column gone, would leave earlier changes it has
+   * not read yet without a key.
+   */
+  private void awaitSlot(TableName table) throws SQLException, InterruptedException {
+    WalCaptureStore wal = new WalCaptureStore(connection);
+    String slot = wal.find().orElseThrow().slot();
+    // The mark's message is not transactional, but the WAL holding it is sent only once flushed:
+    // a commit with a transaction id flushes it, instead of whatever comes next on the server.
+    marks.setAutoCommit(false);
+    long mark;
+    try {
+      mark = new WalCaptureStore(marks).mark();
+      try (Statement st = marks.createStatement()) {
+        st.execute("SELECT pg_current_xact_id()");
+      }
+      marks.commit();
+    } finally {
+      marks.setAutoCommit(true);
+    }
+    long deadline = System.nanoTime() + drainTimeout.toNanos();
+    while (wal.slot(slot).map(WalCaptureStore.Slot::confirmedLsn).orElse(0L) < mark) {
+      if (System.nanoTime() > deadline) {
+        throw new ConfigException(
+            "The publisher has not shipped the changes committed before this schema change of "
+                + table
+                + " within "
+                + drainTimeout.toSeconds()
+                + " s; start the publisher (replicador publish) or let it catch up, then run ddl"
+                + " again (or give --wait more time); nothing was changed");
+      }
+      TimeUnit.NANOSECONDS.sleep(POLL.toNanos());
     }
   }
 

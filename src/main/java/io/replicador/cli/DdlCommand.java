@@ -52,8 +52,9 @@ final class DdlCommand implements Callable<Integer> {
       throw new ConfigException("--wait must be 0 or more seconds, not " + waitSeconds);
     }
     String sql = sql();
-    try (Connection c = address.connect("replicador-ddl")) {
-      DdlRecorder.Recorded r = new DdlRecorder(c, Duration.ofSeconds(waitSeconds)).run(sql);
+    try (Connection c = address.connect("replicador-ddl");
+        Connection marks = address.connect("replicador-ddl-marks")) {
+      DdlRecorder.Recorded r = new DdlRecorder(c, marks, Duration.ofSeconds(waitSeconds)).run(sql);
       System.out.println(
           "Ran and recorded "
               + r.statement().kind().name().replace('_', ' ')

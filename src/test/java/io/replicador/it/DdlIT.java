@@ -229,6 +229,57 @@ class DdlIT {
         .isNull();
   }
 
+  @Test
+  void withDdlAutoSchemaChangesMadeWithoutDdlAreRecordedToo() {
+    CliRun install =
+        CliRun.of(
+            "install",
+            "--capture",
+            capture(),
+            "--ddl",
+            "auto",
+            "--primary",
+            fx.primaryUri(),
+            "--tables",
+            USERS);
+    assertThat(install.status()).as(install.err()).isZero();
+    assertThat(install.out()).contains("recorded for the replicas (event triggers)");
+    primary(
+        "INSERT INTO users VALUES (1, 'ada', 'x')",
+        "ALTER TABLE users ADD COLUMN extra int DEFAULT 7",
+        "INSERT INTO users (id, name) VALUES (2, 'bob')",
+        "CREATE INDEX users_name ON public.users (name)",
+        "CREATE TABLE public.auto_t (id int PRIMARY KEY, v text)",
+        "INSERT INTO auto_t VALUES (1, 'one')",
+        "CREATE TABLE public.auto_nokey (v text)",
+        "ALTER TABLE public.other ADD COLUMN q int",
+        "ALTER TABLE users RENAME TO members",
+        "INSERT INTO members (id, name) VALUES (3, 'cy')");
+    // made with ddl, recorded once (twice would fail on the replica: the column exists)
+    assertThat(ddl("ALTER TABLE members ADD COLUMN w int").status()).isZero();
+    primary("INSERT INTO members (id, name, w) VALUES (4, 'di', 4)");
+    awaitSameRows("public.members");
+    awaitSameRows("public.auto_t");
+    assertThat(columns(fx.replicaCluster, replicaDb, "public.members"))
+        .isEqualTo(columns(fx.primaryCluster, fx.primaryDb, "public.members"));
+    assertThat(query(fx.replicaCluster, replicaDb, "SELECT to_regclass('public.users_name')"))
+        .isEqualTo("users_name");
+    // not captured: neither the table without a key nor the change of another table
+    assertThat(query(fx.replicaCluster, replicaDb, "SELECT to_regclass('public.auto_nokey')"))
+        .isNull();
+    assertThat(columns(fx.replicaCluster, replicaDb, "public.other")).isEqualTo("id integer -");
+    primary("DROP TABLE public.auto_t", "INSERT INTO members (id, name) VALUES (5, 'ed')");
+    awaitSameRows("public.members");
+    assertThat(query(fx.replicaCluster, replicaDb, "SELECT to_regclass('public.auto_t')")).isNull();
+    assertThat(
+            query(
+                fx.primaryCluster,
+                fx.primaryDb,
+                "SELECT string_agg(table_name, ',' ORDER BY table_name)"
+                    + " FROM replicador.captured_tables"))
+        .isEqualTo("members");
+  }
+
   /** The ERROR lines of this test's replica, as logged. */
   private List<String> errorLines() {
     List<String> lines = new ArrayList<>();
