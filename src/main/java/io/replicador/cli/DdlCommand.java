@@ -1,6 +1,7 @@
 package io.replicador.cli;
 
 import io.replicador.capture.DdlRecorder;
+import io.replicador.capture.DdlStatement;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import java.io.IOException;
@@ -52,6 +53,7 @@ final class DdlCommand implements Callable<Integer> {
       throw new ConfigException("--wait must be 0 or more seconds, not " + waitSeconds);
     }
     String sql = sql();
+    DdlStatement.classify(sql); // refused before connecting, as well as by the recorder
     try (Connection c = address.connect("replicador-ddl");
         Connection marks = address.connect("replicador-ddl-marks")) {
       DdlRecorder.Recorded r = new DdlRecorder(c, marks, Duration.ofSeconds(waitSeconds)).run(sql);
