@@ -245,7 +245,7 @@ public final class DdlRecorder {
                 + table
                 + " are still waiting in the changelog after "
                 + drainTimeout.toSeconds()
-                + " s; the statement must come after them. Start the publisher (replicador"
+                + " s; the statement must come after them: start the publisher (replicador"
                 + " publish) or let it catch up, then run ddl again (or give --wait more time);"
                 + " nothing was changed");
       }

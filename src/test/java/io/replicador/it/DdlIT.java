@@ -206,6 +206,22 @@ class DdlIT {
   }
 
   @Test
+  void givesUpWithoutChangingAnythingWhileThePublisherIsNotShippingTheTable() throws Exception {
+    fx.stopServices();
+    primary("INSERT INTO users VALUES (1, 'waits', NULL)");
+    CliRun run =
+        CliRun.of(
+            "ddl", "--primary", fx.primaryUri(), "--wait", "1", "ALTER TABLE users ADD c int");
+    assertThat(run.status()).isEqualTo(2);
+    assertThat(run.err())
+        .contains("\"public\".\"users\"", "start the publisher", "nothing was changed");
+    // one line of error (the wait before it was logged)
+    assertThat(run.err().lines().filter(l -> l.startsWith("replicador:"))).hasSize(1);
+    assertThat(columns(fx.primaryCluster, fx.primaryDb, USERS))
+        .isEqualTo("id bigint -, name text -, bio text -");
+  }
+
+  @Test
   void refusesStatementsOnTablesThatAreNotCapturedBeforeRunningThem() {
     CliRun other = ddl("ALTER TABLE public.other ADD COLUMN v int");
     assertThat(other.status()).isEqualTo(2);
