@@ -167,7 +167,7 @@ final class ChangeWriter {
     // values noted for a sequence the statement may drop are written out first
     sequences.advance(connection);
     try (Statement st = connection.createStatement()) {
-      String before = setting(st, "search_path");
+      String before = searchPath(st);
       if (!change.searchPath().isEmpty()) {
         setSearchPath(change.searchPath());
       }
@@ -189,8 +189,8 @@ final class ChangeWriter {
         tx.position());
   }
 
-  private static String setting(Statement st, String name) throws SQLException {
-    try (ResultSet rs = st.executeQuery("SELECT current_setting('" + name + "')")) {
+  private static String searchPath(Statement st) throws SQLException {
+    try (ResultSet rs = st.executeQuery("SELECT current_setting('search_path')")) {
       rs.next();
       return rs.getString(1);
     }
