@@ -118,6 +118,10 @@ final class ChangeWriter {
       if (copy != null && copy.includes(tx.xid())) {
         continue;
       }
+      if (change.op() == Operation.DDL) {
+        applyDdl(tx, change);
+        continue;
+      }
       if (change.op() == Operation.VALUE) {
         flush();
         pieces.add(change.chunked().get(0), change.values().get(0));
@@ -148,6 +152,56 @@ final class ChangeWriter {
         runKeys.add(key);
       }
       run.add(change);
+    }
+  }
+
+  /**
+   * Runs a schema change in the replica transaction, after everything before it, with the search
+   * path it ran with on the primary. What this writer knew of the replica's tables (columns, types,
+   * prepared statements, staging tables) may be stale afterwards, so it is forgotten, and the
+   * changes that follow are planned against the tables as they are now, in the same transaction
+   * that records the position.
+   */
+  private void applyDdl(SourceTransaction tx, Change change) throws SQLException, ApplyException {
+    flush();
+    // values noted for a sequence the statement may drop are written out first
+    sequences.advance(connection);
+    try (Statement st = connection.createStatement()) {
+      String before = searchPath(st);
+      if (!change.searchPath().isEmpty()) {
+        setSearchPath(change.searchPath());
+      }
+      st.execute(change.statement());
+      setSearchPath(before);
+    } catch (SQLException e) {
+      if (Failures.isConnectionFailure(e)) {
+        throw e;
+      }
+      throw failure(tx, change, e);
+    } finally {
+      forgetTables();
+      bulk.reset();
+    }
+    log.info(
+        "Replica {}: applied schema change on {} at position {}",
+        replicaName,
+        change.table(),
+        tx.position());
+  }
+
+  private static String searchPath(Statement st) throws SQLException {
+    try (ResultSet rs = st.executeQuery("SELECT current_setting('search_path')")) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  /** For this transaction only: the connection's own setting comes back with the commit. */
+  private void setSearchPath(String searchPath) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement("SELECT set_config('search_path', ?, true)")) {
+      ps.setString(1, searchPath);
+      ps.executeQuery().close();
     }
   }
 
@@ -304,6 +358,27 @@ final class ChangeWriter {
   private ApplyException failure(SourceTransaction tx, Change change, SQLException e) {
     String detail =
         e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+    if (change.op() == Operation.DDL) {
+      return new ApplyException(
+          "Replica "
+              + replicaName
+              + ": cannot apply the schema change on "
+              + change.table()
+              + " at position "
+              + tx.position()
+              + " (transaction "
+              + tx.xid()
+              + "): "
+              + detail
+              + " [SQLSTATE "
+              + e.getSQLState()
+              + "]; statement: "
+              + change.statement().strip().replaceAll("\\s+", " ")
+              + ". Fix the replica so that the statement can run there; the listener retries it and"
+              + " goes on",
+          e,
+          change.table());
+    }
     String column = failingColumn(e);
     return new ApplyException(
         "Replica "

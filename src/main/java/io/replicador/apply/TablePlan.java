@@ -101,7 +101,8 @@ final class TablePlan {
       case UPDATE -> keyChanged(change) ? keyChange : update;
       case DELETE -> delete;
       case TRUNCATE -> truncate;
-      case VALUE -> throw new IllegalStateException("value pieces are not applied as statements");
+      case VALUE, DDL ->
+          throw new IllegalStateException(change.op().wireName() + " has no table statement");
     };
   }
 

@@ -1,5 +1,6 @@
 package io.replicador.change;
 
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
@@ -13,7 +14,7 @@ import java.util.List;
  * pieces, never needing the whole value in memory at once.
  *
  * @param values the new row, aligned with {@link Relation#columns()}; empty for delete/truncate;
- *     for a value part, the one piece
+ *     for a value part, the one piece; for a DDL change, its statement and search_path
  * @param key the old row's key values, aligned with {@link Relation#key()}; empty for insert and
  *     truncate
  * @param chunked indexes of the columns whose values came as value parts before this change (for a
@@ -35,6 +36,32 @@ public record Change(
   public static Change valuePart(Relation relation, int column, String piece) {
     return new Change(
         Operation.VALUE, relation, Collections.singletonList(piece), List.of(), List.of(column));
+  }
+
+  /**
+   * A schema change: the statement as the primary ran it, to be run on a replica with the same
+   * search_path, before the changes that follow it. Its relation names the table it concerns (the
+   * old name of a renamed table, the new table of a CREATE TABLE), with no columns: a replica that
+   * does not take that table skips it.
+   *
+   * @param searchPath the primary session's search_path when the statement ran
+   */
+  public static Change ddl(TableName table, String statement, String searchPath) {
+    return new Change(
+        Operation.DDL,
+        new Relation(table, List.of(), List.of()),
+        Arrays.asList(statement, searchPath),
+        List.of());
+  }
+
+  /** The statement of a {@link Operation#DDL} change. */
+  public String statement() {
+    return values.get(0);
+  }
+
+  /** The search_path a {@link Operation#DDL} change's statement ran with. */
+  public String searchPath() {
+    return values.get(1);
   }
 
   public TableName table() {

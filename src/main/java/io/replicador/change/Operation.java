@@ -9,7 +9,12 @@ public enum Operation {
   DELETE('D'),
   TRUNCATE('T'),
   /** A piece of a large value of the change that follows (see {@link Change#valuePart}). */
-  VALUE('V');
+  VALUE('V'),
+  /**
+   * A schema change (ALTER TABLE, CREATE TABLE, ...) recorded on the primary at its place in the
+   * stream (see {@link Change#ddl}); code 'S' in the changelog.
+   */
+  DDL('S');
 
   private final char code;
   private final String wireName;
@@ -44,6 +49,8 @@ public enum Operation {
       }
     }
     throw new IllegalArgumentException(
-        "Unknown operation \"" + name + "\"; expected insert, update, delete, truncate or value");
+        "Unknown operation \""
+            + name
+            + "\"; expected insert, update, delete, truncate, value or ddl");
   }
 }

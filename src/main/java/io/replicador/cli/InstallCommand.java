@@ -1,6 +1,7 @@
 package io.replicador.cli;
 
 import io.replicador.capture.CaptureInstaller;
+import io.replicador.capture.DdlEventTriggers;
 import io.replicador.capture.WalCaptureInstaller;
 import io.replicador.change.TableName;
 import io.replicador.config.ConfigException;
@@ -44,6 +45,15 @@ final class InstallCommand implements Callable<Integer> {
               + " now, else trigger. Naming the other one moves every captured table over.")
   String capture;
 
+  @Option(
+      names = "--ddl",
+      paramLabel = "MODE",
+      description =
+          "'auto': also record schema changes of captured tables made without 'replicador ddl'"
+              + " (event triggers; needs a superuser, else install says so and goes on);"
+              + " 'manual': only those made with 'replicador ddl'. Default: as installed before.")
+  String ddl;
+
   @ArgGroup(exclusive = false, multiplicity = "0..1")
   TableSelection selection = new TableSelection();
 
@@ -55,6 +65,9 @@ final class InstallCommand implements Callable<Integer> {
     }
     if (capture != null && !capture.equals("trigger") && !capture.equals("wal")) {
       throw new ConfigException("--capture must be 'trigger' or 'wal', not '" + capture + "'");
+    }
+    if (ddl != null && !ddl.equals("auto") && !ddl.equals("manual")) {
+      throw new ConfigException("--ddl must be 'auto' or 'manual', not '" + ddl + "'");
     }
     if ("wal".equals(capture) && replaceTrigger != null) {
       throw new ConfigException(
@@ -90,6 +103,18 @@ final class InstallCommand implements Callable<Integer> {
               + " table(s): "
               + installed.stream().map(TableName::toString).collect(Collectors.joining(", "))
               + (replaceTrigger == null ? "" : "; dropped trigger " + replaceTrigger + " on each"));
+      if ("auto".equals(ddl)) {
+        System.out.println(
+            DdlEventTriggers.install(c)
+                ? "Schema changes of captured tables are recorded for the replicas (event"
+                    + " triggers)"
+                : "Schema changes are recorded only with 'replicador ddl': event triggers need a"
+                    + " superuser, which "
+                    + address
+                    + " does not connect as");
+      } else if ("manual".equals(ddl)) {
+        DdlEventTriggers.remove(c);
+      }
     }
     return 0;
   }

@@ -36,6 +36,7 @@ import picocli.CommandLine.Option;
       VerifyCommand.class,
       StatusCommand.class,
       RemoveReplicaCommand.class,
+      DdlCommand.class,
       DemoCommand.class
     })
 public final class Main implements Runnable {

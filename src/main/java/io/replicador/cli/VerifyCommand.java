@@ -4,6 +4,7 @@ import io.replicador.Failures;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.verify.Difference;
+import io.replicador.verify.Repairer;
 import io.replicador.verify.TableResult;
 import io.replicador.verify.Verifier;
 import io.replicador.verify.VerifySettings;
@@ -56,6 +57,15 @@ final class VerifyCommand implements Callable<Integer> {
       paramLabel = "NAME",
       description = "With --wait-caught-up: the listener whose position counts (default: all).")
   String name;
+
+  @Option(
+      names = "--repair",
+      description =
+          "Bring the differing rows listed back to the primary's values through the change"
+              + " stream: the primary re-emits its current version of each (the replica upserts"
+              + " it, or deletes it when the primary has none), in order with the changes around"
+              + " it. Run verify again once the replica caught up.")
+  boolean repair;
 
   @Override
   public Integer call() {
@@ -126,6 +136,35 @@ final class VerifyCommand implements Callable<Integer> {
         different == 0
             ? "All " + results.size() + " table(s) equal."
             : different + " of " + results.size() + " table(s) differ.");
+    if (repair && different > 0) {
+      repair(settings, results);
+    }
     return different == 0 ? 0 : EXIT_DIFFERENT;
+  }
+
+  private static void repair(VerifySettings settings, List<TableResult> results) throws Exception {
+    List<Repairer.Repaired> repaired = new Repairer(settings.primary()).repair(results);
+    for (Repairer.Repaired r : repaired) {
+      System.out.println(
+          "repaired "
+              + r.table().table()
+              + " "
+              + r.row().keyText()
+              + (r.upserted() ? ": re-sent the primary's row" : ": deleted, not on the primary"));
+    }
+    boolean more = false;
+    for (TableResult r : results) {
+      if (r.missingOnReplica()) {
+        System.out.println(
+            r.table() + ": not repaired, missing on the replica; create it with snapshot");
+      }
+      more |= r.more();
+    }
+    System.out.println(
+        "Repaired "
+            + repaired.size()
+            + " row(s) through the change stream"
+            + (more ? "; more differ than were listed: run verify --repair again" : "")
+            + "; run verify again (--wait-caught-up) once the replica has applied them.");
   }
 }

@@ -22,7 +22,9 @@ import java.util.Map;
 /**
  * The JSON envelope of the change stream (documented in docs/message-format.md): version 1, and
  * version 2 for the messages that carry pieces of large values ({@link Operation#VALUE}), so that a
- * version-1 reader refuses them rather than apply a value it does not know is incomplete.
+ * version-1 reader refuses them rather than apply a value it does not know is incomplete, and
+ * version 3 for the messages that carry schema changes ({@link Operation#DDL}), so that a reader
+ * from before them halts at one rather than skip it or dead-letter it.
  *
  * <p>Relations are listed once per message and changes refer to them by index, so a message of a
  * thousand inserts into one table names its columns once. Thread-safe.
@@ -34,8 +36,12 @@ public final class ChangeMessageCodec {
   /** The version of messages with value pieces. */
   public static final int VERSION_VALUE_PARTS = 2;
 
+  /** The version of messages with schema changes (they may carry value pieces too). */
+  public static final int VERSION_DDL = 3;
+
   public static final String CONTENT_TYPE = "application/vnd.replicador.v1+json";
   public static final String CONTENT_TYPE_VALUE_PARTS = "application/vnd.replicador.v2+json";
+  public static final String CONTENT_TYPE_DDL = "application/vnd.replicador.v3+json";
 
   /**
    * Jackson's default limit on one string (20 million characters) would refuse a message from a
@@ -49,19 +55,27 @@ public final class ChangeMessageCodec {
 
   /** The version a message is encoded in. */
   public static int version(ChangeMessage message) {
+    int version = VERSION;
     for (SourceTransaction tx : message.transactions()) {
       for (Change c : tx.changes()) {
+        if (c.op() == Operation.DDL) {
+          return VERSION_DDL;
+        }
         if (c.op() == Operation.VALUE || !c.chunked().isEmpty()) {
-          return VERSION_VALUE_PARTS;
+          version = VERSION_VALUE_PARTS;
         }
       }
     }
-    return VERSION;
+    return version;
   }
 
   /** The content type of a message, naming its version. */
   public static String contentType(ChangeMessage message) {
-    return version(message) == VERSION ? CONTENT_TYPE : CONTENT_TYPE_VALUE_PARTS;
+    return switch (version(message)) {
+      case VERSION -> CONTENT_TYPE;
+      case VERSION_VALUE_PARTS -> CONTENT_TYPE_VALUE_PARTS;
+      default -> CONTENT_TYPE_DDL;
+    };
   }
 
   public byte[] encode(ChangeMessage message) {
@@ -72,6 +86,9 @@ public final class ChangeMessageCodec {
       List<Relation> relations = new ArrayList<>();
       for (SourceTransaction tx : message.transactions()) {
         for (Change change : tx.changes()) {
+          if (change.op() == Operation.DDL) {
+            continue; // names its table itself: it has no columns to list
+          }
           relationIndex.computeIfAbsent(
               change.relation(),
               r -> {
@@ -105,6 +122,14 @@ public final class ChangeMessageCodec {
         for (Change c : tx.changes()) {
           g.writeStartObject();
           g.writeStringField("op", c.op().wireName());
+          if (c.op() == Operation.DDL) {
+            g.writeStringField("schema", c.table().schema());
+            g.writeStringField("table", c.table().name());
+            g.writeStringField("statement", c.statement());
+            g.writeStringField("search_path", c.searchPath());
+            g.writeEndObject();
+            continue;
+          }
           g.writeNumberField("relation", relationIndex.get(c.relation()));
           if (c.op() == Operation.VALUE) {
             g.writeNumberField("column", c.chunked().get(0));

@@ -45,7 +45,8 @@ final class ChangeMessageDecoder {
           if (value != JsonToken.VALUE_NUMBER_INT
               || p.getNumberType() != JsonParser.NumberType.INT
               || (p.getIntValue() != ChangeMessageCodec.VERSION
-                  && p.getIntValue() != ChangeMessageCodec.VERSION_VALUE_PARTS)) {
+                  && p.getIntValue() != ChangeMessageCodec.VERSION_VALUE_PARTS
+                  && p.getIntValue() != ChangeMessageCodec.VERSION_DDL)) {
             String seen = value == JsonToken.VALUE_STRING ? '"' + p.getText() + '"' : p.getText();
             MalformedMessageException e = unsupportedVersion(seen);
             // a change message of another version, once its format said so
@@ -88,8 +89,8 @@ final class ChangeMessageDecoder {
             + version
             + "; this listener reads versions "
             + ChangeMessageCodec.VERSION
-            + " and "
-            + ChangeMessageCodec.VERSION_VALUE_PARTS
+            + " to "
+            + ChangeMessageCodec.VERSION_DDL
             + ": upgrade it");
   }
 
@@ -157,8 +158,19 @@ final class ChangeMessageDecoder {
       List<String> key,
       int column,
       String data,
-      List<Integer> chunked) {
+      List<Integer> chunked,
+      Ddl ddl) {
     Change resolve(List<Relation> relations) throws MalformedMessageException {
+      if (op == Operation.DDL) {
+        if (ddl.schema == null || ddl.table == null || ddl.statement == null) {
+          throw new MalformedMessageException(
+              "ddl change lacks \"schema\", \"table\" or \"statement\"");
+        }
+        return Change.ddl(
+            TableName.of(ddl.schema, ddl.table),
+            ddl.statement,
+            ddl.searchPath == null ? "" : ddl.searchPath);
+      }
       if (relation < 0 || relation >= relations.size()) {
         throw new MalformedMessageException("change refers to unknown relation " + relation);
       }
@@ -211,6 +223,14 @@ final class ChangeMessageDecoder {
       }
       return new Change(op, r, values, key, chunked);
     }
+  }
+
+  /** The fields of a ddl change, as read. */
+  private static final class Ddl {
+    String schema;
+    String table;
+    String statement;
+    String searchPath;
   }
 
   private static List<Transaction> transactions(JsonParser p)
@@ -268,6 +288,7 @@ final class ChangeMessageDecoder {
       int column = -1;
       String data = null;
       List<Integer> chunked = List.of();
+      Ddl ddl = new Ddl();
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         JsonToken value = p.nextToken();
@@ -292,13 +313,17 @@ final class ChangeMessageDecoder {
           }
           case "values" -> values = strings(p, field);
           case "key" -> key = strings(p, field);
+          case "schema" -> ddl.schema = text(p, field);
+          case "table" -> ddl.table = text(p, field);
+          case "statement" -> ddl.statement = text(p, field);
+          case "search_path" -> ddl.searchPath = text(p, field);
           default -> p.skipChildren();
         }
       }
       if (op == null) {
         throw missing("op", "a string");
       }
-      changes.add(new Unresolved(op, relation, values, key, column, data, chunked));
+      changes.add(new Unresolved(op, relation, values, key, column, data, chunked, ddl));
     }
     return changes;
   }

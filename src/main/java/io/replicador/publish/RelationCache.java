@@ -46,6 +46,11 @@ public final class RelationCache {
     this.clock = clock;
   }
 
+  /** Forgets every table's description: the next row of each is described afresh. */
+  public void forget() {
+    entries.clear();
+  }
+
   public Change toChange(ChangeLogRow row) throws SQLException {
     return switch (row.op()) {
       case INSERT -> {
@@ -66,6 +71,12 @@ public final class RelationCache {
       }
       case TRUNCATE -> new Change(row.op(), entry(row, -1).relation, List.of(), List.of());
       case VALUE -> throw new IllegalStateException("The changelog holds no value pieces");
+      case DDL -> {
+        // The changes after it have the table's new shape (ddl waited for the old rows to ship):
+        // describe them afresh, not from what was read before the change.
+        forget();
+        yield Change.ddl(row.table(), row.newRow(), row.oldRow() == null ? "" : row.oldRow());
+      }
     };
   }
 

@@ -1,5 +1,8 @@
 package io.replicador.publish;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.replicador.change.Change;
 import io.replicador.change.Operation;
 import io.replicador.change.Relation;
@@ -7,6 +10,7 @@ import io.replicador.change.TableName;
 import io.replicador.publish.PgOutput.Value;
 import io.replicador.publish.RelationCache.ChangeSink;
 import io.replicador.schema.TableCatalog;
+import io.replicador.store.ChangeLogRow;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -63,6 +67,79 @@ final class WalChanges {
       }
     }
     tables.put(m.relid(), new Table(new Relation(name, columns, key), keyIndexes, new HashMap<>()));
+  }
+
+  /**
+   * The prefix of the logical decoding messages that carry schema changes
+   * (V3__ddl_and_refresh.sql).
+   */
+  static final String DDL_PREFIX = "replicador.ddl";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * The schema change a {@link #DDL_PREFIX} message carries: a JSON object with the fields schema,
+   * table, statement and search_path, written by replicador.record_ddl.
+   */
+  static Change ddl(PgOutput.LogicalMessage m) {
+    try {
+      JsonNode o = JSON.readTree(m.content());
+      String schema = o.path("schema").textValue();
+      String table = o.path("table").textValue();
+      String statement = o.path("statement").textValue();
+      String searchPath = o.path("search_path").textValue();
+      if (schema == null || table == null || statement == null) {
+        throw new IllegalStateException(
+            "Schema change message at " + m.lsn() + " lacks schema, table or statement");
+      }
+      return Change.ddl(
+          TableName.of(schema, table), statement, searchPath == null ? "" : searchPath);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(
+          "Schema change message at " + m.lsn() + " is not JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** The prefix of the messages that carry the rows verify --repair re-emits. */
+  static final String REFRESH_PREFIX = "replicador.refresh";
+
+  /**
+   * The row a {@link #REFRESH_PREFIX} message carries (written by replicador.refresh_row), as the
+   * changelog row the trigger source would read: an insert of the row, or a delete of the key that
+   * the row's text holds.
+   */
+  static ChangeLogRow refreshRow(PgOutput.LogicalMessage m, String xid) {
+    try {
+      JsonNode o = JSON.readTree(m.content());
+      String schema = o.path("schema").textValue();
+      String table = o.path("table").textValue();
+      String op = o.path("op").textValue();
+      String row = o.path("row").textValue();
+      long relid = o.path("relid").asLong(0);
+      if (schema == null
+          || table == null
+          || row == null
+          || relid == 0
+          || !("I".equals(op) || "D".equals(op))) {
+        throw new IllegalStateException(
+            "Refresh message at " + m.lsn() + " lacks relid, schema, table, op or row");
+      }
+      boolean insert = op.equals("I");
+      return new ChangeLogRow(
+          xid,
+          relid,
+          TableName.of(schema, table),
+          insert ? Operation.INSERT : Operation.DELETE,
+          insert ? row : null,
+          insert ? null : row,
+          0,
+          0,
+          false,
+          false);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(
+          "Refresh message at " + m.lsn() + " is not JSON: " + e.getOriginalMessage(), e);
+    }
   }
 
   /** The changes of a row message (or truncate), to the sink in order. */

@@ -1,6 +1,7 @@
 package io.replicador.publish;
 
 import io.replicador.broker.ChangePublication;
+import io.replicador.change.Change;
 import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.schema.TableCatalog;
@@ -188,6 +189,11 @@ final class WalSource implements ChangeSource {
   private final class Reader {
     private final PGReplicationStream stream;
     private final WalChanges changes = new WalChanges(new TableCatalog(pg));
+
+    /** Describes the rows verify --repair re-emits, as the trigger source describes its rows. */
+    private final RelationCache refreshes =
+        new RelationCache(new TableCatalog(pg), Clock.systemUTC());
+
     private final MessageSender sender =
         new MessageSender(publication, source, Clock.systemUTC()).measuredBy(stats.metrics);
     private long shippedLsn;
@@ -292,6 +298,22 @@ final class WalSource implements ChangeSource {
         ended = endSeen;
       } else if (m instanceof PgOutput.RelationMessage r) {
         changes.relation(r);
+      } else if (m instanceof PgOutput.LogicalMessage lm
+          && WalChanges.DDL_PREFIX.equals(lm.prefix())) {
+        if (lm.transactional() && !skipping) {
+          refreshes.forget(); // the table may have another shape now
+          assembler().add(xid, WalChanges.ddl(lm), lm.content().length());
+          transactionChanges++;
+          batchChanges++;
+        }
+      } else if (m instanceof PgOutput.LogicalMessage lm
+          && WalChanges.REFRESH_PREFIX.equals(lm.prefix())) {
+        if (lm.transactional() && !skipping) {
+          Change refresh = refreshes.toChange(WalChanges.refreshRow(lm, xid));
+          assembler().add(xid, refresh, lm.content().length());
+          transactionChanges++;
+          batchChanges++;
+        }
       } else if (m instanceof PgOutput.LogicalMessage lm) {
         if (WalCaptureStore.MESSAGE_PREFIX.equals(lm.prefix())) {
           if (lm.transactional() && WalCaptureStore.END.equals(lm.content()) && !skipping) {
@@ -301,23 +323,28 @@ final class WalSource implements ChangeSource {
           }
         }
       } else if (!(m instanceof PgOutput.Ignored) && !skipping) {
-        if (assembler == null) {
-          assembler =
-              new MessageAssembler(
-                  source,
-                  nextPosition,
-                  settings.messageChanges(),
-                  settings.messageBytes(),
-                  sender::send);
-        }
+        MessageAssembler into = assembler();
         changes.changes(
             m,
             (change, bytes) -> {
-              assembler.add(xid, change, bytes);
+              into.add(xid, change, bytes);
               transactionChanges++;
               batchChanges++;
             });
       }
+    }
+
+    private MessageAssembler assembler() {
+      if (assembler == null) {
+        assembler =
+            new MessageAssembler(
+                source,
+                nextPosition,
+                settings.messageChanges(),
+                settings.messageBytes(),
+                sender::send);
+      }
+      return assembler;
     }
 
     /**

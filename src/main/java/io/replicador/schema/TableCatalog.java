@@ -1,5 +1,6 @@
 package io.replicador.schema;
 
+import io.replicador.change.Identifiers;
 import io.replicador.change.TableName;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -38,6 +39,33 @@ public final class TableCatalog {
         }
         return Optional.of(new TableRef(table, rs.getLong(1), rs.getString(2).charAt(0)));
       }
+    }
+  }
+
+  /**
+   * The table an unqualified name means in this session (its search_path decides), if any; quoted
+   * here, so the name is taken as it is spelled.
+   */
+  public Optional<TableName> visible(String name) throws SQLException {
+    try (PreparedStatement ps =
+        connection.prepareStatement(
+            "SELECT n.nspname, c.relname FROM pg_class c"
+                + " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?)")) {
+      ps.setString(1, Identifiers.quote(name));
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next()
+            ? Optional.of(TableName.of(rs.getString(1), rs.getString(2)))
+            : Optional.empty();
+      }
+    }
+  }
+
+  /** The schema an unqualified CREATE TABLE creates its table in, or null when none. */
+  public String creationSchema() throws SQLException {
+    try (PreparedStatement ps = connection.prepareStatement("SELECT current_schema()");
+        ResultSet rs = ps.executeQuery()) {
+      rs.next();
+      return rs.getString(1);
     }
   }
 

@@ -23,7 +23,7 @@ public final class PrimaryStore {
       new Migrations(
           "primary",
           "/io/replicador/store/primary",
-          List.of("V1__capture.sql", "V2__wal_capture.sql"),
+          List.of("V1__capture.sql", "V2__wal_capture.sql", "V3__ddl_and_refresh.sql"),
           "replicador.source");
 
   /**
@@ -138,6 +138,57 @@ public final class PrimaryStore {
 
   private void call(String sql, TableName table) throws SQLException {
     Statements.list(connection, sql, rs -> null, table.schema(), table.name());
+  }
+
+  /**
+   * Records a schema change in the stream at this point of the caller's transaction (see
+   * store/primary/V3__ddl_and_refresh.sql): in the changelog, or as a message in the WAL when the
+   * tables are captured from a slot.
+   *
+   * @param searchPath the search_path the statement ran with, for replicas to run it with
+   */
+  public void recordDdl(TableName table, String statement, String searchPath) throws SQLException {
+    Statements.list(
+        connection,
+        "SELECT replicador.record_ddl(?, ?, ?, ?)",
+        rs -> null,
+        table.schema(),
+        table.name(),
+        statement,
+        searchPath);
+  }
+
+  /**
+   * Re-emits the primary's current version of one row at this point of the stream (see
+   * replicador.refresh_row): an insert of the row when it is there, else a delete of its key. The
+   * caller locks the table against writers first and commits.
+   *
+   * @param key the key's values, text forms, aligned with {@code keyColumns}
+   * @return true when the row is there (an upsert), false when not (a delete)
+   */
+  public boolean refreshRow(TableName table, List<String> keyColumns, List<String> key)
+      throws SQLException {
+    return Statements.first(
+            connection,
+            "SELECT replicador.refresh_row(?, ?, jsonb_object(?::text[], ?::text[])) = 'I'",
+            rs -> rs.getBoolean(1),
+            table.schema(),
+            table.name(),
+            connection.createArrayOf("text", keyColumns.toArray()),
+            connection.createArrayOf("text", key.toArray()))
+        .orElseThrow();
+  }
+
+  /** Whether the changelog holds changes of the table that the publisher has not shipped yet. */
+  public boolean hasWaitingChanges(TableName table) throws SQLException {
+    return Statements.first(
+            connection,
+            "SELECT EXISTS (SELECT 1 FROM replicador.changelog WHERE schema_name = ?"
+                + " AND table_name = ?)",
+            rs -> rs.getBoolean(1),
+            table.schema(),
+            table.name())
+        .orElse(false);
   }
 
   /** The doorbell's payload that tells the publisher the tables moved to another source. */

@@ -152,11 +152,11 @@ class ChangeMessageCodecTest {
             () ->
                 codec.decode(
                     json(
-                        "{\"format\":\"replicador\",\"version\":3,\"source\":\"s\","
+                        "{\"format\":\"replicador\",\"version\":4,\"source\":\"s\","
                             + "\"relations\":[],\"transactions\":[]}")))
         .isInstanceOf(MalformedMessageException.class)
-        .hasMessageContaining("unsupported version 3")
-        .hasMessageContaining("versions 1 and 2")
+        .hasMessageContaining("unsupported version 4")
+        .hasMessageContaining("versions 1 to 3")
         .matches(e -> ((MalformedMessageException) e).ours(), "is ours");
     assertThatThrownBy(
             () ->
@@ -200,6 +200,49 @@ class ChangeMessageCodecTest {
         message(new SourceTransaction(8, "80", 0, true, List.of(insert(USERS, "2", "b", "c"))));
     assertThat(new String(codec.encode(plain), StandardCharsets.UTF_8)).contains("\"version\":1");
     assertThat(ChangeMessageCodec.contentType(plain)).isEqualTo(ChangeMessageCodec.CONTENT_TYPE);
+  }
+
+  @Test
+  void schemaChangesRoundTripInAVersion3MessageBetweenRowChanges() throws Exception {
+    Change ddl =
+        Change.ddl(
+            ODD.table(),
+            "ALTER TABLE \"Sales Data\".\"Odd \"\"Table\"\" Name\" ADD c int",
+            "\"$user\", public");
+    ChangeMessage m =
+        message(
+            new SourceTransaction(
+                9,
+                "90",
+                0,
+                true,
+                List.of(insert(USERS, "1", "a", null), ddl, insert(USERS, "2", "b", null))));
+    byte[] body = codec.encode(m);
+    String text = new String(body, StandardCharsets.UTF_8);
+    assertThat(text).contains("\"version\":3", "\"op\":\"ddl\"", "\"search_path\"");
+    // the ddl change names its table itself: only USERS is among the relations
+    assertThat(text).doesNotContain("\"columns\":[]");
+    assertThat(ChangeMessageCodec.contentType(m)).isEqualTo(ChangeMessageCodec.CONTENT_TYPE_DDL);
+    ChangeMessage back = codec.decode(body);
+    assertThat(back).isEqualTo(m);
+    Change read = back.transactions().get(0).changes().get(1);
+    assertThat(read.op()).isEqualTo(Operation.DDL);
+    assertThat(read.table()).isEqualTo(ODD.table());
+    assertThat(read.statement()).isEqualTo(ddl.statement());
+    assertThat(read.searchPath()).isEqualTo("\"$user\", public");
+  }
+
+  @Test
+  void aDdlChangeWithoutItsStatementIsRefused() {
+    assertThatThrownBy(
+            () ->
+                codec.decode(
+                    json(
+                        "{\"format\":\"replicador\",\"version\":3,\"source\":\"s\","
+                            + "\"relations\":[],\"transactions\":[{\"position\":1,\"xid\":\"1\","
+                            + "\"changes\":[{\"op\":\"ddl\",\"schema\":\"public\",\"table\":\"t\"}]}]}")))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("statement");
   }
 
   @Test

@@ -10,6 +10,7 @@ import io.replicador.apply.ListenerSettings;
 import io.replicador.cli.Main;
 import io.replicador.codec.MessageSignature;
 import io.replicador.codec.SigningKey;
+import io.replicador.testing.CliRun;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -177,5 +178,43 @@ class LeastPrivilegeIT {
                 replicaDb,
                 "SELECT rolsuper FROM pg_roles WHERE rolname = '" + listener + "'"))
         .isEqualTo("f");
+
+    // a schema change (issue 24): made with ddl by a role that owns the table and may record
+    // (here the superuser), run on the replica by the listener, which owns the table there
+    exec(fx.replicaCluster, replicaDb, "ALTER TABLE public.accounts OWNER TO " + listener);
+    CliRun ddl =
+        CliRun.of(
+            "ddl",
+            "--primary",
+            fx.primaryUri(),
+            "ALTER TABLE public.accounts ADD COLUMN note text DEFAULT 'n'");
+    assertThat(ddl.status()).as(ddl.err()).isZero();
+    exec(
+        fx.primaryCluster,
+        fx.primaryDb,
+        "SET ROLE " + app,
+        "INSERT INTO public.accounts (id, owner) VALUES (4, 'di')");
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions() // until the column is there
+        .until(
+            () ->
+                "1=ada l.=n,3=cy=n,4=di=n"
+                    .equals(
+                        query(
+                            fx.replicaCluster,
+                            replicaDb,
+                            "SELECT string_agg(id || '=' || owner || '=' || note, ',' ORDER BY id)"
+                                + " FROM public.accounts")));
+    // the publisher may write the changelog, but not record statements for replicas to run
+    assertThatThrownBy(
+            () ->
+                exec(
+                    fx.primaryCluster,
+                    fx.primaryDb,
+                    "SET ROLE " + publisher,
+                    "SELECT replicador.record_ddl('public', 'accounts', 'DROP TABLE x', '')"))
+        .hasMessageContaining("permission denied for function record_ddl");
   }
 }
