@@ -56,6 +56,19 @@ public final class QueueInspector implements AutoCloseable {
   }
 
   /**
+   * Makes sure the exchange's stream exists (see {@link StreamTopology#ensure}) and the replica's
+   * dead-letter queue too; returns the stream's name.
+   */
+  public String ensureStream(String exchange, String replicaName, StreamRetention retention)
+      throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      String stream = StreamTopology.ensure(channel, exchange, retention);
+      StreamTopology.declareDeadLetterQueue(channel, replicaName);
+      return stream;
+    }
+  }
+
+  /**
    * Binds the replica name to {@code database} ({@link ReplicaRegistry}): when {@code move},
    * whatever it was bound to; else only if free or already its own, refusing otherwise.
    */
