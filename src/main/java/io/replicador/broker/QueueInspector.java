@@ -116,6 +116,15 @@ public final class QueueInspector implements AutoCloseable {
     }
   }
 
+  /**
+   * The offset of the stream's last message, or empty when it holds none (or nothing came within
+   * {@code wait}); see {@link StreamEnd}.
+   */
+  public java.util.OptionalLong streamEnd(String stream, java.time.Duration wait)
+      throws IOException, InterruptedException {
+    return StreamEnd.find(connection, stream, wait);
+  }
+
   /** What the broker says it is, e.g. "RabbitMQ 3.10.8". */
   public String product() {
     Object product = connection.getServerProperties().get("product");
