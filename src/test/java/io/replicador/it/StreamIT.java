@@ -388,6 +388,37 @@ class StreamIT {
     CliRun run = CliRun.of(listenArgs("r1"));
     assertThat(run.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(run.err()).contains("Another listener of replica").hasLineCount(1);
+    // nor may the replica be removed or copied afresh under it
+    CliRun remove =
+        CliRun.of(
+            "remove-replica",
+            "--name",
+            fx.replicaName("r1"),
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--exchange",
+            fx.exchange,
+            "--replica",
+            fx.replicaCluster.uri(r1));
+    assertThat(remove.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(remove.err()).contains("a listener is reading the stream").contains("stop it");
+    CliRun snap =
+        CliRun.of(
+            "snapshot",
+            "--primary",
+            fx.primaryUri(),
+            "--replica",
+            fx.replicaCluster.uri(r1),
+            "--amqp",
+            TestEnvironment.amqpUri(),
+            "--exchange",
+            fx.exchange,
+            "--name",
+            fx.replicaName("r1"),
+            "--queue-type",
+            "stream");
+    assertThat(snap.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(snap.err()).contains("a listener is reading the stream");
   }
 
   @Test
