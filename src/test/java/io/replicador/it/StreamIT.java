@@ -86,6 +86,45 @@ class StreamIT {
     return db;
   }
 
+  /** Logs every row the listener writes into t, so that a change applied twice shows. */
+  private void logApplies(String db) {
+    exec(
+        fx.replicaCluster,
+        db,
+        "CREATE TABLE apply_log (id int, op text)",
+        "CREATE FUNCTION log_apply() RETURNS trigger LANGUAGE plpgsql AS"
+            + " $$ BEGIN INSERT INTO apply_log VALUES (NEW.id, TG_OP); RETURN NULL; END $$",
+        "CREATE TRIGGER log_apply AFTER INSERT OR UPDATE ON t"
+            + " FOR EACH ROW EXECUTE FUNCTION log_apply()",
+        "ALTER TABLE t ENABLE ALWAYS TRIGGER log_apply");
+  }
+
+  private void assertAppliedOnce(String db) {
+    assertThat(query(fx.replicaCluster, db, "SELECT count(*) - count(DISTINCT id) FROM apply_log"))
+        .as("rows written twice")
+        .isEqualTo("0");
+  }
+
+  /** Inserts rows 1..600 one per transaction; rows from 301 on wait for {@code faulted}. */
+  private CompletableFuture<Void> insertRows(CountDownLatch faulted) {
+    return CompletableFuture.runAsync(
+        () -> {
+          try (java.sql.Connection c = fx.primaryCluster.connect(fx.primaryDb);
+              PreparedStatement ps = c.prepareStatement("INSERT INTO t VALUES (?, ?)")) {
+            for (int i = 1; i <= 600; i++) {
+              if (i == 301) {
+                faulted.await();
+              }
+              ps.setInt(1, i);
+              ps.setString(2, "row " + i);
+              ps.executeUpdate();
+            }
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+  }
+
   private ChangePublisher publisher(StreamRetention retention) {
     ChangePublisher p =
         new ChangePublisher(
@@ -255,33 +294,64 @@ class StreamIT {
   @Test
   void aListenerKilledUnderWritesResumesFromItsSavedOffset() throws Exception {
     String r1 = replica("r1");
+    logApplies(r1);
     publisher(StreamRetention.NONE);
     ReplicadorProcess first = track(ReplicadorProcess.start(listenArgs("r1", "--prefetch", "8")));
     CountDownLatch killed = new CountDownLatch(1);
-    CompletableFuture<Void> writes =
-        CompletableFuture.runAsync(
-            () -> {
-              try (java.sql.Connection c = fx.primaryCluster.connect(fx.primaryDb);
-                  PreparedStatement ps = c.prepareStatement("INSERT INTO t VALUES (?, ?)")) {
-                for (int i = 1; i <= 600; i++) {
-                  if (i == 301) {
-                    killed.await();
-                  }
-                  ps.setInt(1, i);
-                  ps.setString(2, "row " + i);
-                  ps.executeUpdate();
-                }
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            });
+    CompletableFuture<Void> writes = insertRows(killed);
     await().atMost(WAIT).until(() -> count(r1) >= 100);
     first.kill();
     killed.countDown();
     ReplicadorProcess second = track(ReplicadorProcess.start(listenArgs("r1", "--prefetch", "8")));
     writes.get(60, TimeUnit.SECONDS);
     awaitEqual(r1);
+    assertAppliedOnce(r1);
     assertThat(second.output()).as(second.output()).contains("' at offset ");
+  }
+
+  @Test
+  @RequiresRabbitMq("rabbitmqctl closes the broker's connections")
+  void theBrokerDroppingEveryConnectionLosesNothingAndAppliesNothingTwice() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        rabbitmqctl("list_connections", "name").isPresent(),
+        "needs rabbitmqctl for the local RabbitMQ to close connections");
+    String r1 = replica("r1");
+    logApplies(r1);
+    publisher(StreamRetention.NONE);
+    listener("r1");
+    CountDownLatch dropped = new CountDownLatch(1);
+    CompletableFuture<Void> writes = insertRows(dropped);
+    await().atMost(WAIT).until(() -> count(r1) >= 100);
+    String connections = rabbitmqctl("list_connections", "pid", "client_properties").orElseThrow();
+    int closed = 0;
+    for (String line : connections.lines().toList()) {
+      if (line.contains(fx.name)) {
+        rabbitmqctl("close_connection", line.split("\t")[0], "test closes it");
+        closed++;
+      }
+    }
+    assertThat(closed).as("connections of this test found").isGreaterThanOrEqualTo(2);
+    dropped.countDown();
+    writes.get(60, TimeUnit.SECONDS);
+    awaitEqual(r1);
+    assertAppliedOnce(r1);
+  }
+
+  private static java.util.Optional<String> rabbitmqctl(String... args) {
+    try {
+      List<String> cmd = new ArrayList<>(List.of("rabbitmqctl", "-q"));
+      cmd.addAll(List.of(args));
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      return p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0
+          ? java.util.Optional.of(out)
+          : java.util.Optional.empty();
+    } catch (java.io.IOException e) {
+      return java.util.Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return java.util.Optional.empty();
+    }
   }
 
   /** The offset of the stream's first retained message, by consuming from "first". */
