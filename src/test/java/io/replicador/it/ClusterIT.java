@@ -11,6 +11,7 @@ import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueInspector;
 import io.replicador.broker.QueueType;
+import io.replicador.broker.StreamRetention;
 import io.replicador.cli.Main;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
@@ -33,14 +34,15 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * A three-node RabbitMQ cluster of the test's own, given to the publisher and the listener as three
  * URIs: kill -9 of the node the publisher is connected to, and of the node that leads the replica's
- * quorum queue, under a steady stream of writes. Both move to a surviving node, nothing is lost or
- * applied twice, and the time from the kill to the first applied change written after it is
- * printed.
+ * quorum queue, and of the node that leads the exchange's stream, under a steady stream of writes.
+ * Both move to a surviving node, nothing is lost or applied twice, and the time from the kill to
+ * the first applied change written after it is printed.
  */
 class ClusterIT {
   private static RabbitCluster cluster;
@@ -58,6 +60,12 @@ class ClusterIT {
     if (cluster != null) {
       cluster.close();
     }
+  }
+
+  /** Each test starts with all three nodes (the one before killed one). */
+  @BeforeEach
+  void allNodesUp() {
+    cluster.restartKilled();
   }
 
   @AfterEach
@@ -90,13 +98,27 @@ class ClusterIT {
 
   @Test
   void killingTheQueueLeadersNodeLosesNothing() throws Exception {
-    cluster.restartKilled();
     Stream s = new Stream("cluster_leader");
     s.awaitApplied(300);
     String leader = s.leaderOf("replicador." + s.name);
     long killed = System.currentTimeMillis();
     cluster.node(leader).kill();
     s.report("queue leader's node", killed);
+    s.awaitApplied(s.written.get() + 300);
+    s.assertConverged();
+  }
+
+  @Test
+  void killingTheStreamLeadersNodeLosesNothing() throws Exception {
+    Stream s = new Stream("cluster_stream", QueueType.STREAM);
+    s.awaitApplied(300);
+    String stream = "replicador:stream:" + s.exchange;
+    assertThat(s.queueInfo(stream, "type")).isEqualTo("stream");
+    assertThat(s.queueInfo(stream, "members").split(",")).as("stream members").hasSize(3);
+    String leader = s.leaderOf(stream);
+    long killed = System.currentTimeMillis();
+    cluster.node(leader).kill();
+    s.report("stream leader's node", killed);
     s.awaitApplied(s.written.get() + 300);
     s.assertConverged();
   }
@@ -112,6 +134,10 @@ class ClusterIT {
     final CompletableFuture<Void> writer;
 
     Stream(String test) throws Exception {
+      this(test, QueueType.QUORUM);
+    }
+
+    Stream(String test, QueueType type) throws Exception {
       name = TestEnvironment.uniqueName(test);
       exchange = "replicador-test." + name;
       primary.createDatabase(name);
@@ -133,9 +159,11 @@ class ClusterIT {
           "ALTER TABLE events ENABLE ALWAYS TRIGGER log_apply");
       assertThat(Main.run("install", "--primary", primary.uri(name), "--tables", "events"))
           .isZero();
-      // declared (on all three nodes) before anything ships, so no change can miss it
-      try (QueueInspector q = new QueueInspector(broker(), "replicador-test-declare")) {
-        q.declareReplicaQueue(exchange, name, QueueType.QUORUM);
+      if (type != QueueType.STREAM) { // the stream holds changes shipped before the listener
+        // declared (on all three nodes) before anything ships, so no change can miss it
+        try (QueueInspector q = new QueueInspector(broker(), "replicador-test-declare")) {
+          q.declareReplicaQueue(exchange, name, type);
+        }
       }
       ReplicaListener listener =
           new ReplicaListener(
@@ -144,13 +172,15 @@ class ClusterIT {
                   broker(),
                   exchange,
                   name,
-                  QueueType.QUORUM,
+                  type,
                   Set.of(),
                   ListenerSettings.DEFAULT_PREFETCH));
+      PublisherSettings settings =
+          PublisherSettings.defaults(
+              PostgresAddress.parse("primary", primary.uri(name)), broker(), exchange);
       ChangePublisher publisher =
           new ChangePublisher(
-              PublisherSettings.defaults(
-                  PostgresAddress.parse("primary", primary.uri(name)), broker(), exchange));
+              type == QueueType.STREAM ? settings.withStream(StreamRetention.NONE) : settings);
       for (Runnable r : List.of(listener, publisher)) {
         Thread t = new Thread(r, "test-" + r.getClass().getSimpleName());
         t.setDaemon(true);
