@@ -1,0 +1,148 @@
+package io.replicador.bench;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import io.replicador.apply.ListenerSettings;
+import io.replicador.apply.ReplicaListener;
+import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.QueueType;
+import io.replicador.config.PostgresAddress;
+import io.replicador.publish.ChangePublisher;
+import io.replicador.publish.PublisherSettings;
+import io.replicador.testing.PgCluster;
+import io.replicador.testing.TestEnvironment;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Replicador between one primary database and some replica databases, in this JVM: a listener per
+ * replica, then the publisher, each on a daemon thread of its own. {@link #close} stops them and
+ * deletes the broker objects they made (exchange, queues or stream), so that a benchmark's later
+ * rounds do not pay for them. Not thread-safe; the caller closes it.
+ */
+final class Pipeline implements AutoCloseable {
+  private final String exchange;
+  private final QueueType transport;
+  private final List<String> replicaNames = new ArrayList<>();
+  private final List<AutoCloseable> services = new ArrayList<>();
+
+  private Pipeline(String exchange, QueueType transport) {
+    this.exchange = exchange;
+    this.transport = transport;
+  }
+
+  /**
+   * The stream transport of this build, if it has one ({@code --queue-type stream}): looked up by
+   * name, so that the benchmark also builds and runs, queues only, without it.
+   */
+  static Optional<QueueType> streamTransport() {
+    for (QueueType t : QueueType.values()) {
+      if (t.name().equals("STREAM")) {
+        return Optional.of(t);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Starts the listeners, waits until the broker has what they consume, then starts the publisher.
+   *
+   * @param replicaNames one name per replica database, in the same order; names must be new to the
+   *     broker (a name belongs to the database it was first used with)
+   */
+  static Pipeline start(
+      PgCluster primary,
+      String primaryDb,
+      PgCluster replicas,
+      List<String> replicaDbs,
+      List<String> replicaNames,
+      String exchange,
+      QueueType transport)
+      throws Exception {
+    Pipeline p = new Pipeline(exchange, transport);
+    BrokerAddress broker = BrokerAddress.parse(TestEnvironment.amqpUri());
+    try {
+      for (int i = 0; i < replicaDbs.size(); i++) {
+        String name = replicaNames.get(i);
+        p.replicaNames.add(name);
+        p.run(
+            new ReplicaListener(
+                new ListenerSettings(
+                    PostgresAddress.parse("replica", replicas.uri(replicaDbs.get(i))),
+                    broker,
+                    exchange,
+                    name,
+                    transport,
+                    Set.of(),
+                    ListenerSettings.DEFAULT_PREFETCH)));
+      }
+      // listeners first: what they consume must exist before the publisher ships
+      p.awaitBrokerObjects();
+      p.run(
+          new ChangePublisher(
+              PublisherSettings.defaults(
+                  PostgresAddress.parse("primary", primary.uri(primaryDb)), broker, exchange)));
+      return p;
+    } catch (Exception e) {
+      p.close();
+      throw e;
+    }
+  }
+
+  private <T extends Runnable & AutoCloseable> void run(T service) {
+    Thread t = new Thread(service, "bench-" + service.getClass().getSimpleName());
+    t.setDaemon(true);
+    t.start();
+    services.add(service);
+  }
+
+  private List<String> consumed() {
+    if (transport.name().equals("STREAM")) {
+      return List.of(streamName());
+    }
+    return replicaNames.stream().map(n -> "replicador." + n).toList();
+  }
+
+  private String streamName() {
+    return "replicador:stream:" + exchange;
+  }
+
+  private void awaitBrokerObjects() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    try (Connection c = BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection()) {
+      for (String q : consumed()) {
+        while (true) {
+          try (Channel ch = c.createChannel()) {
+            ch.queueDeclarePassive(q);
+            break;
+          } catch (IOException e) {
+            if (System.nanoTime() > deadline) {
+              throw new IllegalStateException(
+                  String.format(Locale.ROOT, "%s never appeared on the broker", q), e);
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+          }
+        }
+      }
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (AutoCloseable s : services) {
+      s.close();
+    }
+    TestEnvironment.deleteBrokerObjects(exchange, replicaNames.toArray(String[]::new));
+    if (transport.name().equals("STREAM")) {
+      try (Connection c = BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection();
+          Channel ch = c.createChannel()) {
+        ch.queueDelete(streamName());
+      }
+    }
+  }
+}
