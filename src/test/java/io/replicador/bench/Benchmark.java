@@ -410,6 +410,7 @@ public final class Benchmark {
     }
     s.pipeline =
         Pipeline.start(
+            TestEnvironment.amqpUri(),
             primary,
             s.primaryDb,
             replicas,

@@ -24,14 +24,19 @@ final class CpuMeter {
   private final Map<String, PgCluster> clusters;
   private final Optional<BrokerMeter> broker;
 
+  /** Counts the clusters, this JVM and the tests' broker ({@link TestEnvironment#amqpUri}). */
   CpuMeter(Map<String, PgCluster> clusters) {
-    this.clusters = clusters;
-    this.broker = BrokerMeter.find(amqpPort());
+    this(clusters, TestEnvironment.amqpUri());
   }
 
-  /** The port of the test broker's AMQP URI (5672 when it names none). */
-  static int amqpPort() {
-    int port = URI.create(TestEnvironment.amqpUri()).getPort();
+  CpuMeter(Map<String, PgCluster> clusters, String amqpUri) {
+    this.clusters = clusters;
+    this.broker = BrokerMeter.find(port(amqpUri));
+  }
+
+  /** The port of an AMQP URI (5672 when it names none). */
+  static int port(String amqpUri) {
+    int port = URI.create(amqpUri).getPort();
     return port < 0 ? 5672 : port;
   }
 

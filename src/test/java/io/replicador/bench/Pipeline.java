@@ -6,11 +6,12 @@ import io.replicador.apply.ListenerSettings;
 import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
+import io.replicador.broker.ReplicaRegistry;
+import io.replicador.broker.Topology;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
 import io.replicador.testing.PgCluster;
-import io.replicador.testing.TestEnvironment;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,12 +27,14 @@ import java.util.concurrent.TimeUnit;
  * rounds do not pay for them. Not thread-safe; the caller closes it.
  */
 final class Pipeline implements AutoCloseable {
+  private final String amqpUri;
   private final String exchange;
   private final QueueType transport;
   private final List<String> replicaNames = new ArrayList<>();
   private final List<AutoCloseable> services = new ArrayList<>();
 
-  private Pipeline(String exchange, QueueType transport) {
+  private Pipeline(String amqpUri, String exchange, QueueType transport) {
+    this.amqpUri = amqpUri;
     this.exchange = exchange;
     this.transport = transport;
   }
@@ -52,10 +55,12 @@ final class Pipeline implements AutoCloseable {
   /**
    * Starts the listeners, waits until the broker has what they consume, then starts the publisher.
    *
+   * @param amqpUri the broker
    * @param replicaNames one name per replica database, in the same order; names must be new to the
    *     broker (a name belongs to the database it was first used with)
    */
   static Pipeline start(
+      String amqpUri,
       PgCluster primary,
       String primaryDb,
       PgCluster replicas,
@@ -64,8 +69,8 @@ final class Pipeline implements AutoCloseable {
       String exchange,
       QueueType transport)
       throws Exception {
-    Pipeline p = new Pipeline(exchange, transport);
-    BrokerAddress broker = BrokerAddress.parse(TestEnvironment.amqpUri());
+    Pipeline p = new Pipeline(amqpUri, exchange, transport);
+    BrokerAddress broker = BrokerAddress.parse(amqpUri);
     try {
       for (int i = 0; i < replicaDbs.size(); i++) {
         String name = replicaNames.get(i);
@@ -105,7 +110,7 @@ final class Pipeline implements AutoCloseable {
     if (transport.name().equals("STREAM")) {
       return List.of(streamName());
     }
-    return replicaNames.stream().map(n -> "replicador." + n).toList();
+    return replicaNames.stream().map(Topology::queueName).toList();
   }
 
   private String streamName() {
@@ -114,7 +119,7 @@ final class Pipeline implements AutoCloseable {
 
   private void awaitBrokerObjects() throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    try (Connection c = BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection()) {
+    try (Connection c = BrokerAddress.parse(amqpUri).factory().newConnection()) {
       for (String q : consumed()) {
         while (true) {
           try (Channel ch = c.createChannel()) {
@@ -137,12 +142,17 @@ final class Pipeline implements AutoCloseable {
     for (AutoCloseable s : services) {
       s.close();
     }
-    TestEnvironment.deleteBrokerObjects(exchange, replicaNames.toArray(String[]::new));
-    if (transport.name().equals("STREAM")) {
-      try (Connection c = BrokerAddress.parse(TestEnvironment.amqpUri()).factory().newConnection();
-          Channel ch = c.createChannel()) {
-        ch.queueDelete(streamName());
+    try (Connection c = BrokerAddress.parse(amqpUri).factory().newConnection();
+        Channel ch = c.createChannel()) {
+      // deleting what does not exist is no error: the objects of either transport go
+      for (String name : replicaNames) {
+        ch.queueDelete(Topology.queueName(name));
+        ch.queueDelete(Topology.deadLetterQueueName(name));
+        ch.queueDelete(ReplicaRegistry.ownerQueue(name));
       }
+      ch.queueDelete(ReplicaRegistry.listQueue(exchange));
+      ch.queueDelete(streamName());
+      ch.exchangeDelete(exchange);
     }
   }
 }

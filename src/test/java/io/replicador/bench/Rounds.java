@@ -59,7 +59,7 @@ final class Rounds {
 
   /** A figure as the tables print it: whole numbers from 100 on, else two decimals. */
   static String fmt(double v) {
-    if (v >= 100) {
+    if (Math.abs(v) >= 100) {
       return String.format(Locale.ROOT, "%,.0f", v);
     }
     return String.format(Locale.ROOT, "%.2f", v);
