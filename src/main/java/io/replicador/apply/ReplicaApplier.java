@@ -62,6 +62,12 @@ public final class ReplicaApplier implements AutoCloseable {
   /** Whether the replica records this listener as halted, until a commit clears it. */
   private boolean halted;
 
+  /** The stream this replica reads, or null when it has a queue of its own. */
+  private String stream;
+
+  /** The offset of the last message of {@code stream} processed, as committed; -1 for none. */
+  private long streamOffset = -1;
+
   /**
    * @param connection applies changes
    * @param stager stages the parts of large transactions; another connection to the same database
@@ -133,7 +139,33 @@ public final class ReplicaApplier implements AutoCloseable {
     positions = store.positions();
     copies = store.copies();
     halted = store.halted().isPresent();
+    if (stream != null) {
+      streamOffset = store.streamOffset(stream);
+    }
     connection.commit();
+  }
+
+  /**
+   * Reads {@code stream}: every commit also saves the offset of the last message it processed, so
+   * that a restarted listener resumes after it. Call before {@link #prepare}.
+   */
+  public void readsStream(String stream) {
+    this.stream = stream;
+  }
+
+  /**
+   * Takes the lock that keeps a second listener of this replica from reading the stream too; false
+   * when another listener holds it. Held until the connection closes.
+   */
+  public boolean lockListener() throws SQLException {
+    boolean locked = store.tryListenerLock();
+    connection.commit();
+    return locked;
+  }
+
+  /** The offset of the last stream message processed, as committed; -1 for none. */
+  public long streamOffset() {
+    return streamOffset;
   }
 
   /**
@@ -226,6 +258,16 @@ public final class ReplicaApplier implements AutoCloseable {
    * @param durable whether the commit waits for the replica's disk (the session's commits do not)
    */
   public void apply(List<Incoming> batch, boolean durable) throws SQLException, ApplyException {
+    apply(batch, durable, -1);
+  }
+
+  /**
+   * As {@link #apply(List, boolean)}, for a replica reading a stream: {@code endOffset} is the
+   * offset of the batch's last message (change message or not), saved with the commit that applies
+   * the batch; -1 for none.
+   */
+  public void apply(List<Incoming> batch, boolean durable, long endOffset)
+      throws SQLException, ApplyException {
     Map<String, Long> next = new HashMap<>(positions);
     Map<String, String> lastXid = new HashMap<>();
     // Parts of a transaction that ends within this batch are applied directly with its last
@@ -273,7 +315,8 @@ public final class ReplicaApplier implements AutoCloseable {
               if (open == null && tx.part() == 0) {
                 // a transaction longer than the batch begins: what came before it commits on
                 // its own, and its parts are applied as they come in a transaction left open
-                commit(next, lastXid, durable);
+                // the messages before this one are done; this one may hold more
+                commit(next, lastXid, durable, in.offset() - 1);
                 open = new OpenTransaction(source, tx.position(), 0);
               }
             }
@@ -302,7 +345,7 @@ public final class ReplicaApplier implements AutoCloseable {
         return;
       }
       stager.commit(false); // made durable by the commit below when that waits for the disk
-      commit(next, lastXid, durable);
+      commit(next, lastXid, durable, endOffset);
     } catch (SQLException | ApplyException | RuntimeException e) {
       open = null;
       rollBack();
@@ -317,11 +360,17 @@ public final class ReplicaApplier implements AutoCloseable {
   }
 
   /** Commits what this batch applied, with the positions it reached. */
-  private void commit(Map<String, Long> next, Map<String, String> lastXid, boolean durable)
+  private void commit(
+      Map<String, Long> next, Map<String, String> lastXid, boolean durable, long offset)
       throws SQLException, ApplyException {
     writer.flush();
     writer.advanceSequences();
     store.savePositions(next, lastXid);
+    // in the same transaction as what it applied: a restart neither loses nor repeats a message
+    boolean offsetMoves = stream != null && offset > streamOffset;
+    if (offsetMoves) {
+      store.saveStreamOffset(stream, offset);
+    }
     if (halted && !lastXid.isEmpty()) {
       store.clearHalt();
     }
@@ -338,6 +387,9 @@ public final class ReplicaApplier implements AutoCloseable {
     }
     positions = Map.copyOf(next);
     lastXid.clear();
+    if (offsetMoves) {
+      streamOffset = offset;
+    }
   }
 
   /** Rolls back the open transaction, if any; its parts stay staged. */
@@ -447,6 +499,13 @@ public final class ReplicaApplier implements AutoCloseable {
     stager.close();
   }
 
-  /** A decoded message with its raw body (kept for staging) and broker delivery tag. */
-  public record Incoming(ChangeMessage message, byte[] body, long deliveryTag) {}
+  /**
+   * A decoded message with its raw body (kept for staging), broker delivery tag and stream offset
+   * (-1 when it came from a queue).
+   */
+  public record Incoming(ChangeMessage message, byte[] body, long deliveryTag, long offset) {
+    public Incoming(ChangeMessage message, byte[] body, long deliveryTag) {
+      this(message, body, deliveryTag, -1);
+    }
+  }
 }

@@ -5,6 +5,9 @@ import io.replicador.RetryingService;
 import io.replicador.apply.ReplicaApplier.Incoming;
 import io.replicador.broker.ChangeSubscription;
 import io.replicador.broker.QueueSubscription;
+import io.replicador.broker.StreamResume;
+import io.replicador.broker.StreamSubscription;
+import io.replicador.broker.StreamTopology;
 import io.replicador.change.Change;
 import io.replicador.change.ChangeMessage;
 import io.replicador.change.Operation;
@@ -13,6 +16,7 @@ import io.replicador.change.TableName;
 import io.replicador.codec.ChangeMessageCodec;
 import io.replicador.codec.MalformedMessageException;
 import io.replicador.codec.MessageSignature;
+import io.replicador.config.ConfigException;
 import io.replicador.metrics.ListenerMetrics;
 import java.io.IOException;
 import java.sql.SQLException;
@@ -39,6 +43,13 @@ import org.slf4j.MDC;
  * never arrived: the queue lost messages, or someone published a position far ahead) halts the
  * listener before it: that message stays queued, nothing after it is applied, the halt is recorded
  * in the replica (for {@code status}) and cleared when the listener applies again.
+ *
+ * <p>With {@link io.replicador.broker.QueueType#STREAM} it reads the exchange's stream from the
+ * offset after the last one it processed, which each replica commit saves with what it applied. One
+ * listener per replica holds a lock on the replica (a stream has no single active consumer); a
+ * second one is refused. When the stream no longer holds the replica's next message (retention
+ * dropped it, or the stream was made again), the listener records the halt and stops: the replica
+ * must be snapshotted again.
  */
 public final class ReplicaListener extends RetryingService {
   private static final Logger log = LoggerFactory.getLogger(ReplicaListener.class);
@@ -131,33 +142,76 @@ public final class ReplicaListener extends RetryingService {
                 settings.name(),
                 settings.tables(),
                 settings.allowReplicaTriggers())) {
+      boolean stream = settings.queueType().isStream();
+      if (stream) {
+        applier.readsStream(StreamTopology.streamName(settings.exchange()));
+      }
       // the replica is ready (or refused) before anything is consumed
       applier.prepare();
+      if (stream && !applier.lockListener()) {
+        throw new ConfigException(
+            "Another listener of replica "
+                + settings.name()
+                + " is reading the stream into "
+                + settings.replica()
+                + " (it holds the replica's listener lock); one listener per replica: stop the"
+                + " other one first");
+      }
       consume(applier);
     }
   }
 
+  private ChangeSubscription<Decoded> subscribe(ReplicaApplier applier)
+      throws IOException, TimeoutException, InterruptedException {
+    QueueSubscription.Decoder<Decoded> decoder =
+        (id, contentType, headers, body) ->
+            Decoded.of(codec, settings.signatures(), id, contentType, headers, body);
+    if (settings.queueType().isStream()) {
+      return StreamSubscription.open(
+          settings.broker(),
+          settings.exchange(),
+          settings.name(),
+          applier.database(),
+          settings.streamRetention(),
+          settings.prefetch(),
+          new StreamResume(applier.streamOffset()),
+          decoder);
+    }
+    return QueueSubscription.open(
+        settings.broker(),
+        settings.exchange(),
+        settings.name(),
+        applier.database(),
+        settings.queueType(),
+        settings.prefetch(),
+        decoder);
+  }
+
   private void consume(ReplicaApplier applier)
       throws SQLException, IOException, TimeoutException, InterruptedException {
-    try (QueueSubscription<Decoded> subscription =
-        QueueSubscription.open(
-            settings.broker(),
-            settings.exchange(),
-            settings.name(),
-            applier.database(),
-            settings.queueType(),
-            settings.prefetch(),
-            (id, contentType, headers, body) ->
-                Decoded.of(codec, settings.signatures(), id, contentType, headers, body))) {
+    try (ChangeSubscription<Decoded> subscription = subscribe(applier)) {
       started();
       positions = applier.positions();
+      StreamResume resume = null;
+      boolean fromStreamStart = false;
+      if (subscription instanceof StreamSubscription<Decoded> s) {
+        resume = s.resume();
+        String recreated = resume.recreated(s.stream(), s.endAtStart());
+        if (recreated != null) {
+          haltStream(applier, recreated);
+        }
+        // nothing read and nothing applied: the replica needs the stream from its beginning
+        fromStreamStart = resume.saved() < 0 && positions.isEmpty();
+      }
       log.info(
-          "Listener {} consuming {} into {} (positions {}); a second listener of the same name"
-              + " waits as standby",
+          "Listener {} consuming {} into {} (positions {}); {}",
           settings.name(),
           subscription.name(),
           settings.replica(),
-          positions);
+          positions,
+          resume != null
+              ? "a second listener of the same name is refused"
+              : "a second listener of the same name waits as standby");
       if (settings.signatures() == null) {
         log.warn(
             "Listener {} applies unsigned messages: anyone who can publish to exchange '{}' can"
@@ -192,6 +246,20 @@ public final class ReplicaListener extends RetryingService {
           continue;
         }
         lastDelivery = System.nanoTime();
+        if (resume != null) {
+          String stream = StreamTopology.streamName(settings.exchange());
+          String gap = resume.gap(stream, first.raw().offset());
+          if (gap == null && fromStreamStart && first.message() != null) {
+            gap = streamStartGap(stream, first);
+          }
+          if (gap != null) {
+            haltStream(applier, gap);
+          }
+          if (first.message() != null) {
+            fromStreamStart = false;
+          }
+          resume = StreamResume.FROM_FIRST; // checked: what follows comes in order
+        }
         List<Delivery> batch = gather(first, subscription, applier.holdsOpenTransaction());
         int unreadable = firstUnreadable(batch);
         Gap gap = firstGap(batch, applier.positions());
@@ -205,7 +273,8 @@ public final class ReplicaListener extends RetryingService {
           List<Delivery> before = batch.subList(0, unreadable);
           if (!before.isEmpty()) {
             Map<String, Long> from = positions;
-            applyWithRetry(applier, sortOut(before, subscription), true);
+            applyWithRetry(
+                applier, sortOut(before, subscription), true, before.get(before.size() - 1));
             acks.acknowledgeAll(subscription, before.get(before.size() - 1).tag());
             positions = applier.positions();
             measure(before, from);
@@ -230,7 +299,7 @@ public final class ReplicaListener extends RetryingService {
         // holding it is flushed. When half the prefetch awaits that, this commit waits instead,
         // so the broker never stops sending for want of acknowledgements.
         boolean durable = acks.waiting() + batch.size() >= Math.max(1, settings.prefetch() / 2);
-        applyWithRetry(applier, incoming, durable);
+        applyWithRetry(applier, incoming, durable, batch.get(batch.size() - 1));
         long tag = batch.get(batch.size() - 1).tag();
         if (durable) {
           acks.acknowledgeAll(subscription, tag);
@@ -342,7 +411,7 @@ public final class ReplicaListener extends RetryingService {
     List<Incoming> incoming = new ArrayList<>(batch.size());
     for (Delivery d : batch) {
       if (d.message() != null) {
-        incoming.add(new Incoming(d.message(), d.body(), d.tag()));
+        incoming.add(new Incoming(d.message(), d.body(), d.tag(), d.raw().offset()));
       } else if (d.raw().decoded().rejected()) {
         log.error(
             "Listener {}: message {} rejected, not applied: {}; moved to {}",
@@ -402,13 +471,53 @@ public final class ReplicaListener extends RetryingService {
     }
   }
 
-  private void applyWithRetry(ReplicaApplier applier, List<Incoming> incoming, boolean durable)
+  /**
+   * The reason a replica that has nothing yet cannot start at the stream's first message: it holds
+   * a later position than its source's first, so the stream's beginning was dropped. Null when it
+   * is the first.
+   */
+  private static String streamStartGap(String stream, Delivery first) {
+    ChangeMessage m = first.message();
+    if (m.transactions().isEmpty() || m.transactions().get(0).position() <= 1) {
+      return null;
+    }
+    return "this replica has applied nothing, and the first message of stream '"
+        + stream
+        + "' (offset "
+        + first.raw().offset()
+        + ") holds position "
+        + m.transactions().get(0).position()
+        + " of source "
+        + m.source()
+        + ": the changes before it were dropped by the stream's retention (or published before"
+        + " the stream existed)";
+  }
+
+  /**
+   * Records in the replica why it cannot go on reading the stream, and stops the listener with that
+   * reason (exit status 2): only a new snapshot makes the replica whole.
+   */
+  private void haltStream(ReplicaApplier applier, String why) throws SQLException {
+    applier.recordHalt(why);
+    metrics.halted(null, why);
+    throw new ConfigException(
+        "Listener "
+            + settings.name()
+            + " halted: "
+            + why
+            + ". Nothing was skipped; run 'replicador snapshot --name "
+            + settings.name()
+            + " --queue-type stream' again to copy the replica afresh, then listen");
+  }
+
+  private void applyWithRetry(
+      ReplicaApplier applier, List<Incoming> incoming, boolean durable, Delivery last)
       throws SQLException, InterruptedException {
     Duration backoff = Duration.ofSeconds(1);
     while (true) {
       try {
         long start = System.nanoTime();
-        applier.apply(incoming, durable);
+        applier.apply(incoming, durable, last.raw().offset());
         metrics.replicaTransaction(System.nanoTime() - start);
         metrics.resumed();
         return;

@@ -16,7 +16,8 @@ import java.util.concurrent.TimeoutException;
 public interface ChangeSubscription<T> extends AutoCloseable {
   /**
    * A delivery: its tag (increasing), message id, content type and headers (kept for
-   * dead-lettering), body and what it decoded into.
+   * dead-lettering), body, what it decoded into, and its offset in the stream ({@code
+   * x-stream-offset}), or -1 when it came from a queue.
    */
   record Delivery<T>(
       long tag,
@@ -24,7 +25,8 @@ public interface ChangeSubscription<T> extends AutoCloseable {
       String contentType,
       Map<String, Object> headers,
       byte[] body,
-      T decoded) {}
+      T decoded,
+      long offset) {}
 
   /** What is consumed, for log lines. */
   String name();

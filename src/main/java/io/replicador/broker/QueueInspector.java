@@ -56,6 +56,19 @@ public final class QueueInspector implements AutoCloseable {
   }
 
   /**
+   * Makes sure the exchange's stream exists (see {@link StreamTopology#ensure}) and the replica's
+   * dead-letter queue too; returns the stream's name.
+   */
+  public String ensureStream(String exchange, String replicaName, StreamRetention retention)
+      throws IOException, TimeoutException {
+    try (Channel channel = connection.createChannel()) {
+      String stream = StreamTopology.ensure(channel, exchange, retention);
+      StreamTopology.declareDeadLetterQueue(channel, replicaName);
+      return stream;
+    }
+  }
+
+  /**
    * Binds the replica name to {@code database} ({@link ReplicaRegistry}): when {@code move},
    * whatever it was bound to; else only if free or already its own, refusing otherwise.
    */
@@ -101,6 +114,15 @@ public final class QueueInspector implements AutoCloseable {
       channel.queueDelete(ReplicaRegistry.ownerQueue(replicaName));
       ReplicaRegistry.unregister(channel, exchange, replicaName);
     }
+  }
+
+  /**
+   * The offset of the stream's last message, or empty when it holds none (or nothing came within
+   * {@code wait}); see {@link StreamEnd}.
+   */
+  public java.util.OptionalLong streamEnd(String stream, java.time.Duration wait)
+      throws IOException, InterruptedException {
+    return StreamEnd.find(connection, stream, wait);
   }
 
   /** What the broker says it is, e.g. "RabbitMQ 3.10.8". */

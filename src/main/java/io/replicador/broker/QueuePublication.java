@@ -33,6 +33,16 @@ public final class QueuePublication implements ChangePublication {
   /** Connects, declares the exchange and turns confirms on. */
   public static QueuePublication open(BrokerAddress broker, String exchange, String connectionName)
       throws IOException, TimeoutException {
+    return open(broker, exchange, connectionName, null);
+  }
+
+  /**
+   * Connects, declares the exchange (and, unless {@code stream} is null, the exchange's stream with
+   * that retention, see {@link StreamTopology#declare}) and turns confirms on.
+   */
+  public static QueuePublication open(
+      BrokerAddress broker, String exchange, String connectionName, StreamRetention stream)
+      throws IOException, TimeoutException {
     Connection connection = broker.connect(connectionName);
     try {
       // A broker short of memory or disk blocks publishing until its alarm clears: say so, or
@@ -47,13 +57,17 @@ public final class QueuePublication implements ChangePublication {
           () -> log.info("Broker {} accepts publishing again", broker));
       Channel channel = connection.createChannel();
       Topology.declareExchange(channel, exchange);
+      if (stream != null) {
+        String name = StreamTopology.declare(channel, exchange, stream);
+        log.info("Publishing to stream '{}' ({}) through exchange '{}'", name, stream, exchange);
+      }
       channel.confirmSelect();
       QueuePublication p = new QueuePublication(connection, channel, exchange);
       channel.addConfirmListener(p.confirms);
       channel.addReturnListener(r -> p.confirms.markReturned());
       channel.addShutdownListener(p.confirms::lost);
       return p;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | TimeoutException | RuntimeException e) {
       connection.abort();
       throw e;
     }

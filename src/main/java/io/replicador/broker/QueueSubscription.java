@@ -114,7 +114,8 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
                       props.getContentType(),
                       headers,
                       body,
-                      decode.decode(props.getMessageId(), props.getContentType(), headers, body)));
+                      decode.decode(props.getMessageId(), props.getContentType(), headers, body),
+                      -1));
             }
           });
       return s;

@@ -99,7 +99,8 @@ final class ListenCommand implements Callable<Integer> {
             new LinkedHashSet<>(selection.named()),
             prefetch,
             allowReplicaTriggers,
-            SigningKeyFiles.load(signingKeyFiles));
+            SigningKeyFiles.load(signingKeyFiles),
+            queue.retention());
     metrics.address(); // a wrong --metrics is refused before anything starts
     MDC.put("replica", name);
     String startSettings =
@@ -113,6 +114,7 @@ final class ListenCommand implements Callable<Integer> {
             + settings.exchange()
             + "', queue-type "
             + type
+            + (type.isStream() ? " (" + settings.streamRetention() + ")" : "")
             + ", tables "
             + (settings.tables().isEmpty() ? "all" : settings.tables())
             + ", prefetch "

@@ -1,6 +1,7 @@
 package io.replicador.cli;
 
 import io.replicador.RetryingService;
+import io.replicador.broker.StreamRetention;
 import io.replicador.config.ConfigException;
 import io.replicador.metrics.MetricsServer;
 import io.replicador.metrics.PublisherMetrics;
@@ -60,6 +61,18 @@ final class PublishCommand implements Callable<Integer> {
               + " messages. See docs/security.md.")
   String signingKeyFile;
 
+  @Option(
+      names = "--queue-type",
+      paramLabel = "TYPE",
+      defaultValue = "quorum",
+      description =
+          "stream: also keep every change in the exchange's one stream, which stream replicas"
+              + " read (give listen and snapshot the same); quorum or classic: only the replicas'"
+              + " own queues, which their listeners declare (default: ${DEFAULT-VALUE}).")
+  String queueType;
+
+  @Mixin StreamOptions stream;
+
   @Mixin ConnectTimeoutOption connect;
 
   @Mixin MetricsOption metrics;
@@ -92,6 +105,10 @@ final class PublishCommand implements Callable<Integer> {
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)),
             signingKeyFile == null ? null : SigningKeyFiles.load(List.of(signingKeyFile)));
+    StreamRetention retention = stream.retention();
+    if (ReplicaNames.queueType(queueType).isStream()) {
+      settings = settings.withStream(retention);
+    }
     metrics.address(); // a wrong --metrics is refused before anything starts
     String startSettings =
         "primary "
@@ -100,7 +117,9 @@ final class PublishCommand implements Callable<Integer> {
             + settings.broker()
             + ", exchange '"
             + settings.exchange()
-            + "', batch-rows "
+            + "'"
+            + (settings.stream() == null ? "" : ", queue-type stream (" + settings.stream() + ")")
+            + ", batch-rows "
             + settings.batchRows()
             + (settings.notifyChannels().isEmpty()
                 ? ""

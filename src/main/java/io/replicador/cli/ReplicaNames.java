@@ -26,7 +26,7 @@ final class ReplicaNames {
     try {
       return QueueType.valueOf(text.strip().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new ConfigException("--queue-type is '" + text + "'; use quorum or classic");
+      throw new ConfigException("--queue-type is '" + text + "'; use quorum, classic or stream");
     }
   }
 }

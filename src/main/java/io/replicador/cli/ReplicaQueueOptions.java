@@ -2,6 +2,7 @@ package io.replicador.cli;
 
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
+import io.replicador.broker.StreamRetention;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -31,8 +32,13 @@ final class ReplicaQueueOptions {
       names = "--queue-type",
       paramLabel = "TYPE",
       defaultValue = "quorum",
-      description = "quorum or classic (default: ${DEFAULT-VALUE}).")
+      description =
+          "quorum or classic (a queue per replica), or stream (one stream for all replicas, each"
+              + " reading from its own position); the same for publish, snapshot and listen"
+              + " (default: ${DEFAULT-VALUE}).")
   String queueType;
+
+  @Mixin StreamOptions stream;
 
   BrokerAddress broker() {
     return amqp.address();
@@ -45,5 +51,10 @@ final class ReplicaQueueOptions {
 
   QueueType queueType() {
     return ReplicaNames.queueType(queueType);
+  }
+
+  /** The stream's retention, for a stream this command may have to make. */
+  StreamRetention retention() {
+    return stream.retention();
   }
 }

@@ -91,7 +91,8 @@ final class SnapshotCommand implements Callable<Integer> {
             queue.queueType(),
             selection.named(),
             jobs,
-            foreignKeys);
+            foreignKeys,
+            queue.retention());
     metrics.address(); // a wrong --metrics is refused before anything starts
     ProcessLog.starting(
         "snapshot",
@@ -105,7 +106,9 @@ final class SnapshotCommand implements Callable<Integer> {
             + settings.broker()
             + ", exchange '"
             + settings.exchange()
-            + "', tables "
+            + "', queue-type "
+            + settings.queueType().argument()
+            + ", tables "
             + (settings.tables().isEmpty() ? "all captured" : settings.tables())
             + ", jobs "
             + jobs

@@ -103,7 +103,8 @@ public final class ChangePublisher extends RetryingService {
               QueuePublication.open(
                   settings.broker(),
                   settings.exchange(),
-                  "replicador-publish:" + settings.exchange()),
+                  "replicador-publish:" + settings.exchange(),
+                  settings.stream()),
               settings.signing())) {
         started();
         ChangeLogReader reader = new ChangeLogReader(pg, 100_000);

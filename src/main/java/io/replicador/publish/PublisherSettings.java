@@ -1,6 +1,7 @@
 package io.replicador.publish;
 
 import io.replicador.broker.BrokerAddress;
+import io.replicador.broker.StreamRetention;
 import io.replicador.codec.MessageSignature;
 import io.replicador.config.PostgresAddress;
 import java.time.Duration;
@@ -16,6 +17,9 @@ import java.util.List;
  * @param idlePoll how often a publisher sleeping on the doorbell looks even without a ring
  * @param notifyChannels channels carrying origin-design JSON payloads (see docs)
  * @param signing signs every message published; null to publish unsigned messages
+ * @param stream when not null, the publisher declares the exchange's stream (see {@link
+ *     io.replicador.broker.StreamTopology}) with this retention and binds it before it publishes,
+ *     so every change is kept there for stream replicas, whether or not any has started yet
  */
 public record PublisherSettings(
     PostgresAddress primary,
@@ -26,10 +30,53 @@ public record PublisherSettings(
     long messageBytes,
     Duration idlePoll,
     List<String> notifyChannels,
-    MessageSignature signing) {
+    MessageSignature signing,
+    StreamRetention stream) {
 
   public PublisherSettings {
     notifyChannels = List.copyOf(notifyChannels);
+  }
+
+  /** Settings that publish to the exchange only (replicas have queues of their own). */
+  public PublisherSettings(
+      PostgresAddress primary,
+      BrokerAddress broker,
+      String exchange,
+      int batchRows,
+      int messageChanges,
+      long messageBytes,
+      Duration idlePoll,
+      List<String> notifyChannels,
+      MessageSignature signing) {
+    this(
+        primary,
+        broker,
+        exchange,
+        batchRows,
+        messageChanges,
+        messageBytes,
+        idlePoll,
+        notifyChannels,
+        signing,
+        null);
+  }
+
+  /**
+   * These settings, with the exchange's stream declared (with {@code retention}) and bound before
+   * anything is published; null: no stream.
+   */
+  public PublisherSettings withStream(StreamRetention retention) {
+    return new PublisherSettings(
+        primary,
+        broker,
+        exchange,
+        batchRows,
+        messageChanges,
+        messageBytes,
+        idlePoll,
+        notifyChannels,
+        signing,
+        retention);
   }
 
   /** Settings that publish unsigned messages. */
@@ -65,7 +112,8 @@ public record PublisherSettings(
         messageBytes,
         idlePoll,
         notifyChannels,
-        signing);
+        signing,
+        stream);
   }
 
   public static PublisherSettings defaults(

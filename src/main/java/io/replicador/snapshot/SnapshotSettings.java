@@ -2,6 +2,7 @@ package io.replicador.snapshot;
 
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
+import io.replicador.broker.StreamRetention;
 import io.replicador.change.TableName;
 import io.replicador.config.PostgresAddress;
 import java.util.List;
@@ -14,6 +15,8 @@ import java.util.List;
  * @param tables the tables to copy; empty for every table captured on the primary
  * @param jobs tables copied in parallel at most (and tables indexed in parallel)
  * @param foreignKeys whether the tables the snapshot creates get the primary's foreign keys too
+ * @param streamRetention with {@link QueueType#STREAM}: the retention of the stream when the
+ *     snapshot has to make it (one that exists is used as it is)
  */
 public record SnapshotSettings(
     PostgresAddress primary,
@@ -24,10 +27,12 @@ public record SnapshotSettings(
     QueueType queueType,
     List<TableName> tables,
     int jobs,
-    boolean foreignKeys) {
+    boolean foreignKeys,
+    StreamRetention streamRetention) {
 
   public SnapshotSettings {
     tables = List.copyOf(tables);
+    streamRetention = streamRetention == null ? StreamRetention.NONE : streamRetention;
     if (jobs < 1) {
       throw new IllegalArgumentException("jobs must be at least 1");
     }

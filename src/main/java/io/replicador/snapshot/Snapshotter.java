@@ -108,30 +108,10 @@ public final class Snapshotter {
       List<TableName> created = new ReplicaSchema(replica).prepare(tables, types);
       ReplicaStore.migrate(replica);
 
-      // The queue before the snapshot: changes committed after the snapshot wait in it.
-      try (QueueInspector broker =
-          new QueueInspector(settings.broker(), "replicador-snapshot-" + settings.name())) {
-        boolean fresh =
-            broker.declareReplicaQueue(settings.exchange(), settings.name(), settings.queueType());
-        boolean startOver = !fresh && startsOver(broker, replica, names);
-        // a copy from scratch moves the name to this replica; anything else must be its own
-        broker.bindReplica(settings.name(), ReplicaStore.identity(replica), fresh || startOver);
-        broker.registerReplica(settings.exchange(), settings.name());
-        replica.commit();
-        if (fresh || startOver) {
-          resetBookkeeping(primary, replica);
-        }
-        log.info(
-            "Queue replicador.{} {}; copying {} table(s) from {} to {}",
-            settings.name(),
-            fresh
-                ? "created"
-                : startOver
-                    ? "emptied (the copy replaces what waited in it)"
-                    : "exists (its waiting changes will be applied after the copy)",
-            tables.size(),
-            settings.primary(),
-            settings.replica());
+      if (settings.queueType().isStream()) {
+        prepareStream(primary, replica, names, tables.size());
+      } else {
+        prepareQueue(primary, replica, names, tables.size());
       }
       boolean replicaRole = canSetReplicaRole(replica);
       ForeignKeyOrder order =
@@ -154,6 +134,91 @@ public final class Snapshotter {
       new IndexPhase(settings, clock).run(primary, created, progressOut);
       return result;
     }
+  }
+
+  /** The replica's queue before the snapshot: changes committed after the snapshot wait in it. */
+  private void prepareQueue(
+      Connection primary, Connection replica, List<TableName> names, int tableCount)
+      throws SQLException, IOException, TimeoutException, InterruptedException {
+    try (QueueInspector broker =
+        new QueueInspector(settings.broker(), "replicador-snapshot-" + settings.name())) {
+      boolean fresh =
+          broker.declareReplicaQueue(settings.exchange(), settings.name(), settings.queueType());
+      boolean startOver = !fresh && startsOver(broker, replica, names);
+      // a copy from scratch moves the name to this replica; anything else must be its own
+      broker.bindReplica(settings.name(), ReplicaStore.identity(replica), fresh || startOver);
+      broker.registerReplica(settings.exchange(), settings.name());
+      replica.commit();
+      if (fresh || startOver) {
+        resetBookkeeping(primary, replica);
+      }
+      log.info(
+          "Queue replicador.{} {}; copying {} table(s) from {} to {}",
+          settings.name(),
+          fresh
+              ? "created"
+              : startOver
+                  ? "emptied (the copy replaces what waited in it)"
+                  : "exists (its waiting changes will be applied after the copy)",
+          tableCount,
+          settings.primary(),
+          settings.replica());
+    }
+  }
+
+  /**
+   * The stream before the snapshot: changes committed after the snapshot are kept in it. A whole
+   * snapshot (every captured table, not the rerun of an interrupted one) starts the replica over:
+   * it forgets where it was in the stream, so the listener reads it from its first message and
+   * skips, by position, what the copy holds. Refused while a listener of the replica runs.
+   */
+  private void prepareStream(
+      Connection primary, Connection replica, List<TableName> names, int tableCount)
+      throws SQLException, IOException, TimeoutException, InterruptedException {
+    try (QueueInspector broker =
+        new QueueInspector(settings.broker(), "replicador-snapshot-" + settings.name())) {
+      String stream =
+          broker.ensureStream(settings.exchange(), settings.name(), settings.streamRetention());
+      boolean startOver = streamStartsOver(replica, names);
+      broker.bindReplica(settings.name(), ReplicaStore.identity(replica), startOver);
+      broker.registerReplica(settings.exchange(), settings.name());
+      replica.commit();
+      if (startOver) {
+        resetBookkeeping(primary, replica);
+      }
+      log.info(
+          "Stream '{}' {}; copying {} table(s) from {} to {}",
+          stream,
+          startOver
+              ? "is read from its start (the replica's earlier place in it is forgotten)"
+              : "keeps this replica's place (its changes will be applied after the copy)",
+          tableCount,
+          settings.primary(),
+          settings.replica());
+    }
+  }
+
+  /** As {@link #startsOver}, for a stream replica. */
+  private boolean streamStartsOver(Connection replica, List<TableName> names) throws SQLException {
+    if (!settings.tables().isEmpty()) {
+      return false;
+    }
+    ReplicaStore store = new ReplicaStore(replica, settings.name());
+    Set<TableName> done = store.copiedTables();
+    long copied = names.stream().filter(done::contains).count();
+    boolean running = store.listenerRunning();
+    replica.commit();
+    if (copied > 0 && copied < names.size()) {
+      return false; // an interrupted snapshot: carry on with the tables not copied yet
+    }
+    if (running) {
+      throw new ConfigException(
+          "Replica "
+              + settings.name()
+              + ": a listener is reading the stream into it; stop it before snapshotting the"
+              + " whole replica (the copy replaces what it applied), then run the snapshot again");
+    }
+    return true;
   }
 
   private static boolean canSetReplicaRole(Connection replica) throws SQLException {

@@ -13,6 +13,10 @@ package io.replicador.status;
  * @param lagSeconds 0 when caught up (nothing behind, nothing waiting), else the applied age
  * @param problem why something could not be read, or null
  * @param halted why the replica's listener stopped applying (it waits until someone acts), or null
+ * @param stream the stream the replica reads ({@code --queue-type stream}), or null when it has a
+ *     queue of its own
+ * @param streamBehind messages of {@code stream} after the last one the replica processed, up to
+ *     the stream's end; null when unknown
  */
 public record ReplicaStatus(
     String name,
@@ -25,4 +29,36 @@ public record ReplicaStatus(
     Double appliedAgeSeconds,
     Double lagSeconds,
     String problem,
-    String halted) {}
+    String halted,
+    String stream,
+    Long streamBehind) {
+
+  /** A replica with a queue of its own. */
+  public ReplicaStatus(
+      String name,
+      String queue,
+      Long messages,
+      Integer consumers,
+      Long deadLettered,
+      Long appliedPosition,
+      Long behind,
+      Double appliedAgeSeconds,
+      Double lagSeconds,
+      String problem,
+      String halted) {
+    this(
+        name,
+        queue,
+        messages,
+        consumers,
+        deadLettered,
+        appliedPosition,
+        behind,
+        appliedAgeSeconds,
+        lagSeconds,
+        problem,
+        halted,
+        null,
+        null);
+  }
+}

@@ -111,7 +111,22 @@ public final class StatusFormatter {
       }
     }
     for (ReplicaStatus r : status.replicas()) {
-      sb.append("Replica ").append(r.name()).append(" (queue ").append(r.queue()).append(")\n");
+      sb.append("Replica ")
+          .append(r.name())
+          .append(r.stream() != null ? " (stream " : " (queue ")
+          .append(r.queue())
+          .append(")\n");
+      if (r.stream() != null) {
+        sb.append("  stream: ");
+        if (r.streamBehind() == null) {
+          sb.append("how far behind its end is unknown");
+        } else {
+          sb.append(r.streamBehind()).append(" message(s) behind its end");
+        }
+        sb.append(", ")
+            .append(r.deadLettered() == null ? "no" : r.deadLettered())
+            .append(" dead-lettered\n");
+      }
       if (r.messages() != null) {
         sb.append("  queue: ")
             .append(r.messages())

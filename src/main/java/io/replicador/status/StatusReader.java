@@ -3,6 +3,7 @@ package io.replicador.status;
 import io.replicador.Failures;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueInspector;
+import io.replicador.broker.StreamTopology;
 import io.replicador.broker.Topology;
 import io.replicador.config.PostgresAddress;
 import io.replicador.store.PrimaryStore;
@@ -11,11 +12,13 @@ import io.replicador.store.WalCaptureStore;
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -46,6 +49,28 @@ public final class StatusReader {
     this.replicas = new LinkedHashMap<>(replicas);
   }
 
+  /** How long status waits for the stream's last chunk when it looks for the stream's end. */
+  private static final Duration STREAM_END_WAIT = Duration.ofSeconds(2);
+
+  /**
+   * The exchange's stream ({@code --queue-type stream}): its name, whether it exists, and the
+   * offset of its last message (empty when it holds none or did not say in time).
+   */
+  record StreamState(String name, boolean exists, OptionalLong end) {}
+
+  private StreamState streamState(QueueInspector queues) throws IOException, TimeoutException {
+    String name = StreamTopology.streamName(exchange);
+    if (queues.inspect(name).isEmpty()) {
+      return new StreamState(name, false, OptionalLong.empty());
+    }
+    try {
+      return new StreamState(name, true, queues.streamEnd(name, STREAM_END_WAIT));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new StreamState(name, true, OptionalLong.empty());
+    }
+  }
+
   public Status read() throws SQLException, IOException, TimeoutException {
     PrimaryStatus p;
     try (Connection c = primary.connect("replicador-status")) {
@@ -58,8 +83,9 @@ public final class StatusReader {
       for (String name : queues.replicaNames(exchange)) {
         all.putIfAbsent(name, null);
       }
+      StreamState stream = streamState(queues);
       for (Map.Entry<String, PostgresAddress> e : all.entrySet()) {
-        out.add(replicaStatus(e.getKey(), e.getValue(), queues, p));
+        out.add(replicaStatus(e.getKey(), e.getValue(), queues, p, stream));
       }
     }
     return new Status(p, out);
@@ -151,15 +177,41 @@ public final class StatusReader {
   }
 
   private ReplicaStatus replicaStatus(
-      String name, PostgresAddress address, QueueInspector queues, PrimaryStatus p) {
+      String name,
+      PostgresAddress address,
+      QueueInspector queues,
+      PrimaryStatus p,
+      StreamState stream) {
     String queue = Topology.queueName(name);
     List<String> problems = new ArrayList<>();
     Long messages = null;
     Integer consumers = null;
     Long dead = null;
+    Map<String, Long> streamOffsets = Map.of();
+    if (address != null && stream.exists()) {
+      try (Connection c = address.connect("replicador-status")) {
+        streamOffsets = new ReplicaStore(c, name).streamOffsets();
+      } catch (SQLException e) {
+        // reported below, where the replica is read again
+      }
+    }
+    // a replica reads the stream when it keeps a place in it, or has no queue beside it
+    boolean readsStream = false;
     try {
       Optional<QueueInspector.QueueCounts> q = queues.inspect(queue);
-      if (q.isPresent()) {
+      readsStream = stream.exists() && (streamOffsets.containsKey(stream.name()) || q.isEmpty());
+      if (q.isPresent() && readsStream) {
+        problems.add(
+            "the replica reads stream "
+                + stream.name()
+                + " but its old queue "
+                + queue
+                + " is still bound to the exchange and fills up with "
+                + q.get().messages()
+                + " message(s) so far; delete it (rabbitmqctl delete_queue '"
+                + queue
+                + "')");
+      } else if (q.isPresent()) {
         messages = q.get().messages();
         consumers = q.get().consumers();
         if (consumers == 0 && messages > 0) {
@@ -172,13 +224,29 @@ public final class StatusReader {
                   + name
                   + "')");
         }
-      } else {
+      } else if (!readsStream) {
         problems.add("queue " + queue + " does not exist (run snapshot or listen to create it)");
       }
       Optional<QueueInspector.QueueCounts> d = queues.inspect(Topology.deadLetterQueueName(name));
       dead = d.map(QueueInspector.QueueCounts::messages).orElse(null);
     } catch (IOException | TimeoutException e) {
       problems.add("cannot read queue " + queue + ": " + Failures.describe(e));
+    }
+    Long streamBehind = null;
+    if (readsStream) {
+      Long saved = streamOffsets.get(stream.name());
+      if (address == null) {
+        problems.add(
+            "reads stream "
+                + stream.name()
+                + " (its place in it is kept on the replica: give --replica "
+                + name
+                + "=URL to see how far behind it is)");
+      } else if (stream.end().isPresent()) {
+        streamBehind = Math.max(0, stream.end().getAsLong() - (saved == null ? -1 : saved));
+      } else if (saved == null) {
+        streamBehind = 0L; // an empty stream, and the replica has read nothing
+      }
     }
     Long position = null;
     Long behind = null;
@@ -194,7 +262,11 @@ public final class StatusReader {
           position = applied.get().position();
           age = applied.get().ageSeconds();
           behind = Math.max(0, p.lastPosition() - position);
-          boolean caughtUp = behind == 0 && (messages == null || messages == 0) && halted == null;
+          boolean caughtUp =
+              behind == 0
+                  && (messages == null || messages == 0)
+                  && (streamBehind == null || streamBehind == 0)
+                  && halted == null;
           lag = caughtUp ? 0.0 : age;
           if (position > p.lastPosition()) {
             // nothing the primary handed out reaches there: the replica applied a forged or
@@ -218,7 +290,7 @@ public final class StatusReader {
     }
     return new ReplicaStatus(
         name,
-        queue,
+        readsStream ? stream.name() : queue,
         messages,
         consumers,
         dead,
@@ -227,6 +299,8 @@ public final class StatusReader {
         age,
         lag,
         problems.isEmpty() ? null : String.join("; ", problems),
-        halted);
+        halted,
+        readsStream ? stream.name() : null,
+        streamBehind);
   }
 }

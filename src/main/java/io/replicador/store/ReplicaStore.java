@@ -18,7 +18,8 @@ import java.util.Set;
  * The only code that touches a replica's {@code replicador} schema: the positions each consumer
  * (replica name) applied ({@code applied}), the staged parts of large transactions ({@code
  * staged}), the tables a snapshot copied ({@code snapshot}), and why a listener halted ({@code
- * halted}). Its DDL is in the numbered migrations under {@code store/replica}.
+ * halted}), and the offset a stream replica read up to ({@code stream_offset}). Its DDL is in the
+ * numbered migrations under {@code store/replica}.
  *
  * <p>Statements run in the caller's transaction on the caller's connection, which it does not
  * close; the caller commits. Not thread-safe.
@@ -28,7 +29,11 @@ public final class ReplicaStore {
       new Migrations(
           "replica",
           "/io/replicador/store/replica",
-          List.of("V1__bookkeeping.sql", "V2__snapshot_boundary.sql", "V3__halted.sql"),
+          List.of(
+              "V1__bookkeeping.sql",
+              "V2__snapshot_boundary.sql",
+              "V3__halted.sql",
+              "V4__stream_offset.sql"),
           "replicador.applied");
 
   private final Connection connection;
@@ -149,6 +154,90 @@ public final class ReplicaStore {
       rs.next();
       return rs.getBoolean(1);
     }
+  }
+
+  // ---- where a stream replica is
+
+  /** The offset of the last message of {@code stream} this consumer processed, or -1. */
+  public long streamOffset(String stream) throws SQLException {
+    if (!streamOffsetsKept()) {
+      return -1;
+    }
+    return Statements.first(
+            connection,
+            "SELECT last_offset FROM replicador.stream_offset WHERE consumer = ? AND stream = ?",
+            rs -> rs.getLong(1),
+            consumer,
+            stream)
+        .orElse(-1L);
+  }
+
+  /** Records, in the caller's transaction, the offset of the last message processed. */
+  public void saveStreamOffset(String stream, long offset) throws SQLException {
+    Statements.update(
+        connection,
+        "INSERT INTO replicador.stream_offset (consumer, stream, last_offset) VALUES (?, ?, ?)"
+            + " ON CONFLICT (consumer, stream) DO UPDATE SET last_offset = EXCLUDED.last_offset,"
+            + " saved_at = now()",
+        consumer,
+        stream,
+        offset);
+  }
+
+  /** Every stream offset this consumer saved, by stream (for status). */
+  public Map<String, Long> streamOffsets() throws SQLException {
+    Map<String, Long> loaded = new HashMap<>();
+    if (!bookkept() || !streamOffsetsKept()) {
+      return loaded;
+    }
+    for (Map.Entry<String, Long> e :
+        Statements.list(
+            connection,
+            "SELECT stream, last_offset FROM replicador.stream_offset WHERE consumer = ?",
+            rs -> Map.entry(rs.getString(1), rs.getLong(2)),
+            consumer)) {
+      loaded.put(e.getKey(), e.getValue());
+    }
+    return loaded;
+  }
+
+  private boolean streamOffsetsKept() throws SQLException {
+    try (Statement st = connection.createStatement();
+        ResultSet rs =
+            st.executeQuery("SELECT to_regclass('replicador.stream_offset') IS NOT NULL")) {
+      rs.next();
+      return rs.getBoolean(1);
+    }
+  }
+
+  /**
+   * Takes the advisory lock that lets one listener at a time read a stream for this consumer (a
+   * stream has no single active consumer), for the session of this connection; false when another
+   * session holds it.
+   */
+  public boolean tryListenerLock() throws SQLException {
+    return Statements.first(
+            connection,
+            "SELECT pg_try_advisory_lock(hashtext('replicador.listen'), hashtext(?))",
+            rs -> rs.getBoolean(1),
+            consumer)
+        .orElse(false);
+  }
+
+  /**
+   * Whether a listener of this consumer holds its lock (see {@link #tryListenerLock}) in another
+   * session of this database.
+   */
+  public boolean listenerRunning() throws SQLException {
+    return Statements.first(
+            connection,
+            "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                + " AND classid = hashtext('replicador.listen')::oid"
+                + " AND objid = hashtext(?)::oid AND objsubid = 2",
+            rs -> rs.getBoolean(1),
+            consumer)
+        .orElse(false);
   }
 
   // ---- why a listener halted
@@ -305,6 +394,10 @@ public final class ReplicaStore {
     }
     if (haltsKept()) {
       clearHalt();
+    }
+    if (streamOffsetsKept()) {
+      Statements.update(
+          connection, "DELETE FROM replicador.stream_offset WHERE consumer = ?", consumer);
     }
   }
 

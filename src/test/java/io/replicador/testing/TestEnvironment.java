@@ -119,6 +119,7 @@ public final class TestEnvironment {
           ch.queueDelete("replicador:owner:" + name);
         }
         ch.queueDelete("replicador:replicas:" + exchange);
+        ch.queueDelete("replicador:stream:" + exchange);
         ch.exchangeDelete(exchange);
       }
     } catch (Exception e) {

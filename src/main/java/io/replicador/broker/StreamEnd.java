@@ -1,0 +1,79 @@
+package io.replicador.broker;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Finds the offset of a stream's last message: AMQP 0-9-1 has no call for it, so it consumes from
+ * {@code last} (the start of the stream's last chunk) on a channel of its own and takes the largest
+ * {@code x-stream-offset} of what that chunk delivers. Blocks up to the wait given.
+ */
+public final class StreamEnd {
+  /** The header that carries a stream message's offset. */
+  public static final String OFFSET_HEADER = "x-stream-offset";
+
+  /** How long after the last delivery of the chunk the chunk is taken to be complete. */
+  private static final Duration QUIET = Duration.ofMillis(200);
+
+  private StreamEnd() {}
+
+  /** The stream's last offset, or empty when nothing came within {@code wait} (an empty stream). */
+  public static OptionalLong find(Connection connection, String stream, Duration wait)
+      throws IOException, InterruptedException {
+    Channel channel = connection.createChannel();
+    LinkedBlockingQueue<Long> offsets = new LinkedBlockingQueue<>();
+    try {
+      channel.basicQos(1000);
+      channel.basicConsume(
+          stream,
+          false,
+          "",
+          false,
+          false,
+          Map.of(OFFSET_HEADER, "last"),
+          new DefaultConsumer(channel) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+              offsets.add(offset(props.getHeaders()));
+            }
+          });
+      Long first = offsets.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+      if (first == null) {
+        return OptionalLong.empty();
+      }
+      long end = first;
+      Long next;
+      while ((next = offsets.poll(QUIET.toMillis(), TimeUnit.MILLISECONDS)) != null) {
+        end = Math.max(end, next);
+      }
+      return OptionalLong.of(end);
+    } finally {
+      if (channel.isOpen()) {
+        try {
+          channel.close();
+        } catch (TimeoutException e) {
+          channel.abort();
+        }
+      }
+    }
+  }
+
+  /** A delivery's stream offset, or -1 when it has none. */
+  static long offset(Map<String, Object> headers) {
+    if (headers != null && headers.get(OFFSET_HEADER) instanceof Number n) {
+      return n.longValue();
+    }
+    return -1;
+  }
+}

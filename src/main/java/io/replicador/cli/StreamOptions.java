@@ -1,0 +1,40 @@
+package io.replicador.cli;
+
+import io.replicador.broker.StreamRetention;
+import picocli.CommandLine.Option;
+
+/**
+ * The stream's retention settings, which {@code publish} declares the stream with and which {@code
+ * listen} and {@code snapshot} use when they find no stream yet: they must agree, or RabbitMQ
+ * refuses the second declaration, so they are declared once.
+ */
+final class StreamOptions {
+  @Option(
+      names = "--stream-max-age",
+      paramLabel = "AGE",
+      description =
+          "--queue-type stream: drop changes older than AGE, a number and a unit Y, M, D, h, m or"
+              + " s (e.g. 7D); whole segments are dropped (default: no age limit).")
+  String maxAge;
+
+  @Option(
+      names = "--stream-max-bytes",
+      paramLabel = "BYTES",
+      description =
+          "--queue-type stream: keep at most about BYTES of changes, e.g. 20GB; the oldest"
+              + " segments are dropped (default: no size limit).")
+  String maxBytes;
+
+  @Option(
+      names = "--stream-segment-bytes",
+      paramLabel = "BYTES",
+      description =
+          "--queue-type stream: size of the stream's segment files, the unit retention drops,"
+              + " e.g. 500MB (default: RabbitMQ's, 500 MB).")
+  String segmentBytes;
+
+  /** The parsed settings; names the flag when one is malformed. */
+  StreamRetention retention() {
+    return StreamRetention.parse(maxAge, maxBytes, segmentBytes);
+  }
+}
