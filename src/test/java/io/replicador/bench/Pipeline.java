@@ -7,7 +7,10 @@ import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
 import io.replicador.broker.ReplicaRegistry;
+import io.replicador.broker.StreamRetention;
+import io.replicador.broker.StreamTopology;
 import io.replicador.broker.Topology;
+import io.replicador.config.ConfigException;
 import io.replicador.config.PostgresAddress;
 import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
@@ -40,16 +43,17 @@ final class Pipeline implements AutoCloseable {
   }
 
   /**
-   * The stream transport of this build, if it has one ({@code --queue-type stream}): looked up by
-   * name, so that the benchmark also builds and runs, queues only, without it.
+   * Why the broker at {@code amqpUri} cannot carry the stream transport (it is not RabbitMQ, so it
+   * has no streams), or empty when it can.
    */
-  static Optional<QueueType> streamTransport() {
-    for (QueueType t : QueueType.values()) {
-      if (t.name().equals("STREAM")) {
-        return Optional.of(t);
-      }
+  static Optional<String> streamsUnavailable(String amqpUri) throws Exception {
+    try (Connection c = BrokerAddress.parse(amqpUri).factory().newConnection();
+        Channel ch = c.createChannel()) {
+      StreamTopology.requireStreams(ch);
+      return Optional.empty();
+    } catch (ConfigException e) {
+      return Optional.of(e.getMessage());
     }
-    return Optional.empty();
   }
 
   /**
@@ -88,10 +92,13 @@ final class Pipeline implements AutoCloseable {
       }
       // listeners first: what they consume must exist before the publisher ships
       p.awaitBrokerObjects();
+      PublisherSettings publishing =
+          PublisherSettings.defaults(
+              PostgresAddress.parse("primary", primary.uri(primaryDb)), broker, exchange);
+      // the stream as `publish --queue-type stream` declares it by default: kept without limit
       p.run(
           new ChangePublisher(
-              PublisherSettings.defaults(
-                  PostgresAddress.parse("primary", primary.uri(primaryDb)), broker, exchange)));
+              transport.isStream() ? publishing.withStream(StreamRetention.NONE) : publishing));
       return p;
     } catch (Exception e) {
       p.close();
@@ -107,14 +114,10 @@ final class Pipeline implements AutoCloseable {
   }
 
   private List<String> consumed() {
-    if (transport.name().equals("STREAM")) {
-      return List.of(streamName());
+    if (transport.isStream()) {
+      return List.of(StreamTopology.streamName(exchange));
     }
     return replicaNames.stream().map(Topology::queueName).toList();
-  }
-
-  private String streamName() {
-    return "replicador:stream:" + exchange;
   }
 
   private void awaitBrokerObjects() throws Exception {
@@ -151,7 +154,7 @@ final class Pipeline implements AutoCloseable {
         ch.queueDelete(ReplicaRegistry.ownerQueue(name));
       }
       ch.queueDelete(ReplicaRegistry.listQueue(exchange));
-      ch.queueDelete(streamName());
+      ch.queueDelete(StreamTopology.streamName(exchange));
       ch.exchangeDelete(exchange);
     }
   }
