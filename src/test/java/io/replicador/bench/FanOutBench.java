@@ -14,7 +14,6 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,7 +50,7 @@ public final class FanOutBench {
   private final BrokerMeter broker; // null where /proc does not show the node
   private final CpuMeter cpu;
   private final String run = Long.toHexString(System.nanoTime() & 0xffffff);
-  private final Map<String, Rounds> figures = new LinkedHashMap<>();
+  private final FanOutTable table = new FanOutTable();
   private int setups;
 
   private record Transport(String label, QueueType type) {}
@@ -132,7 +131,20 @@ public final class FanOutBench {
         }
       }
     }
-    print(transports, noStream.isEmpty(), rounds);
+    System.out.println();
+    System.out.printf(
+        Locale.ROOT,
+        "Medians of %d round(s)%s. Small: pgbench, 4 clients, one-row INSERT transactions."
+            + " Bulk: %,d rows in %,d-row transactions. Broker figures per change (a small"
+            + " transaction, or a bulk row), over the load and the catch-up.%n%n",
+        rounds,
+        rounds > 1 ? ", [lowest, highest round] in brackets" : "",
+        BULK_ROWS,
+        BULK_TRANSACTION);
+    table.print(
+        transports.stream().map(Transport::label).toList(),
+        REPLICAS,
+        noStream.isPresent() ? "the broker has no streams" : null);
   }
 
   /** What the broker does with nobody of ours on it: other users of a shared broker show here. */
@@ -267,11 +279,7 @@ public final class FanOutBench {
   }
 
   private void add(Transport t, int n, String figure, double value) {
-    figures.computeIfAbsent(key(t.label, n, figure), k -> new Rounds()).add(value);
-  }
-
-  private static String key(String transport, int n, String figure) {
-    return transport + "/" + n + "/" + figure;
+    table.add(t.label, n, figure, value);
   }
 
   // ---------------------------------------------------------------- setup and load
@@ -360,94 +368,6 @@ public final class FanOutBench {
         exec(replicas, "postgres", "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
       }
       exec(primary, "postgres", "DROP DATABASE IF EXISTS " + primaryDb + " WITH (FORCE)");
-    }
-  }
-
-  // ---------------------------------------------------------------- report
-
-  private void print(List<Transport> transports, boolean stream, int rounds) {
-    System.out.println();
-    System.out.printf(
-        Locale.ROOT,
-        "Medians of %d round(s)%s. Small: pgbench, 4 clients, one-row INSERT transactions."
-            + " Bulk: %,d rows in %,d-row transactions. Broker figures per change (a small"
-            + " transaction, or a bulk row), over the load and the catch-up.%n%n",
-        rounds,
-        rounds > 1 ? ", [lowest, highest round] in brackets" : "",
-        BULK_ROWS,
-        BULK_TRANSACTION);
-    String[][] columns = {
-      {"tps", "primary TPS"},
-      {"small-cpu", "broker CPU µs/txn"},
-      {"small-write", "broker bytes written/txn"},
-      {"small-data", "broker data dir growth/txn"},
-      {"catch-up", "catch-up after pgbench (s)"},
-      {"bulk-cpu", "bulk: broker CPU µs/row"},
-      {"bulk-write", "bulk: broker bytes written/row"},
-      {"bulk-data", "bulk: data dir growth/row"},
-      {"bulk-write-time", "bulk: written on the primary (s)"},
-      {"bulk-catch-up", "bulk: catch-up after the write (s)"},
-    };
-    StringBuilder head = new StringBuilder("| transport | replicas |");
-    StringBuilder rule = new StringBuilder("|---|---:|");
-    for (String[] c : columns) {
-      if (c[1] != null) {
-        head.append(' ').append(c[1]).append(" |");
-        rule.append("---:|");
-      }
-    }
-    System.out.println(head);
-    System.out.println(rule);
-    for (int n : REPLICAS) {
-      for (Transport t : transports) {
-        StringBuilder row = new StringBuilder("| " + t.label + " | " + n + " |");
-        for (String[] c : columns) {
-          if (c[1] != null) {
-            Rounds r = figures.get(key(t.label, n, c[0]));
-            row.append(' ').append(r == null ? "-" : r.summary()).append(" |");
-          }
-        }
-        System.out.println(row);
-      }
-      if (!stream) {
-        System.out.println("| stream | " + n + " | skipped: the broker has no streams |");
-      }
-    }
-    System.out.println();
-    System.out.println(
-        "CPU per change elsewhere (µs): this JVM (publisher and all listeners), the replicas'"
-            + " PostgreSQL (all replica databases), the primary's PostgreSQL (pgbench's backends"
-            + " included)");
-    System.out.println(
-        "| transport | replicas | JVM/txn | replicas/txn | primary/txn | bulk: JVM/row |"
-            + " bulk: replicas/row | bulk: primary/row |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (int n : REPLICAS) {
-      for (Transport t : transports) {
-        StringBuilder row = new StringBuilder("| " + t.label + " | " + n + " |");
-        for (String phase : List.of("small", "bulk")) {
-          for (String part : List.of("Java", "replicas", "primary")) {
-            Rounds r = figures.get(key(t.label, n, phase + "-" + part));
-            row.append(' ').append(r == null ? "-" : r.summary()).append(" |");
-          }
-        }
-        System.out.println(row);
-      }
-    }
-    if (stream) {
-      System.out.println();
-      System.out.println("Stream over queues, round by round:");
-      for (int n : REPLICAS) {
-        StringBuilder row = new StringBuilder("  " + n + " replica(s):");
-        for (String f : List.of("tps", "small-cpu", "small-write", "bulk-cpu", "bulk-write")) {
-          Rounds q = figures.get(key("queues", n, f));
-          Rounds s = figures.get(key("stream", n, f));
-          if (q != null && s != null) {
-            row.append(' ').append(f).append(' ').append(s.over(q).summaryAsRatio()).append(';');
-          }
-        }
-        System.out.println(row);
-      }
     }
   }
 }

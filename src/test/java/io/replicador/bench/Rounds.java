@@ -16,10 +16,6 @@ final class Rounds {
     values.add(v);
   }
 
-  boolean isEmpty() {
-    return values.isEmpty();
-  }
-
   /** Round by round, this figure over {@code other}'s. */
   Rounds over(Rounds other) {
     Rounds r = new Rounds();
