@@ -209,7 +209,7 @@ public final class ReplicaListener extends RetryingService {
           subscription.name(),
           settings.replica(),
           positions,
-          resume != null
+          subscription instanceof StreamSubscription
               ? "a second listener of the same name is refused"
               : "a second listener of the same name waits as standby");
       if (settings.signatures() == null) {
@@ -246,21 +246,28 @@ public final class ReplicaListener extends RetryingService {
           continue;
         }
         lastDelivery = System.nanoTime();
+        List<Delivery> batch = gather(first, subscription, applier.holdsOpenTransaction());
         if (resume != null) {
+          // the first delivery of a session tells whether the stream still holds what is next;
+          // what follows it comes in order
           String stream = StreamTopology.streamName(settings.exchange());
           String gap = resume.gap(stream, first.raw().offset());
-          if (gap == null && fromStreamStart && first.message() != null) {
-            gap = streamStartGap(stream, first);
-          }
+          resume = null;
           if (gap != null) {
             haltStream(applier, gap);
           }
-          if (first.message() != null) {
-            fromStreamStart = false;
-          }
-          resume = StreamResume.FROM_FIRST; // checked: what follows comes in order
         }
-        List<Delivery> batch = gather(first, subscription, applier.holdsOpenTransaction());
+        if (fromStreamStart) {
+          Delivery change =
+              batch.stream().filter(d -> d.message() != null).findFirst().orElse(null);
+          if (change != null) {
+            fromStreamStart = false;
+            String gap = streamStartGap(StreamTopology.streamName(settings.exchange()), change);
+            if (gap != null) {
+              haltStream(applier, gap);
+            }
+          }
+        }
         int unreadable = firstUnreadable(batch);
         Gap gap = firstGap(batch, applier.positions());
         if (gap != null && (unreadable < 0 || gap.index() < unreadable)) {
@@ -471,26 +478,14 @@ public final class ReplicaListener extends RetryingService {
     }
   }
 
-  /**
-   * The reason a replica that has nothing yet cannot start at the stream's first message: it holds
-   * a later position than its source's first, so the stream's beginning was dropped. Null when it
-   * is the first.
-   */
+  /** {@link StreamResume#beginningGap} for the first change message a fresh replica reads. */
   private static String streamStartGap(String stream, Delivery first) {
     ChangeMessage m = first.message();
-    if (m.transactions().isEmpty() || m.transactions().get(0).position() <= 1) {
+    if (m.transactions().isEmpty()) {
       return null;
     }
-    return "this replica has applied nothing, and the first message of stream '"
-        + stream
-        + "' (offset "
-        + first.raw().offset()
-        + ") holds position "
-        + m.transactions().get(0).position()
-        + " of source "
-        + m.source()
-        + ": the changes before it were dropped by the stream's retention (or published before"
-        + " the stream existed)";
+    return StreamResume.beginningGap(
+        stream, first.raw().offset(), m.source(), m.transactions().get(0).position());
   }
 
   /**

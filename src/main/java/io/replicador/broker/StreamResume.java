@@ -65,6 +65,28 @@ public record StreamResume(long saved) {
         + ": it was deleted and made again, and the changes between are not in it";
   }
 
+  /**
+   * Why a replica that has applied nothing (no snapshot, no saved offset) cannot start with the
+   * stream's first change message, at {@code offset}, holding {@code position} of {@code source}:
+   * positions count from 1, so a later one means the changes before it are not in the stream. Null
+   * when it is the source's first.
+   */
+  public static String beginningGap(String stream, long offset, String source, long position) {
+    if (position <= 1) {
+      return null;
+    }
+    return "this replica has applied nothing, and the first change message of stream '"
+        + stream
+        + "' (offset "
+        + offset
+        + ") holds position "
+        + position
+        + " of source "
+        + source
+        + ": the changes before it were dropped by the stream's retention (or published before"
+        + " the stream existed)";
+  }
+
   @Override
   public String toString() {
     return saved < 0 ? "from the first offset" : "at offset " + expected();

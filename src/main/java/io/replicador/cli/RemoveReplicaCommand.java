@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
     name = "remove-replica",
     description =
         "Remove a replica: its queues (changes waiting in them are dropped) and, with --replica,"
-            + " its positions in that database. Its listener must be stopped.")
+            + " its positions in that database. Its listener must be stopped (for a replica that"
+            + " reads the stream, give --replica so that a running listener is found).")
 final class RemoveReplicaCommand implements Callable<Integer> {
   @Mixin Main.CommonOptions common;
 
@@ -41,6 +42,22 @@ final class RemoveReplicaCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     String checked = ReplicaNames.checkName("--name", name);
     String queue = Topology.queueName(checked);
+    if (replica != null) {
+      // a listener reading the stream holds a lock on its replica (the broker cannot tell)
+      try (Connection c = PostgresAddress.parse("replica", replica).connect("replicador-remove")) {
+        c.setAutoCommit(false);
+        boolean running = new ReplicaStore(c, checked).listenerRunning();
+        c.commit();
+        if (running) {
+          throw new ConfigException(
+              "Replica "
+                  + checked
+                  + ": a listener is reading the stream into "
+                  + replica
+                  + "; stop it first");
+        }
+      }
+    }
     try (QueueInspector broker =
         new QueueInspector(amqp.address(), "replicador-remove-" + checked)) {
       QueueInspector.QueueCounts counts =

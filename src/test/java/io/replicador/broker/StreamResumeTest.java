@@ -50,4 +50,12 @@ class StreamResumeTest {
         .contains("deleted and made again");
     assertThat(r.recreated(STREAM, OptionalLong.empty())).contains("is empty");
   }
+
+  @Test
+  void aFreshReplicaNeedsTheSourcesFirstPosition() {
+    assertThat(StreamResume.beginningGap(STREAM, 0, "src", 1)).isNull();
+    assertThat(StreamResume.beginningGap(STREAM, 7, "src", 40))
+        .contains("holds position 40 of source src")
+        .contains("dropped by the stream's retention");
+  }
 }

@@ -9,7 +9,13 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
+import io.replicador.broker.StreamRetention;
+import io.replicador.broker.StreamTopology;
 import io.replicador.broker.Topology;
+import io.replicador.cli.Main;
+import io.replicador.config.ConfigException;
+import io.replicador.testing.CliRun;
+import io.replicador.testing.TestEnvironment;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -114,5 +120,38 @@ class EmbeddedBrokerIT {
         second.abort();
       }
     }
+  }
+
+  @Test
+  void hasNoStreamsAndSaysSoInOneLine() throws Exception {
+    try (Connection c = connect();
+        Channel ch = c.createChannel()) {
+      assertThatThrownBy(() -> StreamTopology.declare(ch, "ex3", StreamRetention.NONE))
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining("--queue-type stream needs RabbitMQ");
+    }
+    String db =
+        TestEnvironment.replicaCluster()
+            .createDatabase(TestEnvironment.uniqueName("embedded_stream"));
+    CliRun run =
+        CliRun.of(
+            "listen",
+            "--replica",
+            TestEnvironment.replicaCluster().uri(db),
+            "--amqp",
+            broker.uri(),
+            "--exchange",
+            "ex3",
+            "--name",
+            "r3",
+            "--queue-type",
+            "stream",
+            "--connect-timeout",
+            "10");
+    assertThat(run.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(run.err())
+        .contains("--queue-type stream needs RabbitMQ")
+        .contains("use --queue-type quorum")
+        .hasLineCount(1);
   }
 }

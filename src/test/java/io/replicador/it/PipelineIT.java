@@ -496,7 +496,7 @@ class PipelineIT {
     exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO public.users VALUES (2, 'two', NULL)");
     awaitEqual(r1, USERS, "id");
     assertThat(query(fx.replicaCluster, r1, "SELECT max(version) FROM replicador.schema_version"))
-        .isEqualTo("3");
+        .isEqualTo("4");
   }
 
   @Test
