@@ -186,6 +186,7 @@ public final class FanOutBench {
       // small transactions: pgbench, then until every replica has every row
       BrokerMeter.Sample before = brokerSample();
       Map<String, Double> cpuBefore = cpu.sample();
+      long xids = replicaTransactions();
       double tps = Pgbench.tps(primary, s.primaryDb, Pgbench.INSERT, load, 0);
       long loaded = System.nanoTime();
       long count = rows(primary, s.primaryDb);
@@ -194,6 +195,7 @@ public final class FanOutBench {
       BrokerMeter.Sample small = minus(brokerSample(), before);
       long transactions = count - 1; // the ready row
       parts(t, n, "small", cpuBefore, transactions);
+      batching(t, n, "small", xids, transactions);
       add(t, n, "tps", tps);
       add(t, n, "catch-up", catchUp);
       perChange(t, n, "small", small, transactions);
@@ -210,6 +212,7 @@ public final class FanOutBench {
       // bulk: 10,000-row transactions, then until every replica has every row
       before = brokerSample();
       cpuBefore = cpu.sample();
+      xids = replicaTransactions();
       long start = System.nanoTime();
       bulkLoad(s, BULK_ROWS, BULK_TRANSACTION);
       long written = System.nanoTime();
@@ -217,6 +220,7 @@ public final class FanOutBench {
       long end = System.nanoTime();
       BrokerMeter.Sample bulk = minus(brokerSample(), before);
       parts(t, n, "bulk", cpuBefore, BULK_ROWS);
+      batching(t, n, "bulk", xids, BULK_ROWS / BULK_TRANSACTION);
       add(t, n, "bulk-write-time", (written - start) / 1e9);
       add(t, n, "bulk-catch-up", (end - written) / 1e9);
       add(t, n, "bulk-rows/s", BULK_ROWS / ((end - start) / 1e9));
@@ -265,6 +269,27 @@ public final class FanOutBench {
 
   private static BrokerMeter.Sample minus(BrokerMeter.Sample after, BrokerMeter.Sample before) {
     return after == null ? null : after.minus(before);
+  }
+
+  /**
+   * Transaction ids the replica cluster has handed out: only the listeners write there during a
+   * measurement, one replica transaction each, so the difference counts their commits.
+   */
+  private long replicaTransactions() {
+    return Long.parseLong(query(replicas, "postgres", "SELECT txid_current()"));
+  }
+
+  /** Source transactions per replica transaction, over all replicas: how the listeners batch. */
+  private void batching(Transport t, int n, String phase, long xidsBefore, long sourceTxns) {
+    long applied = replicaTransactions() - xidsBefore - 1; // the reading itself takes one
+    double perReplicaTxn = applied <= 0 ? 0 : (double) sourceTxns * n / applied;
+    System.out.printf(
+        Locale.ROOT,
+        "    %s: %,d replica transactions, %.2f source transactions per replica transaction%n",
+        phase,
+        applied,
+        perReplicaTxn);
+    add(t, n, phase + "-batching", perReplicaTxn);
   }
 
   /** CPU per change of this JVM (publisher and listeners) and of the replicas' PostgreSQL. */

@@ -22,7 +22,7 @@ final class FanOutTable {
     {"bulk-write-time", "bulk: written on the primary (s)"},
     {"bulk-catch-up", "bulk: catch-up after the write (s)"},
   };
-  private static final List<String> PARTS = List.of("Java", "replicas", "primary");
+  private static final List<String> PARTS = List.of("Java", "replicas", "primary", "batching");
 
   private final Map<String, Rounds> figures = new LinkedHashMap<>();
 
@@ -63,11 +63,12 @@ final class FanOutTable {
     System.out.println(
         "CPU per change elsewhere (µs): this JVM (publisher and all listeners), the replicas'"
             + " PostgreSQL (all replica databases), the primary's PostgreSQL (pgbench's backends"
-            + " included)");
+            + " included); and the source transactions each replica transaction applied");
     System.out.println(
-        "| transport | replicas | JVM/txn | replicas/txn | primary/txn | bulk: JVM/row |"
-            + " bulk: replicas/row | bulk: primary/row |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+        "| transport | replicas | JVM/txn | replicas/txn | primary/txn | source txns/replica txn"
+            + " | bulk: JVM/row | bulk: replicas/row | bulk: primary/row | bulk: source"
+            + " txns/replica txn |");
+    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (int n : replicaCounts) {
       for (String t : transports) {
         StringBuilder row = new StringBuilder("| " + t + " | " + n + " |");
