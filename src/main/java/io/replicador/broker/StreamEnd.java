@@ -15,8 +15,10 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * Finds the offset of a stream's last message: AMQP 0-9-1 has no call for it, so it consumes from
- * {@code last} (the start of the stream's last chunk) on a channel of its own and takes the largest
- * {@code x-stream-offset} of what that chunk delivers. Blocks up to the wait given.
+ * {@code last} (the start of the stream's last chunk) on a channel of its own, acknowledging as it
+ * goes so that a chunk larger than the prefetch comes whole, and takes the largest {@code
+ * x-stream-offset} delivered until nothing more comes for a moment. Blocks up to about twice the
+ * wait given (on a stream written without pause, what came by then).
  */
 public final class StreamEnd {
   /** The header that carries a stream message's offset. */
@@ -44,8 +46,11 @@ public final class StreamEnd {
           new DefaultConsumer(channel) {
             @Override
             public void handleDelivery(
-                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+                String tag, Envelope envelope, AMQP.BasicProperties props, byte[] body)
+                throws IOException {
               offsets.add(offset(props.getHeaders()));
+              // this channel's only user is this consumer: credit for the rest of the chunk
+              getChannel().basicAck(envelope.getDeliveryTag(), false);
             }
           });
       Long first = offsets.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
@@ -53,8 +58,10 @@ public final class StreamEnd {
         return OptionalLong.empty();
       }
       long end = first;
+      long deadline = System.nanoTime() + wait.toNanos();
       Long next;
-      while ((next = offsets.poll(QUIET.toMillis(), TimeUnit.MILLISECONDS)) != null) {
+      while (System.nanoTime() < deadline
+          && (next = offsets.poll(QUIET.toMillis(), TimeUnit.MILLISECONDS)) != null) {
         end = Math.max(end, next);
       }
       return OptionalLong.of(end);

@@ -28,7 +28,7 @@ public record StreamResume(long saved) {
    * from the start of the chunk holding the requested offset.
    */
   public boolean alreadyProcessed(long offset) {
-    return offset <= saved;
+    return offset >= 0 && offset <= saved;
   }
 
   /**

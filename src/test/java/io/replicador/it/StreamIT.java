@@ -586,5 +586,50 @@ class StreamIT {
               JsonNode replica = new ObjectMapper().readTree(run.out()).get("replicas").get(0);
               assertThat(replica.get("streamBehind").asLong()).isZero();
             });
+    // a queue left from before the replica read the stream fills up: status says so
+    String old = "replicador." + fx.replicaName("r1");
+    try (Connection c = amqp()) {
+      Channel ch = c.createChannel();
+      ch.queueDeclare(old, true, false, false, Map.of("x-queue-type", "quorum"));
+      ch.queueBind(old, fx.exchange, "#");
+    }
+    JsonNode replica = new ObjectMapper().readTree(CliRun.of(status).out()).get("replicas").get(0);
+    assertThat(replica.get("stream").asText()).isEqualTo(StreamTopology.streamName(fx.exchange));
+    assertThat(replica.get("problem").asText())
+        .contains("old queue " + old)
+        .contains("rabbitmqctl delete_queue");
+  }
+
+  @Test
+  void aStreamDeletedAndMadeAgainIsRefusedNotReadFromTheStart() throws Exception {
+    String r1 = replica("r1");
+    ChangePublisher p = publisher(StreamRetention.NONE);
+    ReplicaListener l = listener("r1");
+    write(1, 10);
+    awaitEqual(r1);
+    l.close();
+    p.close();
+    try (Connection c = amqp()) {
+      c.createChannel().queueDelete(StreamTopology.streamName(fx.exchange));
+    }
+    publisher(StreamRetention.NONE); // makes the stream again, empty
+    exec(fx.primaryCluster, fx.primaryDb, "INSERT INTO t VALUES (1000, 'after')");
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                "0"
+                    .equals(
+                        query(
+                            fx.primaryCluster,
+                            fx.primaryDb,
+                            "SELECT count(*) FROM replicador.changelog")));
+    CliRun run = CliRun.of(listenArgs("r1"));
+    assertThat(run.status()).as(run.err()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(run.err().lines().filter(line -> line.startsWith("replicador: ")).toList())
+        .singleElement()
+        .asString()
+        .contains("deleted and made again")
+        .contains("replicador snapshot");
   }
 }
