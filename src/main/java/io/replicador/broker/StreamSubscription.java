@@ -81,10 +81,13 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
       throws IOException, TimeoutException, InterruptedException {
     Connection connection = broker.connect("replicador-listen-" + replicaName);
     try {
+      try (Channel registry = connection.createChannel()) {
+        // on a channel of its own: it reads the registry's queues with basic.get
+        ReplicaRegistry.claim(registry, replicaName, database);
+        ReplicaRegistry.register(registry, exchange, replicaName);
+      }
       Channel channel = connection.createChannel();
       String stream = StreamTopology.ensure(channel, exchange, retention);
-      ReplicaRegistry.claim(channel, replicaName, database);
-      ReplicaRegistry.register(channel, exchange, replicaName);
       String deadQueue = StreamTopology.declareDeadLetterQueue(channel, replicaName);
       String oldQueue = Topology.queueName(replicaName);
       if (StreamTopology.exists(channel, oldQueue)) {
