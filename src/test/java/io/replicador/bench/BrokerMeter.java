@@ -12,7 +12,8 @@ import java.util.stream.Stream;
  * What the RabbitMQ node listening on a local TCP port has used so far, read from Linux's /proc:
  * CPU seconds of its Erlang VM (utime + stime of {@code beam.smp}), bytes it caused to be written
  * to storage ({@code write_bytes} of /proc/PID/io) and the size of its data directory. Only that
- * node is counted, not other nodes on the machine (tests start their own).
+ * node is counted, not other nodes on the machine (tests start their own). A broker inside this JVM
+ * (the embedded one) is not found: its work is the JVM's.
  *
  * <p>Reading another user's /proc/PID/io needs root or the same user; without it, or without /proc,
  * {@link #find} returns empty. Not thread-safe; blocks while it walks /proc and the data directory.
@@ -53,6 +54,9 @@ final class BrokerMeter {
           }
           if (holds(p.resolve("fd"), socket)) {
             long pid = Long.parseLong(p.getFileName().toString());
+            if (pid == ProcessHandle.current().pid()) {
+              return Optional.empty(); // a broker in this JVM (the embedded one): not apart
+            }
             BrokerMeter m = new BrokerMeter(pid, dataDir(p.resolve("fd")));
             m.sample(); // fails here, not mid-run, where /proc/PID/io is not ours to read
             return Optional.of(m);

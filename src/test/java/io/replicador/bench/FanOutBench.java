@@ -111,7 +111,7 @@ public final class FanOutBench {
     System.out.printf(
         Locale.ROOT,
         "Fan-out benchmark %s: %d cores, %d s of pgbench per measurement, %d round(s),"
-            + " PostgreSQL at %s, RabbitMQ at %s (%s)%n",
+            + " PostgreSQL at %s, broker at %s (%s)%n",
         Instant.now(),
         Runtime.getRuntime().availableProcessors(),
         load.toSeconds(),

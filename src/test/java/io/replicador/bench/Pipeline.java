@@ -1,5 +1,6 @@
 package io.replicador.bench;
 
+import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import io.replicador.apply.ListenerSettings;
@@ -145,17 +146,27 @@ final class Pipeline implements AutoCloseable {
     for (AutoCloseable s : services) {
       s.close();
     }
-    try (Connection c = BrokerAddress.parse(amqpUri).factory().newConnection();
-        Channel ch = c.createChannel()) {
-      // deleting what does not exist is no error: the objects of either transport go
+    try (Connection c = BrokerAddress.parse(amqpUri).factory().newConnection()) {
+      List<String> queues = new ArrayList<>();
       for (String name : replicaNames) {
-        ch.queueDelete(Topology.queueName(name));
-        ch.queueDelete(Topology.deadLetterQueueName(name));
-        ch.queueDelete(ReplicaRegistry.ownerQueue(name));
+        queues.add(Topology.queueName(name));
+        queues.add(Topology.deadLetterQueueName(name));
+        queues.add(ReplicaRegistry.ownerQueue(name));
       }
-      ch.queueDelete(ReplicaRegistry.listQueue(exchange));
-      ch.queueDelete(StreamTopology.streamName(exchange));
-      ch.exchangeDelete(exchange);
+      queues.add(ReplicaRegistry.listQueue(exchange));
+      queues.add(StreamTopology.streamName(exchange));
+      for (String q : queues) {
+        // a channel each: RabbitMQ deletes a missing queue quietly, other brokers close the
+        // channel (404), and not every object exists with either transport
+        try (Channel ch = c.createChannel()) {
+          ch.queueDelete(q);
+        } catch (IOException | AlreadyClosedException missing) {
+          // not there
+        }
+      }
+      try (Channel ch = c.createChannel()) {
+        ch.exchangeDelete(exchange);
+      }
     }
   }
 }
