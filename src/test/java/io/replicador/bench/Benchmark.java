@@ -3,8 +3,6 @@ package io.replicador.bench;
 import static io.replicador.testing.Db.exec;
 import static io.replicador.testing.Db.query;
 
-import io.replicador.apply.ListenerSettings;
-import io.replicador.apply.ReplicaListener;
 import io.replicador.broker.BrokerAddress;
 import io.replicador.broker.QueueType;
 import io.replicador.capture.CaptureInstaller;
@@ -15,13 +13,9 @@ import io.replicador.publish.ChangePublisher;
 import io.replicador.publish.PublisherSettings;
 import io.replicador.testing.PgCluster;
 import io.replicador.testing.TestEnvironment;
-import java.io.IOException;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,9 +23,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Replicador beside PostgreSQL's native logical replication, on the same clusters in one run.
@@ -54,7 +45,6 @@ public final class Benchmark {
   private final PgCluster primary;
   private final PgCluster replicas;
   private final List<String[]> results = new ArrayList<>();
-  private final List<AutoCloseable> running = new ArrayList<>();
   private int databases;
 
   /**
@@ -71,16 +61,8 @@ public final class Benchmark {
     this.quick = quick;
     this.rounds = quick ? 1 : FULL_ROUNDS;
     this.only = only;
-    Map<String, String> durable =
-        Map.of(
-            "fsync", "on",
-            "synchronous_commit", "on",
-            "full_page_writes", "on",
-            "shared_buffers", "256MB",
-            "max_wal_size", "4GB",
-            "max_connections", "200");
-    this.primary = PgCluster.start("bench-primary", durable);
-    this.replicas = PgCluster.start("bench-replicas", durable);
+    this.primary = DurableClusters.start("bench-primary");
+    this.replicas = DurableClusters.start("bench-replicas");
   }
 
   public static void main(String[] args) throws Exception {
@@ -314,9 +296,9 @@ public final class Benchmark {
       results.add(
           new String[] {
             "3 lag " + names[i] + " at 1,000 inserts/s (ms)",
-            fmt(repLag[i]),
-            fmt(walLag[i]),
-            fmt(natLag[i]),
+            Rounds.fmt(repLag[i]),
+            Rounds.fmt(walLag[i]),
+            Rounds.fmt(natLag[i]),
             ratio(walLag[i], natLag[i])
           });
     }
@@ -426,29 +408,16 @@ public final class Benchmark {
         new CaptureInstaller(c).install(List.of(TableName.parse("items")));
       }
     }
-    String exchange = "replicador-bench." + s.primaryDb + "." + System.nanoTime();
-    s.exchange = exchange;
-    BrokerAddress broker = BrokerAddress.parse(TestEnvironment.amqpUri());
-    for (String db : s.replicaDbs) {
-      ReplicaListener l =
-          new ReplicaListener(
-              new ListenerSettings(
-                  PostgresAddress.parse("replica", replicas.uri(db)),
-                  broker,
-                  exchange,
-                  replicaName(db),
-                  QueueType.QUORUM,
-                  Set.of(),
-                  ListenerSettings.DEFAULT_PREFETCH));
-      s.start(l);
-      s.queues.add(replicaName(db));
-    }
-    // listeners first: their queues must exist before the publisher ships
-    waitForQueues(s);
-    s.start(
-        new ChangePublisher(
-            PublisherSettings.defaults(
-                PostgresAddress.parse("primary", primary.uri(s.primaryDb)), broker, exchange)));
+    s.pipeline =
+        Pipeline.start(
+            TestEnvironment.amqpUri(),
+            primary,
+            s.primaryDb,
+            replicas,
+            s.replicaDbs,
+            s.replicaDbs.stream().map(this::replicaName).toList(),
+            "replicador-bench." + s.primaryDb + "." + System.nanoTime(),
+            QueueType.QUORUM);
     return s;
   }
 
@@ -478,7 +447,7 @@ public final class Benchmark {
       s.subscriptions.add(db);
     }
     for (String db : s.replicaDbs) {
-      awaitTrue(
+      Await.isTrue(
           replicas,
           db,
           "SELECT count(*) = 1 FROM pg_stat_subscription WHERE pid IS NOT NULL",
@@ -487,91 +456,37 @@ public final class Benchmark {
     return s;
   }
 
-  private void waitForQueues(Setup s) throws Exception {
-    com.rabbitmq.client.ConnectionFactory f =
-        BrokerAddress.parse(TestEnvironment.amqpUri()).factory();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    try (com.rabbitmq.client.Connection c = f.newConnection()) {
-      for (String q : s.queues) {
-        while (true) {
-          try (com.rabbitmq.client.Channel ch = c.createChannel()) {
-            ch.queueDeclarePassive("replicador." + q);
-            break;
-          } catch (IOException e) {
-            if (System.nanoTime() > deadline) {
-              throw new IllegalStateException("queue for " + q + " never appeared", e);
-            }
-            TimeUnit.MILLISECONDS.sleep(100);
-          }
-        }
-      }
-    }
-  }
-
   // ---------------------------------------------------------------- measuring
 
   private record PgbenchResult(double tps) {}
 
   private PgbenchResult pgbench(Setup s, String kind, Duration duration, int rate)
       throws Exception {
-    Path script = Files.createTempFile("bench-" + kind, ".sql");
-    script.toFile().deleteOnExit();
-    if (kind.equals("insert")) {
-      Files.writeString(script, "INSERT INTO items (id, payload) VALUES (nextval('ids'), 'x');\n");
-    } else {
+    String script = Pgbench.INSERT;
+    if (!kind.equals("insert")) {
       exec(
           primary,
           s.primaryDb,
           "INSERT INTO items (id, payload) SELECT g, 'x' FROM generate_series(1, 100000) g",
           "SELECT setval('ids', 100000)");
       awaitRow(s, 100_000, Duration.ofMinutes(5));
-      Files.writeString(
-          script,
+      script =
           "\\set id random(1, 100000)\n"
-              + "UPDATE items SET n = n + 1, ts = clock_timestamp() WHERE id = :id;\n");
+              + "UPDATE items SET n = n + 1, ts = clock_timestamp() WHERE id = :id;\n";
     }
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                primary.bin().resolve("pgbench").toString(),
-                "-n",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                String.valueOf(primary.port()),
-                "-U",
-                "postgres",
-                "-c",
-                "4",
-                "-j",
-                "2",
-                "-T",
-                String.valueOf(duration.toSeconds()),
-                "-f",
-                script.toString()));
-    if (rate > 0) {
-      cmd.addAll(List.of("-R", String.valueOf(rate)));
-    }
-    cmd.add(s.primaryDb);
     CpuMeter cpu = new CpuMeter(Map.of("primary", primary, "replicas", replicas));
     Map<String, Double> cpuBefore = cpu.sample();
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    p.waitFor();
+    double tps = Pgbench.tps(primary, s.primaryDb, script, duration, rate);
     System.out.printf(
         Locale.ROOT,
         "    pgbench %s: CPU %s%n",
         kind,
         CpuMeter.difference(cpuBefore, cpu.sample()));
-    Matcher m = Pattern.compile("tps = ([0-9.]+)").matcher(out);
-    if (!m.find()) {
-      throw new IllegalStateException("pgbench failed:\n" + out);
-    }
     if (kind.equals("insert")) {
       long last = Long.parseLong(query(primary, s.primaryDb, "SELECT last_value FROM ids"));
       awaitRow(s, last, Duration.ofMinutes(5));
     }
-    return new PgbenchResult(Double.parseDouble(m.group(1)));
+    return new PgbenchResult(tps);
   }
 
   /** p50, p99 and max of commit-to-visible lag in ms, over the replicas' lag tables. */
@@ -593,26 +508,8 @@ public final class Benchmark {
 
   private void awaitRow(Setup s, long id, Duration timeout) throws Exception {
     for (String db : s.replicaDbs) {
-      awaitTrue(replicas, db, "SELECT EXISTS (SELECT 1 FROM items WHERE id = " + id + ")", timeout);
-    }
-  }
-
-  private static void awaitTrue(PgCluster cluster, String db, String sql, Duration timeout)
-      throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    try (Connection c = cluster.connect(db);
-        Statement st = c.createStatement()) {
-      while (true) {
-        try (ResultSet rs = st.executeQuery(sql)) {
-          if (rs.next() && rs.getBoolean(1)) {
-            return;
-          }
-        }
-        if (System.nanoTime() > deadline) {
-          throw new IllegalStateException("timed out waiting for: " + sql + " on " + db);
-        }
-        TimeUnit.MILLISECONDS.sleep(5);
-      }
+      Await.isTrue(
+          replicas, db, "SELECT EXISTS (SELECT 1 FROM items WHERE id = " + id + ")", timeout);
     }
   }
 
@@ -621,6 +518,7 @@ public final class Benchmark {
   private final class Setup implements AutoCloseable {
     String primaryDb;
     String exchange;
+    Pipeline pipeline;
     boolean slot;
     final List<String> replicaDbs = new ArrayList<>();
     final List<String> queues = new ArrayList<>();
@@ -632,13 +530,15 @@ public final class Benchmark {
       t.setDaemon(true);
       t.start();
       services.add(service);
-      running.add(service);
     }
 
     @Override
     public void close() throws Exception {
       for (AutoCloseable c : services) {
         c.close();
+      }
+      if (pipeline != null) {
+        pipeline.close();
       }
       for (String db : subscriptions) {
         exec(
@@ -651,7 +551,7 @@ public final class Benchmark {
       }
       if (slot) {
         // a slot left behind would hold WAL through the rounds that follow
-        awaitTrue(
+        Await.isTrue(
             primary,
             primaryDb,
             "SELECT count(*) = 0 FROM (SELECT pg_drop_replication_slot(slot_name)"
@@ -676,64 +576,8 @@ public final class Benchmark {
         nat.summary());
   }
 
-  /**
-   * One figure per round. Ratios pair rounds: the figure of a round over the other one's in the
-   * same round, which were measured minutes apart at most.
-   */
-  private static final class Rounds {
-    private final List<Double> values = new ArrayList<>();
-
-    void add(double v) {
-      values.add(v);
-    }
-
-    /** Round by round, this figure over {@code other}'s. */
-    Rounds over(Rounds other) {
-      Rounds r = new Rounds();
-      for (int i = 0; i < values.size(); i++) {
-        r.add(other.values.get(i) == 0 ? 0 : values.get(i) / other.values.get(i));
-      }
-      return r;
-    }
-
-    double median() {
-      List<Double> sorted = values.stream().sorted().toList();
-      int n = sorted.size();
-      return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
-    }
-
-    /** The median, and with more than one round the lowest and highest in brackets. */
-    String summary() {
-      return summary(Benchmark::fmt, "");
-    }
-
-    String summaryAsRatio() {
-      return summary(v -> String.format(Locale.ROOT, "%.2f", v), "x");
-    }
-
-    private String summary(java.util.function.DoubleFunction<String> f, String unit) {
-      if (values.isEmpty()) {
-        return "-";
-      }
-      String median = f.apply(median()) + unit;
-      if (values.size() == 1) {
-        return median;
-      }
-      double low = values.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
-      double high = values.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
-      return median + " [" + f.apply(low) + ", " + f.apply(high) + "]";
-    }
-  }
-
   private static String ratio(double a, double b) {
     return b == 0 ? "-" : String.format(Locale.ROOT, "%.2fx", a / b);
-  }
-
-  private static String fmt(double v) {
-    if (v >= 100) {
-      return String.format(Locale.ROOT, "%,.0f", v);
-    }
-    return String.format(Locale.ROOT, "%.2f", v);
   }
 
   private static double seconds(long nanos) {

@@ -1,25 +1,43 @@
 package io.replicador.bench;
 
 import io.replicador.testing.PgCluster;
+import io.replicador.testing.TestEnvironment;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
  * CPU seconds used so far by the parts of a benchmark run on this Linux machine: this JVM
  * (publisher and listeners), each PostgreSQL cluster (postmaster, its live processes, and those
- * that exited), and a local RabbitMQ. Where /proc is not there, reports nothing.
+ * that exited), and a local RabbitMQ: the node the benchmark uses where /proc shows which one it is
+ * ({@link BrokerMeter}), else every Erlang VM on the machine. Where /proc is not there, reports
+ * nothing.
  */
 final class CpuMeter {
   private static final double TICKS = 100.0; // USER_HZ on Linux
 
   private final Map<String, PgCluster> clusters;
+  private final Optional<BrokerMeter> broker;
 
+  /** Counts the clusters, this JVM and the tests' broker ({@link TestEnvironment#amqpUri}). */
   CpuMeter(Map<String, PgCluster> clusters) {
+    this(clusters, TestEnvironment.amqpUri());
+  }
+
+  CpuMeter(Map<String, PgCluster> clusters, String amqpUri) {
     this.clusters = clusters;
+    this.broker = BrokerMeter.find(port(amqpUri));
+  }
+
+  /** The port of an AMQP URI (5672 when it names none). */
+  static int port(String amqpUri) {
+    int port = URI.create(amqpUri).getPort();
+    return port < 0 ? 5672 : port;
   }
 
   Map<String, Double> sample() {
@@ -54,7 +72,9 @@ final class CpuMeter {
                               + Long.parseLong(f[14]))
                           / TICKS;
                   String owner = postmasters.getOrDefault(pid, postmasters.get(ppid));
-                  if (owner == null && Files.readString(p.resolve("cmdline")).contains("beam")) {
+                  if (owner == null
+                      && broker.isEmpty()
+                      && Files.readString(p.resolve("cmdline")).contains("beam")) {
                     owner = "RabbitMQ";
                   }
                   if (owner != null) {
@@ -64,6 +84,9 @@ final class CpuMeter {
                   // the process ended meanwhile
                 }
               });
+      if (broker.isPresent()) {
+        out.put("RabbitMQ", broker.get().cpuSeconds());
+      }
     } catch (IOException e) {
       return Map.of();
     }
