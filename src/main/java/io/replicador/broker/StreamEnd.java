@@ -32,6 +32,16 @@ public final class StreamEnd {
   /** The stream's last offset, or empty when nothing came within {@code wait} (an empty stream). */
   public static OptionalLong find(Connection connection, String stream, Duration wait)
       throws IOException, InterruptedException {
+    return find(connection, stream, wait, Long.MAX_VALUE);
+  }
+
+  /**
+   * As {@link #find(Connection, String, Duration)}, but returns as soon as an offset of at least
+   * {@code enough} came: a caller that only asks whether the stream reaches an offset need not wait
+   * for the end of a stream that is being written.
+   */
+  public static OptionalLong find(Connection connection, String stream, Duration wait, long enough)
+      throws IOException, InterruptedException {
     Channel channel = connection.createChannel();
     LinkedBlockingQueue<Long> offsets = new LinkedBlockingQueue<>();
     try {
@@ -60,7 +70,8 @@ public final class StreamEnd {
       long end = first;
       long deadline = System.nanoTime() + wait.toNanos();
       Long next;
-      while (System.nanoTime() < deadline
+      while (end < enough
+          && System.nanoTime() < deadline
           && (next = offsets.poll(QUIET.toMillis(), TimeUnit.MILLISECONDS)) != null) {
         end = Math.max(end, next);
       }

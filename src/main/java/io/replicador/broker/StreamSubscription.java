@@ -102,7 +102,9 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
             oldQueue);
       }
       OptionalLong end =
-          resume.saved() >= 0 ? StreamEnd.find(connection, stream, END_WAIT) : OptionalLong.empty();
+          resume.saved() >= 0
+              ? StreamEnd.find(connection, stream, END_WAIT, resume.saved())
+              : OptionalLong.empty();
       Channel deadLetters = connection.createChannel();
       deadLetters.confirmSelect();
       channel.basicQos(prefetch); // streams refuse a consumer without a prefetch limit
@@ -153,7 +155,8 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
   }
 
   /**
-   * The stream's last offset when the subscription started, looked up only when resuming from a
+   * The stream's last offset when the subscription started, or the first offset seen at or past the
+   * saved one (all the check for a recreated stream needs); looked up only when resuming from a
    * saved offset; empty otherwise or when the stream was empty.
    */
   public OptionalLong endAtStart() {
