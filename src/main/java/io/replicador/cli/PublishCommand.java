@@ -1,6 +1,7 @@
 package io.replicador.cli;
 
 import io.replicador.RetryingService;
+import io.replicador.broker.QueueType;
 import io.replicador.broker.StreamRetention;
 import io.replicador.config.ConfigException;
 import io.replicador.metrics.MetricsServer;
@@ -105,8 +106,9 @@ final class PublishCommand implements Callable<Integer> {
             defaults.idlePoll(),
             List.copyOf(new LinkedHashSet<>(notifyChannels)),
             signingKeyFile == null ? null : SigningKeyFiles.load(List.of(signingKeyFile)));
-    StreamRetention retention = stream.retention();
-    if (ReplicaNames.queueType(queueType).isStream()) {
+    QueueType type = ReplicaNames.queueType(queueType);
+    StreamRetention retention = stream.retention(type);
+    if (type.isStream()) {
       settings = settings.withStream(retention);
     }
     metrics.address(); // a wrong --metrics is refused before anything starts

@@ -55,6 +55,6 @@ final class ReplicaQueueOptions {
 
   /** The stream's retention, for a stream this command may have to make. */
   StreamRetention retention() {
-    return stream.retention();
+    return stream.retention(queueType());
   }
 }

@@ -1,6 +1,8 @@
 package io.replicador.cli;
 
+import io.replicador.broker.QueueType;
 import io.replicador.broker.StreamRetention;
+import io.replicador.config.ConfigException;
 import picocli.CommandLine.Option;
 
 /**
@@ -33,8 +35,27 @@ final class StreamOptions {
               + " e.g. 500MB (default: RabbitMQ's, 500 MB).")
   String segmentBytes;
 
-  /** The parsed settings; names the flag when one is malformed. */
-  StreamRetention retention() {
-    return StreamRetention.parse(maxAge, maxBytes, segmentBytes);
+  /**
+   * The parsed settings; names the flag when one is malformed, or when one is given for a queue
+   * type that has no stream (where it would be ignored, and the user believe it in force).
+   */
+  StreamRetention retention(QueueType type) {
+    StreamRetention retention = StreamRetention.parse(maxAge, maxBytes, segmentBytes);
+    if (!type.isStream()) {
+      String given =
+          maxAge != null
+              ? "--stream-max-age"
+              : maxBytes != null
+                  ? "--stream-max-bytes"
+                  : segmentBytes != null ? "--stream-segment-bytes" : null;
+      if (given != null) {
+        throw new ConfigException(
+            given
+                + " applies only to --queue-type stream; add --queue-type stream or leave "
+                + given
+                + " out");
+      }
+    }
+    return retention;
   }
 }

@@ -60,4 +60,24 @@ class StreamOptionsTest {
     assertThat(run.status()).isEqualTo(Main.EXIT_ERROR);
     assertThat(run.err()).contains("use quorum, classic or stream").hasLineCount(1);
   }
+
+  @Test
+  void aStreamSettingWithoutTheStreamIsRefusedNotIgnored() {
+    CliRun run =
+        CliRun.of(
+            "listen",
+            "--replica",
+            "postgresql://postgres@127.0.0.1:1/db",
+            "--amqp",
+            "amqp://guest:guest@127.0.0.1:1/",
+            "--name",
+            "r1",
+            "--stream-max-age",
+            "1D");
+
+    assertThat(run.status()).isEqualTo(Main.EXIT_ERROR);
+    assertThat(run.err())
+        .contains("--stream-max-age applies only to --queue-type stream")
+        .hasLineCount(1);
+  }
 }
