@@ -8,7 +8,6 @@ import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -28,24 +27,21 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
 
   private final Connection connection;
   private final Channel channel;
-  private final Channel deadLetters;
+  private final DeadLetters deadLetters;
   private final String queue;
-  private final String deadQueue;
   private final boolean singleActiveConsumer;
   private final BlockingQueue<Delivery<T>> deliveries = new LinkedBlockingQueue<>();
 
   private QueueSubscription(
       Connection connection,
       Channel channel,
-      Channel deadLetters,
+      DeadLetters deadLetters,
       String queue,
-      String deadQueue,
       boolean singleActiveConsumer) {
     this.connection = connection;
     this.channel = channel;
     this.deadLetters = deadLetters;
     this.queue = queue;
-    this.deadQueue = deadQueue;
     this.singleActiveConsumer = singleActiveConsumer;
   }
 
@@ -78,19 +74,14 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
         ReplicaRegistry.register(registry, exchange, replicaName);
       }
       Channel channel = connection.createChannel();
-      Channel deadLetters = connection.createChannel();
+      DeadLetters deadLetters =
+          new DeadLetters(connection.createChannel(), Topology.deadLetterQueueName(replicaName));
       Topology.ReplicaQueue declared =
           Topology.declareReplicaQueue(channel, exchange, replicaName, type);
-      deadLetters.confirmSelect();
       channel.basicQos(prefetch);
       QueueSubscription<T> s =
           new QueueSubscription<>(
-              connection,
-              channel,
-              deadLetters,
-              declared.name(),
-              Topology.deadLetterQueueName(replicaName),
-              declared.singleActiveConsumer());
+              connection, channel, deadLetters, declared.name(), declared.singleActiveConsumer());
       // Without single active consumer (not RabbitMQ) an exclusive consumer keeps the order: a
       // second listener is refused and retries until the first one is gone.
       channel.basicConsume(
@@ -141,7 +132,8 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
     if (d == null) {
       if (!channel.isOpen()) {
         ShutdownSignalException reason = channel.getCloseReason();
-        throw new IOException(reason == null ? "the channel closed" : describe(reason), reason);
+        throw new IOException(
+            reason == null ? "the channel closed" : DeadLetters.describe(reason), reason);
       }
       return null;
     }
@@ -153,38 +145,19 @@ public final class QueueSubscription<T> implements ChangeSubscription<T> {
     try {
       channel.basicAck(tag, true);
     } catch (ShutdownSignalException e) {
-      throw new IOException(describe(e), e);
+      throw new IOException(DeadLetters.describe(e), e);
     }
   }
 
   @Override
   public void deadLetter(Delivery<T> delivery, String reason)
       throws IOException, InterruptedException, TimeoutException {
-    Map<String, Object> headers = new HashMap<>(delivery.headers());
-    headers.put(REASON_HEADER, reason);
-    AMQP.BasicProperties dead =
-        new AMQP.BasicProperties.Builder()
-            .messageId(delivery.messageId())
-            .contentType(delivery.contentType())
-            .headers(headers)
-            .deliveryMode(2)
-            .build();
-    try {
-      deadLetters.basicPublish("", deadQueue, dead, delivery.body());
-      deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
-    } catch (ShutdownSignalException e) {
-      throw new IOException(describe(e), e);
-    }
+    deadLetters.publish(delivery, reason);
   }
 
   @Override
   public String deadLetterName() {
-    return "queue '" + deadQueue + "'";
-  }
-
-  private static String describe(ShutdownSignalException e) {
-    String d = BrokerFailures.describe(e);
-    return d != null ? d : String.valueOf(e.getMessage());
+    return deadLetters.name();
   }
 
   @Override

@@ -8,7 +8,6 @@ import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.BlockingQueue;
@@ -38,9 +37,8 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
 
   private final Connection connection;
   private final Channel channel;
-  private final Channel deadLetters;
+  private final DeadLetters deadLetters;
   private final String stream;
-  private final String deadQueue;
   private final StreamResume resume;
   private final OptionalLong end;
   private final BlockingQueue<Delivery<T>> deliveries = new LinkedBlockingQueue<>();
@@ -48,16 +46,14 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
   private StreamSubscription(
       Connection connection,
       Channel channel,
-      Channel deadLetters,
+      DeadLetters deadLetters,
       String stream,
-      String deadQueue,
       StreamResume resume,
       OptionalLong end) {
     this.connection = connection;
     this.channel = channel;
     this.deadLetters = deadLetters;
     this.stream = stream;
-    this.deadQueue = deadQueue;
     this.resume = resume;
     this.end = end;
   }
@@ -105,12 +101,10 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
           resume.saved() >= 0
               ? StreamEnd.find(connection, stream, END_WAIT, resume.saved())
               : OptionalLong.empty();
-      Channel deadLetters = connection.createChannel();
-      deadLetters.confirmSelect();
+      DeadLetters deadLetters = new DeadLetters(connection.createChannel(), deadQueue);
       channel.basicQos(prefetch); // streams refuse a consumer without a prefetch limit
       StreamSubscription<T> s =
-          new StreamSubscription<>(
-              connection, channel, deadLetters, stream, deadQueue, resume, end);
+          new StreamSubscription<>(connection, channel, deadLetters, stream, resume, end);
       channel.basicConsume(
           stream,
           false,
@@ -182,7 +176,8 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
       if (d == null) {
         if (!channel.isOpen()) {
           ShutdownSignalException reason = channel.getCloseReason();
-          throw new IOException(reason == null ? "the channel closed" : describe(reason), reason);
+          throw new IOException(
+              reason == null ? "the channel closed" : DeadLetters.describe(reason), reason);
         }
         return null;
       }
@@ -198,38 +193,19 @@ public final class StreamSubscription<T> implements ChangeSubscription<T> {
     try {
       channel.basicAck(tag, true);
     } catch (ShutdownSignalException e) {
-      throw new IOException(describe(e), e);
+      throw new IOException(DeadLetters.describe(e), e);
     }
   }
 
   @Override
   public void deadLetter(Delivery<T> delivery, String reason)
       throws IOException, InterruptedException, TimeoutException {
-    Map<String, Object> headers = new HashMap<>(delivery.headers());
-    headers.put(QueueSubscription.REASON_HEADER, reason);
-    AMQP.BasicProperties dead =
-        new AMQP.BasicProperties.Builder()
-            .messageId(delivery.messageId())
-            .contentType(delivery.contentType())
-            .headers(headers)
-            .deliveryMode(2)
-            .build();
-    try {
-      deadLetters.basicPublish("", deadQueue, dead, delivery.body());
-      deadLetters.waitForConfirmsOrDie(Duration.ofSeconds(30).toMillis());
-    } catch (ShutdownSignalException e) {
-      throw new IOException(describe(e), e);
-    }
+    deadLetters.publish(delivery, reason);
   }
 
   @Override
   public String deadLetterName() {
-    return "queue '" + deadQueue + "'";
-  }
-
-  private static String describe(ShutdownSignalException e) {
-    String d = BrokerFailures.describe(e);
-    return d != null ? d : String.valueOf(e.getMessage());
+    return deadLetters.name();
   }
 
   @Override
