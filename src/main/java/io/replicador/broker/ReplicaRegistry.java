@@ -118,32 +118,10 @@ public final class ReplicaRegistry {
       channel.queueDeclare(queue, true, false, false, Map.of());
       return queue;
     }
-    if (!exists(channel, queue)) {
+    if (!StreamTopology.exists(channel, queue)) {
       channel.queueDeclare(queue, true, false, false, Map.of("x-queue-type", "quorum"));
     }
     return queue;
-  }
-
-  /** Whether the queue exists; looks on a channel of its own, which a missing queue closes. */
-  private static boolean exists(Channel channel, String queue) throws IOException {
-    Channel probe = channel.getConnection().createChannel();
-    try {
-      probe.queueDeclarePassive(queue);
-      return true;
-    } catch (IOException e) {
-      if (QueueInspector.isNotFound(e)) {
-        return false;
-      }
-      throw e;
-    } finally {
-      if (probe.isOpen()) {
-        try {
-          probe.close();
-        } catch (TimeoutException e) {
-          probe.abort();
-        }
-      }
-    }
   }
 
   private static void record(Channel channel, String queue, String text)

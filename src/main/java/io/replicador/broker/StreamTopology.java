@@ -104,8 +104,10 @@ public final class StreamTopology {
     }
   }
 
-  /** Whether the queue or stream exists; looks on a channel of its own. */
-  static boolean exists(Channel channel, String queue) throws IOException, TimeoutException {
+  /**
+   * Whether the queue or stream exists; looks on a channel of its own, which a missing one closes.
+   */
+  static boolean exists(Channel channel, String queue) throws IOException {
     Channel probe = channel.getConnection().createChannel();
     try {
       probe.queueDeclarePassive(queue);
