@@ -187,14 +187,9 @@ public final class StatusReader {
     Long messages = null;
     Integer consumers = null;
     Long dead = null;
-    Map<String, Long> streamOffsets = Map.of();
-    if (address != null && stream.exists()) {
-      try (Connection c = address.connect("replicador-status")) {
-        streamOffsets = new ReplicaStore(c, name).streamOffsets();
-      } catch (SQLException e) {
-        // reported below, where the replica is read again
-      }
-    }
+    ReplicaRead read = address == null ? null : readReplica(address, name, p.source());
+    Map<String, Long> streamOffsets =
+        read == null || !stream.exists() ? Map.of() : read.streamOffsets();
     // a replica reads the stream when it keeps a place in it, or has no queue beside it
     boolean readsStream = false;
     try {
@@ -253,39 +248,35 @@ public final class StatusReader {
     Double age = null;
     Double lag = null;
     String halted = null;
-    if (address != null) {
-      try (Connection c = address.connect("replicador-status")) {
-        ReplicaStore store = new ReplicaStore(c, name);
-        Optional<ReplicaStore.Applied> applied = store.applied(p.source());
-        halted = store.halted().orElse(null);
-        if (applied.isPresent()) {
-          position = applied.get().position();
-          age = applied.get().ageSeconds();
-          behind = Math.max(0, p.lastPosition() - position);
-          boolean caughtUp =
-              behind == 0
-                  && (messages == null || messages == 0)
-                  && (streamBehind == null || streamBehind == 0)
-                  && halted == null;
-          lag = caughtUp ? 0.0 : age;
-          if (position > p.lastPosition()) {
-            // nothing the primary handed out reaches there: the replica applied a forged or
-            // foreign message, or the primary's changelog was reinstalled
-            problems.add(
-                "applied position "
-                    + position
-                    + " is beyond the primary's last position "
-                    + p.lastPosition()
-                    + "; the replica took changes the primary never shipped (run verify, then"
-                    + " snapshot)");
-          }
-        } else if (!store.bookkept()) {
-          problems.add("the replica has no replicador.applied table (no listener ran there yet)");
-        } else {
-          problems.add("the replica has applied nothing from this primary yet");
+    if (read != null) {
+      halted = read.halted();
+      if (read.error() != null) {
+        problems.add("cannot read the replica: " + read.error());
+      } else if (read.applied().isPresent()) {
+        position = read.applied().get().position();
+        age = read.applied().get().ageSeconds();
+        behind = Math.max(0, p.lastPosition() - position);
+        boolean caughtUp =
+            behind == 0
+                && (messages == null || messages == 0)
+                && (streamBehind == null || streamBehind == 0)
+                && halted == null;
+        lag = caughtUp ? 0.0 : age;
+        if (position > p.lastPosition()) {
+          // nothing the primary handed out reaches there: the replica applied a forged or
+          // foreign message, or the primary's changelog was reinstalled
+          problems.add(
+              "applied position "
+                  + position
+                  + " is beyond the primary's last position "
+                  + p.lastPosition()
+                  + "; the replica took changes the primary never shipped (run verify, then"
+                  + " snapshot)");
         }
-      } catch (SQLException e) {
-        problems.add("cannot read the replica: " + Failures.describe(e));
+      } else if (!read.bookkept()) {
+        problems.add("the replica has no replicador.applied table (no listener ran there yet)");
+      } else {
+        problems.add("the replica has applied nothing from this primary yet");
       }
     }
     return new ReplicaStatus(
@@ -302,5 +293,25 @@ public final class StatusReader {
         halted,
         readsStream ? stream.name() : null,
         streamBehind);
+  }
+
+  /** What status reads in a replica, in one connection; {@code error} when it could not. */
+  private record ReplicaRead(
+      Optional<ReplicaStore.Applied> applied,
+      String halted,
+      boolean bookkept,
+      Map<String, Long> streamOffsets,
+      String error) {}
+
+  private static ReplicaRead readReplica(PostgresAddress address, String name, String source) {
+    try (Connection c = address.connect("replicador-status")) {
+      ReplicaStore store = new ReplicaStore(c, name);
+      Optional<ReplicaStore.Applied> applied = store.applied(source);
+      String halted = store.halted().orElse(null);
+      boolean bookkept = applied.isPresent() || store.bookkept();
+      return new ReplicaRead(applied, halted, bookkept, store.streamOffsets(), null);
+    } catch (SQLException e) {
+      return new ReplicaRead(Optional.empty(), null, true, Map.of(), Failures.describe(e));
+    }
   }
 }
